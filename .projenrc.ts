@@ -1,0 +1,120 @@
+import { awscdk, javascript } from 'projen';
+
+// Versions that work together on the build machine; see README "Toolchain".
+const CDK_VERSION = '2.257.0';
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-realtime',
+  description:
+    'AWS CDK constructs for realtime container workloads: WebSocket services on Fargate, Valkey/Redis pub/sub, stream indexing, a CloudFront front door and sharded bots, secure by default.',
+  author: 'cdk-realtime',
+  authorAddress: 'cdk-realtime@users.noreply.github.com',
+  repositoryUrl: 'https://github.com/cdk-realtime/cdk-realtime.git',
+  keywords: ['aws-cdk', 'cdk', 'websocket', 'realtime', 'fargate', 'elasticache', 'valkey', 'redis', 'cloudfront', 'opensearch'],
+  license: 'Apache-2.0',
+  stability: 'experimental',
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  sampleCode: false,
+
+  cdkVersion: CDK_VERSION,
+  constructsVersion: '10.8.1',
+  jsiiVersion: '~6.0.0',
+
+  // The build runs on our own CI script (.ci/run), not on GitHub workflows.
+  github: false,
+  release: false,
+  depsUpgrade: false,
+  pullRequestTemplate: false,
+
+  publishToPypi: { distName: 'cdk-realtime', module: 'cdk_realtime' },
+  publishToMaven: {
+    javaPackage: 'io.github.cdkrealtime',
+    mavenGroupId: 'io.github.cdkrealtime',
+    mavenArtifactId: 'cdk-realtime',
+  },
+  publishToNuget: { dotNetNamespace: 'CdkRealtime', packageId: 'CdkRealtime' },
+  publishToGo: { moduleName: 'github.com/cdk-realtime/cdk-realtime-go' },
+
+  tsconfigDevFile: 'tsconfig.dev.json',
+  tsconfigDev: {
+    include: ['.projenrc.ts', 'examples/**/*.ts', 'integ/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts'],
+    exclude: ['**/cdk.out/**', '**/*.snapshot/**', 'examples/*/server/dist/**', 'lib', 'dist', 'bindings', 'coverage'],
+    compilerOptions: { lib: ['es2022', 'dom'] },
+  },
+  eslintOptions: {
+    dirs: ['src'],
+    tsconfigPath: './tsconfig.dev.json',
+    projectService: false,
+    devdirs: ['test', 'integ', 'examples', 'scripts', 'bench'],
+    ignorePatterns: ['*.js', '*.d.ts', 'node_modules/', '*.generated.ts', 'coverage', 'cdk.out/', '*.snapshot/'],
+  },
+  jestOptions: {
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/examples/*/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/cdk.out/', '\\.snapshot/'],
+      testTimeout: 60_000,
+      collectCoverage: false,
+    },
+  },
+
+  devDeps: [
+    'cdk-nag@3.0.2',
+    '@aws-cdk/aws-service-spec',
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
+    '@aws-cdk/integ-runner@2.197.10',
+    'aws-cdk@2.1148.1',
+    'esbuild@~0.28.0',
+    'tsx@~4.23.0',
+    'ws@^8',
+    '@types/ws@^8',
+    'ioredis@^5.9.0',
+  ],
+
+  gitignore: ['cdk.out/', '/bindings/', 'examples/*/server/dist/', 'bench/results/*.tmp.json'],
+});
+
+// integ/ holds one IntegTest per construct; snapshots are made and checked offline (--dry-run never deploys).
+const integArgs = 'integ-runner --language typescript --directory integ --parallel-regions us-east-1';
+project.addTask('integ:update', {
+  description: 'Regenerate the integ/ snapshots without deploying',
+  exec: `${integArgs} --update-on-failed --dry-run`,
+});
+const integVerify = project.addTask('integ:verify', {
+  description: 'Check that every integ/ snapshot matches what the code synthesizes (offline)',
+  exec: `${integArgs} --dry-run`,
+});
+project.testTask.spawn(integVerify);
+
+// jsii type-checks src/; this covers tests, examples, integ and scripts, which ts-jest only transpiles.
+const typecheck = project.addTask('typecheck', {
+  description: 'Type-check everything outside src/ (tests, examples, integ, scripts, bench)',
+  exec: 'tsc --noEmit -p tsconfig.dev.json',
+});
+project.testTask.prependSpawn(typecheck);
+
+project.addTask('examples', {
+  description: 'Synthesize every example app under examples/ with cdk-nag applied and print a table per stack',
+  exec: 'tsx scripts/synth-examples.ts',
+  receiveArgs: true,
+});
+
+// One command builds everything that can be built here: the npm package always, and each other
+// language's package when its toolchain and registry are reachable; otherwise its bindings are
+// generated offline and checked (Python byte-compiled) so a jsii break still fails the build.
+const bindings = project.addTask('package:bindings', {
+  description: 'Package Python/Java/.NET/Go where their toolchains are available, else generate and check their code offline',
+  exec: 'tsx scripts/package-bindings.ts',
+  receiveArgs: true,
+});
+project.packageTask.reset();
+project.packageTask.spawn(project.tasks.tryFind('package:js')!);
+project.packageTask.spawn(bindings);
+
+for (const p of ['/examples/', '/integ/', '/scripts/', '/bench/', '/.ci/', 'cdk.out/', '/tsconfig.dev.json']) {
+  project.npmignore?.exclude(p);
+}
+
+project.synth();

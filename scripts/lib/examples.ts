@@ -1,0 +1,51 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import { SpecProblem, validateTemplate } from './cfn-spec';
+import { NagFinding, nagFindings, stacksOf } from '../../examples/shared/nag';
+
+export const EXAMPLES_DIR = path.join(__dirname, '..', '..', 'examples');
+
+/** What synthesizing one example stack produced. */
+export interface StackResult {
+  readonly example: string;
+  readonly stackName: string;
+  readonly resources: number;
+  readonly templateBytes: number;
+  readonly nag: NagFinding[];
+  readonly spec: SpecProblem[];
+  readonly template: any;
+}
+
+/** Example apps: every folder under examples/ with an app.ts. */
+export function exampleNames(): string[] {
+  return fs.readdirSync(EXAMPLES_DIR)
+    .filter(name => fs.existsSync(path.join(EXAMPLES_DIR, name, 'app.ts')))
+    .sort();
+}
+
+/**
+ * Synthesizes one example app into `outdir`, runs cdk-nag's AwsSolutions pack over each stack and
+ * validates each template against the CloudFormation resource specifications.
+ */
+export function synthesizeExample(example: string, outdir: string): StackResult[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createStacks } = require(path.join(EXAMPLES_DIR, example, 'app')) as { createStacks(app: App): Stack[] };
+  const app = new App({ outdir });
+  createStacks(app);
+  const nagByStack = new Map(stacksOf(app).map(stack => [stack.stackName, nagFindings(stack)]));
+  const assembly = app.synth();
+  return stacksOf(app).map(stack => {
+    const artifact = assembly.getStackByName(stack.stackName);
+    const template = artifact.template;
+    return {
+      example,
+      stackName: stack.stackName,
+      resources: Object.keys(template.Resources ?? {}).length,
+      templateBytes: fs.statSync(path.join(outdir, artifact.templateFile)).size,
+      nag: nagByStack.get(stack.stackName) ?? [],
+      spec: validateTemplate(template),
+      template,
+    };
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * The main job: synthesize every example app under examples/ into cdk.out/examples/<name>, with cdk-nag's
+ * AwsSolutions pack and the CloudFormation specification check applied, and print a table per stack.
+ * Exits 1 when a stack fails to synthesize, has an unacknowledged nag finding or an invalid resource.
+ *
+ *   npm run examples              all examples
+ *   npm run examples -- canvas    only the named ones
+ */
+import * as path from 'path';
+import { exampleNames, StackResult, synthesizeExample } from './lib/examples';
+import { formatTable } from './lib/table';
+
+const wanted = process.argv.slice(2);
+const names = exampleNames().filter(name => wanted.length === 0 || wanted.includes(name));
+const unknown = wanted.filter(name => !exampleNames().includes(name));
+if (unknown.length > 0) {
+  console.error(`No example named ${unknown.join(', ')}; examples are: ${exampleNames().join(', ')}`);
+  process.exit(1);
+}
+
+let failed = false;
+for (const name of names) {
+  const outdir = path.join('cdk.out', 'examples', name);
+  const started = Date.now();
+  let results: StackResult[];
+  try {
+    results = synthesizeExample(name, outdir);
+  } catch (err) {
+    failed = true;
+    console.error(`\n✘ examples/${name} failed to synthesize:\n  ${(err as Error).message.split('\n').join('\n  ')}`);
+    continue;
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`\nexamples/${name} → ${outdir} (${seconds}s)`);
+  console.log(formatTable(results.map(r => ({
+    'stack': r.stackName,
+    'resources': r.resources,
+    'nag errors': r.nag.filter(f => f.level === 'error').length,
+    'nag warnings': r.nag.filter(f => f.level === 'warning').length,
+    'spec problems': r.spec.length,
+    'template KiB': Number((r.templateBytes / 1024).toFixed(1)),
+  }))));
+  for (const r of results) {
+    for (const f of r.nag) {
+      failed = true;
+      console.error(`  ✘ ${r.stackName}: ${f.rule} (${f.level}) on ${f.resources.join(', ')}: ${f.description}`);
+    }
+    for (const p of r.spec) {
+      failed = true;
+      console.error(`  ✘ ${r.stackName}: ${p.constructPath}: ${p.message}`);
+    }
+  }
+}
+if (failed) {
+  console.error('\nSome example stacks failed; see the messages above.');
+  process.exit(1);
+}
+console.log(`\nAll ${names.length} example app(s) synthesized, nag-clean and valid against the CloudFormation specification.`);

@@ -1,0 +1,14 @@
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+
+/**
+ * A message bus that ECS services can be connected to.
+ *
+ * `RedisPubSubBus` implements it; RealtimeFargateService calls `connect` when given a bus.
+ */
+export interface IRealtimeBus {
+  /**
+   * Lets the service reach the bus: opens the bus's security group to it, sets the bus endpoint in its
+   * default container's environment, injects the credentials as ECS secrets and grants their read.
+   */
+  connect(service: ecs.FargateService): void;
+}

@@ -1,0 +1,414 @@
+import { Duration, Fn, Names, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { BusEngine } from './bus-engine';
+import { BusMode, ProvisionedBusOptions, ServerlessBusOptions } from './bus-mode';
+import { IRealtimeBus } from './realtime-bus';
+import { EnvContract } from '../private/env-contract';
+import { acknowledgeNag } from '../private/nag';
+import { checkInteger, invalidProp } from '../private/validation';
+
+/** Serverless caches listen on 6379 (and 6380 for reads from replicas); the port cannot be chosen. */
+const SERVERLESS_PORT = 6379;
+
+/**
+ * Properties of a RedisPubSubBus.
+ */
+export interface RedisPubSubBusProps {
+  /** The VPC the cache lives in. */
+  readonly vpc: ec2.IVpc;
+
+  /**
+   * Provisioned replication group or serverless cache.
+   *
+   * @default BusMode.provisioned() - one primary and one replica in different Availability Zones, automatic failover
+   */
+  readonly mode?: BusMode;
+
+  /**
+   * Engine and version.
+   *
+   * @default BusEngine.VALKEY_8
+   */
+  readonly engine?: BusEngine;
+
+  /**
+   * The port of a provisioned cache. A non-default port turns away scanners that look for 6379.
+   * Serverless caches always listen on 6379, so this cannot be set with `BusMode.serverless()`.
+   *
+   * @default 6390
+   */
+  readonly port?: number;
+
+  /**
+   * Subnets for the cache.
+   *
+   * @default - the VPC's isolated subnets when it has any, else its private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Customer managed key for encryption at rest (which is always on) and for the AUTH token secret.
+   *
+   * @default - AWS owned keys
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * Days to keep daily snapshots, 1 to 35.
+   *
+   * @default 7
+   */
+  readonly snapshotRetentionDays?: number;
+
+  /**
+   * What happens to the cache when it leaves the stack.
+   *
+   * @default RemovalPolicy.SNAPSHOT for a provisioned cache (a final snapshot is taken), RemovalPolicy.RETAIN for serverless
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * How long the cache's slow log and engine log are kept in CloudWatch Logs (provisioned caches).
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Shared state and pub/sub for realtime services on ElastiCache for Valkey (or Redis OSS).
+ *
+ * This is the replication-group L2 that aws-cdk-lib lacks, for the realtime case: TLS in transit and
+ * encryption at rest always on, an AUTH token generated into Secrets Manager, a non-default port,
+ * snapshots kept, private subnets, and a security group that admits nothing until a service or function
+ * is connected. `connect` and `connectFunction` open exactly the port, inject the endpoint and the token
+ * (as an ECS secret, never a plain environment variable) and grant read of the secret.
+ *
+ * A serverless bus is always cluster mode: it sets `REALTIME_BUS_CLUSTER=true` so clients use sharded
+ * pub/sub. Serverless caches take no AUTH token; the bus gives them a user group whose `default` user has
+ * the generated token as its password, so `AUTH <token>` works the same in both modes.
+ *
+ * @example
+ * declare const vpc: ec2.IVpc;
+ * declare const service: ecs.FargateService;
+ *
+ * const bus = new RedisPubSubBus(this, 'Bus', { vpc });
+ * bus.connect(service);
+ * const serverlessBus = new RedisPubSubBus(this, 'ServerlessBus', {
+ *   vpc,
+ *   mode: BusMode.serverless({ maxEcpuPerSecond: 100_000 }),
+ * });
+ */
+export class RedisPubSubBus extends Construct implements ec2.IConnectable, IRealtimeBus {
+  /** The security group of the cache; it admits only what was connected. */
+  public readonly securityGroup: ec2.ISecurityGroup;
+  /** Network connections of the cache (its security group and port). */
+  public readonly connections: ec2.Connections;
+  /** The secret holding the AUTH token. */
+  public readonly authSecret: secretsmanager.ISecret;
+  /** The engine and version. */
+  public readonly engine: BusEngine;
+  /** True when the endpoint is cluster mode (serverless): clients must use sharded pub/sub. */
+  public readonly isClusterMode: boolean;
+  /** Hostname of the primary (or serverless) endpoint. */
+  public readonly endpointAddress: string;
+  /** Port of the endpoint. */
+  public readonly port: number;
+  /** `rediss://host:port` of the endpoint; holds no secret. */
+  public readonly url: string;
+  /** The replication group, for a provisioned bus. */
+  public readonly replicationGroup?: elasticache.CfnReplicationGroup;
+  /** The serverless cache, for a serverless bus. */
+  public readonly serverlessCache?: elasticache.CfnServerlessCache;
+
+  private readonly nodeCount: number;
+  private readonly connected = new Set<string>();
+
+  constructor(scope: Construct, id: string, props: RedisPubSubBusProps) {
+    super(scope, id);
+    const mode = props.mode ?? BusMode.provisioned();
+    this.engine = props.engine ?? BusEngine.VALKEY_8;
+    this.isClusterMode = mode.isServerless;
+    this.port = this.validatePort(props, mode);
+    checkInteger(this, 'snapshotRetentionDays', props.snapshotRetentionDays, 1, 35);
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: `Cache of ${this.node.path}; admits only connected services`,
+      allowAllOutbound: false,
+    });
+    this.connections = new ec2.Connections({ securityGroups: [this.securityGroup], defaultPort: ec2.Port.tcp(this.port) });
+    this.authSecret = this.createAuthSecret(props.encryptionKey);
+
+    const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? defaultSubnets(props.vpc));
+    if (mode.isServerless) {
+      this.serverlessCache = this.createServerlessCache(props, mode.serverlessOptions ?? {}, subnets);
+      this.nodeCount = 1;
+      this.endpointAddress = this.serverlessCache.attrEndpointAddress;
+    } else {
+      const options = mode.provisionedOptions ?? {};
+      this.replicationGroup = this.createReplicationGroup(props, options, subnets);
+      this.nodeCount = 1 + (options.replicas ?? 1);
+      this.endpointAddress = this.replicationGroup.attrPrimaryEndPointAddress;
+    }
+    this.url = Fn.join('', ['rediss://', this.endpointAddress, ':', String(this.port)]);
+  }
+
+  /**
+   * Lets an ECS service use the bus: opens the cache port to the service's security group, sets
+   * `REALTIME_BUS_URL` and `REALTIME_BUS_CLUSTER` in its default container, injects the token as the
+   * ECS secret `REALTIME_BUS_AUTH` and grants the execution role read of it. Connecting twice is a no-op.
+   */
+  public connect(service: ecs.FargateService): void {
+    if (this.connected.has(service.node.path)) {
+      return;
+    }
+    const container = service.taskDefinition.defaultContainer;
+    if (!container) {
+      throw new Error(`${this.node.path}: connect(${service.node.path}) found no container in its task definition; add the container before connecting`);
+    }
+    this.connected.add(service.node.path);
+    this.connections.allowDefaultPortFrom(service, `From ${service.node.path}`);
+    container.addEnvironment(EnvContract.BUS_URL, this.url);
+    container.addEnvironment(EnvContract.BUS_CLUSTER, String(this.isClusterMode));
+    container.addSecret(EnvContract.BUS_AUTH, ecs.Secret.fromSecretsManager(this.authSecret));
+  }
+
+  /**
+   * Lets a Lambda function in the VPC use the bus: opens the cache port to it, sets `REALTIME_BUS_URL`,
+   * `REALTIME_BUS_CLUSTER` and `REALTIME_BUS_AUTH_SECRET_ARN` (Lambda cannot take ECS secrets, so the
+   * function reads the token from Secrets Manager at cold start) and grants it read of the secret.
+   */
+  public connectFunction(fn: lambda.Function): void {
+    if (this.connected.has(fn.node.path)) {
+      return;
+    }
+    if (!fn.isBoundToVpc) {
+      throw new Error(`${this.node.path}: connectFunction(${fn.node.path}) needs a function in the bus's VPC; set vpc (and vpcSubnets) on the function`);
+    }
+    this.connected.add(fn.node.path);
+    this.connections.allowDefaultPortFrom(fn, `From ${fn.node.path}`);
+    fn.addEnvironment(EnvContract.BUS_URL, this.url);
+    fn.addEnvironment(EnvContract.BUS_CLUSTER, String(this.isClusterMode));
+    fn.addEnvironment(EnvContract.BUS_AUTH_SECRET_ARN, this.authSecret.secretArn);
+    this.authSecret.grantRead(fn);
+  }
+
+  /**
+   * A metric of the cache in namespace `AWS/ElastiCache`. For a provisioned bus the nodes' values are
+   * combined with `aggregate` (`SUM`, `MAX`, `MIN` or `AVG`); a serverless cache has one value.
+   *
+   * @default - aggregate MAX, statistic Average over 1 minute
+   */
+  public metric(metricName: string, aggregate?: string, props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    const options: cloudwatch.MetricOptions = { statistic: 'Average', period: Duration.minutes(1), ...props };
+    if (this.serverlessCache) {
+      return new cloudwatch.Metric({
+        namespace: 'AWS/ElastiCache',
+        metricName,
+        dimensionsMap: { ServerlessCacheName: this.serverlessCache.ref },
+        ...options,
+      });
+    }
+    const fn = aggregate ?? 'MAX';
+    if (!['SUM', 'MAX', 'MIN', 'AVG'].includes(fn)) {
+      throw new Error(`${this.node.path}: metric aggregate '${fn}' is not supported; use SUM, MAX, MIN or AVG`);
+    }
+    const usingMetrics: { [id: string]: cloudwatch.IMetric } = {};
+    for (let i = 1; i <= this.nodeCount; i++) {
+      usingMetrics[`node${i}`] = new cloudwatch.Metric({
+        namespace: 'AWS/ElastiCache',
+        metricName,
+        // Member clusters of a replication group are named <group id>-001, -002, ...
+        dimensionsMap: { CacheClusterId: Fn.join('-', [this.replicationGroup!.ref, String(i).padStart(3, '0')]) },
+        ...options,
+      });
+    }
+    return new cloudwatch.MathExpression({
+      expression: `${fn}([${Object.keys(usingMetrics).join(', ')}])`,
+      usingMetrics,
+      label: `${metricName} (${fn} over ${this.nodeCount} nodes)`,
+      period: options.period,
+    });
+  }
+
+  /**
+   * Engine CPU of the busiest node (provisioned); ECPUs consumed (serverless, which has no CPU metric).
+   *
+   * @default - maximum over nodes of the 1-minute average
+   */
+  public metricEngineCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return this.serverlessCache
+      ? this.metric('ElastiCacheProcessingUnits', undefined, { statistic: 'Sum', ...props })
+      : this.metric('EngineCPUUtilization', 'MAX', props);
+  }
+
+  /**
+   * Client connections, summed over nodes.
+   *
+   * @default - 1-minute average
+   */
+  public metricCurrentConnections(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return this.metric('CurrConnections', 'SUM', props);
+  }
+
+  /**
+   * Bytes used for data.
+   *
+   * @default - maximum over nodes of the 1-minute average
+   */
+  public metricBytesUsedForCache(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return this.metric('BytesUsedForCache', 'MAX', props);
+  }
+
+  /**
+   * Pub/sub commands (PUBLISH, SUBSCRIBE and their sharded forms), summed over nodes.
+   *
+   * @default - 1-minute sum
+   */
+  public metricPubSubCommands(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return this.metric('PubSubBasedCmds', 'SUM', { statistic: 'Sum', ...props });
+  }
+
+  /**
+   * Bytes sent to clients, summed over nodes: pub/sub fan-out shows here.
+   *
+   * @default - 1-minute sum
+   */
+  public metricNetworkBytesOut(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return this.metric('NetworkBytesOut', 'SUM', { statistic: 'Sum', ...props });
+  }
+
+  private validatePort(props: RedisPubSubBusProps, mode: BusMode): number {
+    if (mode.isServerless) {
+      if (props.port !== undefined && props.port !== SERVERLESS_PORT) {
+        invalidProp(this, 'port', props.port, `cannot be set on a serverless cache, which always listens on ${SERVERLESS_PORT}`, 'remove port or use BusMode.provisioned()');
+      }
+      return SERVERLESS_PORT;
+    }
+    const port = props.port ?? 6390;
+    checkInteger(this, 'port', port, 1024, 65535);
+    return port;
+  }
+
+  private createAuthSecret(encryptionKey: kms.IKey | undefined): secretsmanager.Secret {
+    const secret = new secretsmanager.Secret(this, 'AuthToken', {
+      description: `AUTH token of ${this.node.path}`,
+      encryptionKey,
+      // AUTH tokens take 16-128 printable characters without @, " or /; letters and digits are always safe.
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+    acknowledgeNag(secret, 'SMG4',
+      'ElastiCache AUTH tokens have no managed rotation: rotating one means ModifyReplicationGroup with the ROTATE strategy in step with every client, which a generic rotation schedule cannot coordinate.');
+    return secret;
+  }
+
+  private createReplicationGroup(
+    props: RedisPubSubBusProps, options: ProvisionedBusOptions, subnets: ec2.SelectedSubnets,
+  ): elasticache.CfnReplicationGroup {
+    const replicas = options.replicas ?? 1;
+    checkInteger(this, 'mode.replicas', replicas, 0, 5);
+    if (props.vpc.availabilityZones.length < 2 && replicas > 0) {
+      invalidProp(this, 'vpc', props.vpc.node.path, 'has one Availability Zone, so replicas cannot be spread for Multi-AZ failover', 'use a VPC with at least two Availability Zones');
+    }
+    const subnetGroup = new elasticache.CfnSubnetGroup(this, 'SubnetGroup', {
+      description: `Subnets of ${this.node.path}`,
+      subnetIds: subnets.subnetIds,
+    });
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const group = new elasticache.CfnReplicationGroup(this, 'ReplicationGroup', {
+      replicationGroupDescription: `Realtime bus ${this.node.path}`,
+      engine: this.engine.engine,
+      engineVersion: this.engine.version,
+      cacheNodeType: options.nodeType ?? 'cache.t4g.small',
+      numCacheClusters: 1 + replicas,
+      automaticFailoverEnabled: replicas > 0,
+      multiAzEnabled: replicas > 0,
+      port: this.port,
+      cacheSubnetGroupName: subnetGroup.ref,
+      securityGroupIds: [this.securityGroup.securityGroupId],
+      transitEncryptionEnabled: true,
+      transitEncryptionMode: 'required',
+      atRestEncryptionEnabled: true,
+      kmsKeyId: props.encryptionKey?.keyArn,
+      authToken: this.authSecret.secretValue.unsafeUnwrap(),
+      snapshotRetentionLimit: props.snapshotRetentionDays ?? 7,
+      autoMinorVersionUpgrade: true,
+      logDeliveryConfigurations: ['slow-log', 'engine-log'].map(logType => ({
+        logType,
+        logFormat: 'json',
+        destinationType: 'cloudwatch-logs',
+        destinationDetails: { cloudWatchLogsDetails: { logGroup: logGroup.logGroupName } },
+      })),
+    });
+    group.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.SNAPSHOT);
+    if (replicas === 0) {
+      acknowledgeNag(group, 'AEC4', 'The bus was configured with zero replicas on purpose (mode.replicas: 0), so there is no second node to place in another Availability Zone.');
+    }
+    return group;
+  }
+
+  private createServerlessCache(
+    props: RedisPubSubBusProps, options: ServerlessBusOptions, subnets: ec2.SelectedSubnets,
+  ): elasticache.CfnServerlessCache {
+    checkInteger(this, 'mode.maxEcpuPerSecond', options.maxEcpuPerSecond, 1000, 15_000_000);
+    const storageGb = options.maxDataStorage?.toGibibytes();
+    checkInteger(this, 'mode.maxDataStorage (GB)', storageGb, 1, 5000);
+    const name = physicalName(this, '');
+    // Serverless caches take no AUTH token: a user named 'default' with the token as password makes
+    // single-argument `AUTH <token>` work exactly as on a provisioned cache.
+    const user = new elasticache.CfnUser(this, 'DefaultUser', {
+      userId: physicalName(this, 'user'),
+      userName: 'default',
+      engine: this.engine.engine,
+      accessString: 'on ~* &* +@all',
+      // The L1 types this property as untyped JSON, so the CloudFormation names are written as they are.
+      authenticationMode: { Type: 'password', Passwords: [this.authSecret.secretValue.unsafeUnwrap()] },
+    });
+    const userGroup = new elasticache.CfnUserGroup(this, 'UserGroup', {
+      userGroupId: physicalName(this, 'users'),
+      engine: this.engine.engine,
+      userIds: [user.ref],
+    });
+    const cache = new elasticache.CfnServerlessCache(this, 'ServerlessCache', {
+      serverlessCacheName: name,
+      description: `Realtime bus ${this.node.path}`,
+      engine: this.engine.engine,
+      majorEngineVersion: this.engine.majorVersion,
+      subnetIds: subnets.subnetIds,
+      securityGroupIds: [this.securityGroup.securityGroupId],
+      kmsKeyId: props.encryptionKey?.keyArn,
+      userGroupId: userGroup.ref,
+      snapshotRetentionLimit: props.snapshotRetentionDays ?? 7,
+      cacheUsageLimits: options.maxEcpuPerSecond === undefined && storageGb === undefined ? undefined : {
+        ecpuPerSecond: options.maxEcpuPerSecond === undefined ? undefined : { maximum: options.maxEcpuPerSecond },
+        dataStorage: storageGb === undefined ? undefined : { maximum: storageGb, unit: 'GB' },
+      },
+    });
+    cache.addDependency(userGroup);
+    cache.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
+    return cache;
+  }
+}
+
+function defaultSubnets(vpc: ec2.IVpc): ec2.SubnetSelection {
+  return { subnetType: vpc.isolatedSubnets.length > 0 ? ec2.SubnetType.PRIVATE_ISOLATED : ec2.SubnetType.PRIVATE_WITH_EGRESS };
+}
+
+/** ElastiCache names: lowercase letters, digits and single hyphens, starting with a letter, at most 40 characters. */
+function physicalName(scope: Construct, suffix: string): string {
+  const base = Names.uniqueResourceName(scope, { maxLength: 40 - (suffix ? suffix.length + 1 : 0), separator: '-' })
+    .toLowerCase().replace(/[^a-z0-9-]/g, '').replace(/-+/g, '-').replace(/^[^a-z]+/, '');
+  return [base || 'bus', suffix].filter(Boolean).join('-');
+}

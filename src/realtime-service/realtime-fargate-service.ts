@@ -1,0 +1,725 @@
+import { Annotations, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { OriginProtectionOptions } from './origin-protection';
+import { ScaleToZero } from './scale-to-zero';
+import { RealtimeScalingOptions, ScaleToZeroOptions } from './scaling-options';
+import { CONNECTION_METRIC, EnvContract } from '../private/env-contract';
+import { acknowledgeNag } from '../private/nag';
+import { checkInteger, checkSeconds, invalidProp } from '../private/validation';
+import { IRealtimeBus } from '../pubsub/realtime-bus';
+
+/** Fargate's hard limit on a container's stopTimeout. */
+const FARGATE_MAX_STOP_SECONDS = 120;
+/** Time the container keeps after its drain window to flush pending writes before SIGKILL. */
+const STOP_MARGIN_SECONDS = 10;
+/** Variables the service or a bus sets; a user value would be silently overwritten. */
+const CONTRACT_NAMES: string[] = Object.values(EnvContract);
+/** CloudFront closes an origin connection that is idle this long, whatever the ALB allows. */
+const CLOUDFRONT_ORIGIN_IDLE_SECONDS = 600;
+
+/**
+ * Properties of a RealtimeFargateService.
+ */
+export interface RealtimeFargateServiceProps {
+  /**
+   * The container image of the realtime server. It must answer `GET /healthz` with 200 while it accepts
+   * connections and read the environment contract (`PORT`, `REALTIME_IDLE_TIMEOUT_SECONDS`,
+   * `REALTIME_DRAIN_SECONDS`, ...); see README.
+   */
+  readonly image: ecs.ContainerImage;
+
+  /**
+   * The VPC for the load balancer and the tasks. Ignored when `cluster` is given (the cluster's VPC is used).
+   *
+   * @default - a new VPC over 2 Availability Zones with public and private subnets, one NAT gateway and
+   * flow logs to CloudWatch Logs
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * The ECS cluster to run in.
+   *
+   * @default - a new cluster in the VPC with Container Insights enabled
+   */
+  readonly cluster?: ecs.ICluster;
+
+  /**
+   * Subnets for the tasks.
+   *
+   * @default - the VPC's private subnets with egress
+   */
+  readonly taskSubnets?: ec2.SubnetSelection;
+
+  /**
+   * The port the container listens on; passed to it as `PORT`.
+   *
+   * @default 8080
+   */
+  readonly containerPort?: number;
+
+  /**
+   * CPU units per task (256 = 0.25 vCPU). Must be a Fargate CPU/memory combination.
+   *
+   * @default 512
+   */
+  readonly cpu?: number;
+
+  /**
+   * Memory per task in MiB. Must be a Fargate CPU/memory combination.
+   *
+   * @default 1024
+   */
+  readonly memoryLimitMiB?: number;
+
+  /**
+   * CPU architecture of the tasks. Graviton (ARM64) costs about 20 % less per vCPU-hour than x86_64;
+   * the image must be built for it.
+   *
+   * @default ecs.CpuArchitecture.ARM64
+   */
+  readonly cpuArchitecture?: ecs.CpuArchitecture;
+
+  /**
+   * Extra environment variables for the container. Keep secrets out of them: use `secrets`.
+   *
+   * @default - only the environment contract
+   */
+  readonly environment?: { [key: string]: string };
+
+  /**
+   * Secrets injected into the container at start.
+   *
+   * @default - none besides those a connected bus adds
+   */
+  readonly secrets?: { [key: string]: ecs.Secret };
+
+  /**
+   * Mount the container's root filesystem read-only. A writable `/tmp` is always mounted.
+   *
+   * @default true
+   */
+  readonly readonlyRootFilesystem?: boolean;
+
+  /**
+   * How long the container log group keeps its events.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * The load balancer's idle timeout: a connection with no traffic for this long is closed. Between 1 s and
+   * 4000 s. The container gets min(idleTimeout, 600 s) as `REALTIME_IDLE_TIMEOUT_SECONDS` (600 s is
+   * CloudFront's fixed origin idle limit) and must ping its clients well inside it.
+   *
+   * @default Duration.seconds(120)
+   */
+  readonly idleTimeout?: Duration;
+
+  /**
+   * How long a stopping task has to move its clients elsewhere, at most 120 s (Fargate's stopTimeout limit).
+   *
+   * ECS first deregisters a stopping task from the target group and waits out the deregistration delay (set
+   * to this value) before it sends SIGTERM; during that window the load balancer keeps the task's open
+   * sockets but sends it no new ones, and at its end cuts whatever is left. So the container should notice
+   * the stop at the start of the window (the example kit polls the ECS task metadata endpoint for
+   * `DesiredStatus: STOPPED`) and close its clients with code 1012 spread over `REALTIME_DRAIN_SECONDS`,
+   * so they reconnect to other tasks without a thundering herd. After SIGTERM it has stopTimeout, the
+   * window plus 10 s (capped at 120 s), to flush pending writes.
+   *
+   * @default Duration.seconds(30)
+   */
+  readonly drainTimeout?: Duration;
+
+  /**
+   * Turns on load-balancer cookie stickiness for this long. Plain WebSocket clients do not need it (an
+   * upgraded connection stays on its task); long-polling fallbacks such as socket.io's do.
+   *
+   * @default - stickiness off
+   */
+  readonly stickySessions?: Duration;
+
+  /**
+   * The health-check path. It should answer 503 once the task starts draining.
+   *
+   * @default '/healthz'
+   */
+  readonly healthCheckPath?: string;
+
+  /**
+   * Certificate for an HTTPS listener on port 443; port 80 then only redirects to HTTPS.
+   *
+   * One of `certificate`, a front door (CdnFrontDoor) or `insecureHttp` is required.
+   *
+   * @default - no HTTPS listener
+   */
+  readonly certificate?: acm.ICertificate;
+
+  /**
+   * Serve plain HTTP on port 80 to anyone, for development only.
+   *
+   * @default false
+   */
+  readonly insecureHttp?: boolean;
+
+  /**
+   * Put the load balancer in public subnets with an internet-facing scheme.
+   *
+   * @default true
+   */
+  readonly publicLoadBalancer?: boolean;
+
+  /**
+   * Bucket for the load balancer's access logs. ALB access logs support only SSE-S3 encryption.
+   *
+   * @default - a new bucket, SSE-S3 encrypted, TLS-only, public access blocked, logs expired after 90 days
+   */
+  readonly accessLogsBucket?: s3.IBucket;
+
+  /**
+   * Task-count range and scaling targets.
+   *
+   * @default - 2 to 10 tasks; CPU 60 %, memory 70 %, 5000 connections per task
+   */
+  readonly scaling?: RealtimeScalingOptions;
+
+  /**
+   * Scale to zero tasks when idle and back up on the first request (opt-in; see ScaleToZeroOptions for
+   * the wake-up path and its latency).
+   *
+   * @default - never below `scaling.minCapacity`
+   */
+  readonly scaleToZero?: ScaleToZeroOptions;
+
+  /**
+   * A bus to connect the service to, same as calling `bus.connect(this.service)`.
+   *
+   * @default - not connected
+   */
+  readonly bus?: IRealtimeBus;
+
+  /**
+   * The ECS service name; also the `Service` dimension of the connection metrics.
+   *
+   * @default - a name unique to this construct's path
+   */
+  readonly serviceName?: string;
+}
+
+/**
+ * A Fargate service behind an Application Load Balancer, tuned for long-lived WebSocket connections.
+ *
+ * Secure and connection-friendly defaults: tasks in private subnets on ARM64, an ALB with a 120 s idle
+ * timeout that drops invalid headers and logs to an encrypted, TLS-only bucket, a `/healthz` health check,
+ * a drain window wired to the deregistration delay and the container's stopTimeout, a deployment circuit
+ * breaker with rollback, Container Insights, and scaling on CPU, memory and connections per task with a
+ * slow scale-in. The container receives the environment contract (see README).
+ *
+ * The load balancer must be secured: give a `certificate`, put the service behind a `CdnFrontDoor`, or
+ * opt into `insecureHttp` for development; anything else fails synthesis.
+ *
+ * @example
+ * declare const vpc: ec2.IVpc;
+ * declare const certificate: acm.ICertificate;
+ *
+ * const bus = new RedisPubSubBus(this, 'Bus', { vpc });
+ * new RealtimeFargateService(this, 'Canvas', {
+ *   vpc,
+ *   image: ecs.ContainerImage.fromAsset(path.join(__dirname, 'server')),
+ *   certificate,
+ *   bus,
+ *   scaling: { minCapacity: 2, maxCapacity: 20, connectionsPerTask: 5000 },
+ *   drainTimeout: Duration.seconds(60),
+ * });
+ */
+export class RealtimeFargateService extends Construct implements ec2.IConnectable {
+  /** The VPC of the service. */
+  public readonly vpc: ec2.IVpc;
+  /** The ECS cluster the service runs in. */
+  public readonly cluster: ecs.ICluster;
+  /** The task definition. */
+  public readonly taskDefinition: ecs.FargateTaskDefinition;
+  /** The realtime server container. */
+  public readonly container: ecs.ContainerDefinition;
+  /** The container log group. */
+  public readonly logGroup: logs.ILogGroup;
+  /** The ECS service. */
+  public readonly service: ecs.FargateService;
+  /** The Application Load Balancer. */
+  public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  /** The load balancer's security group. */
+  public readonly loadBalancerSecurityGroup: ec2.ISecurityGroup;
+  /** The listener that forwards to the tasks: HTTPS on 443 with a certificate, else HTTP on 80. */
+  public readonly listener: elbv2.ApplicationListener;
+  /** The target group of the tasks. */
+  public readonly targetGroup: elbv2.ApplicationTargetGroup;
+  /** The bucket the load balancer writes access logs to. */
+  public readonly accessLogsBucket: s3.IBucket;
+  /** The scalable task count. */
+  public readonly scalableTaskCount: ecs.ScalableTaskCount;
+  /** The value of the `Service` dimension on this service's connection metrics. */
+  public readonly metricsServiceName: string;
+  /** The ECS service's network connections (its security group). */
+  public readonly connections: ec2.Connections;
+  /** The protocol the load balancer serves on `listener`. */
+  public readonly listenerProtocol: elbv2.ApplicationProtocol;
+  /** The idle timeout the container must keep its pings inside, in seconds. */
+  public readonly keepaliveBoundSeconds: number;
+
+  private readonly settings: Settings;
+  private readonly publicIngress: Construct;
+  private frontDoor?: Construct;
+
+  constructor(scope: Construct, id: string, props: RealtimeFargateServiceProps) {
+    super(scope, id);
+    this.settings = this.validateProps(props);
+    this.metricsServiceName = props.serviceName ?? Names.uniqueResourceName(this, { maxLength: 64 });
+    this.keepaliveBoundSeconds = Math.min(this.settings.idleTimeoutSeconds, CLOUDFRONT_ORIGIN_IDLE_SECONDS);
+
+    this.cluster = props.cluster ?? this.createCluster(props.vpc ?? this.createVpc());
+    this.vpc = this.cluster.vpc;
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.taskDefinition = this.createTaskDefinition(props);
+    this.container = this.createContainer(props);
+
+    this.accessLogsBucket = props.accessLogsBucket ?? this.createAccessLogsBucket();
+    this.loadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+      vpc: this.vpc,
+      description: `Load balancer of ${this.node.path}`,
+      allowAllOutbound: false,
+    });
+    this.loadBalancer = this.createLoadBalancer(props);
+    this.targetGroup = this.createTargetGroup(props);
+    this.listenerProtocol = props.certificate ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP;
+    this.listener = this.createListeners(props.certificate);
+    this.publicIngress = this.openToInternet();
+
+    this.service = this.createService(props);
+    this.connections = this.service.connections;
+    this.scalableTaskCount = this.configureScaling(props);
+
+    props.bus?.connect(this.service);
+    this.acknowledgeNagFindings(props);
+    this.node.addValidation({ validate: () => this.validateExposure(props) });
+  }
+
+  /**
+   * Closes the load balancer to everything but `peer` and, when a header is given, answers 403 to any
+   * request without it. `CdnFrontDoor` calls this with CloudFront's origin-facing prefix list and a secret
+   * header; a service protected this way needs neither a certificate nor `insecureHttp`.
+   */
+  public addOriginProtection(options: OriginProtectionOptions): void {
+    if (this.frontDoor) {
+      throw new Error(`${this.node.path}: already protected by ${this.frontDoor.node.path}; a service can sit behind one front door only`);
+    }
+    this.frontDoor = options.frontDoor;
+    this.node.tryRemoveChild(this.publicIngress.node.id);
+    for (const port of this.listenerPorts()) {
+      this.loadBalancerSecurityGroup.addIngressRule(options.peer, ec2.Port.tcp(port), `From ${options.frontDoor.node.path}`);
+    }
+    if (options.headerName !== undefined && options.headerValue !== undefined) {
+      this.requireOriginHeader(options.headerName, options.headerValue);
+    } else if (options.headerName !== undefined || options.headerValue !== undefined) {
+      throw new Error(`${this.node.path}: addOriginProtection needs both headerName and headerValue, or neither`);
+    }
+  }
+
+  /** True once a front door protects this service's origin. */
+  public get isFronted(): boolean {
+    return this.frontDoor !== undefined;
+  }
+
+  /**
+   * Open WebSocket connections per task, from the `ActiveConnections` embedded-metric line each task
+   * writes. Statistic `Average` gives connections per task; `Sum` gives the service total.
+   *
+   * @default - average over 1 minute
+   */
+  public metricActiveConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricFromContainer(CONNECTION_METRIC.metricName, { statistic: 'Average', ...props });
+  }
+
+  /**
+   * A metric the container emits as an embedded-metric line in namespace `CdkRealtime` with dimension
+   * `Service` (the example kit also emits `MessagesIn`, `MessagesOut` and `Errors`).
+   *
+   * @default - sum over 1 minute
+   */
+  public metricFromContainer(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: CONNECTION_METRIC.namespace,
+      metricName,
+      dimensionsMap: { [CONNECTION_METRIC.dimension]: this.metricsServiceName },
+      statistic: 'Sum',
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /**
+   * New connections accepted by the load balancer.
+   *
+   * @default - sum over 1 minute
+   */
+  public metricNewConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.loadBalancer.metrics.newConnectionCount({ statistic: 'Sum', ...props });
+  }
+
+  /**
+   * Requests the load balancer received (WebSocket upgrades included).
+   *
+   * @default - sum over 1 minute
+   */
+  public metricRequestCount(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.loadBalancer.metrics.requestCount({ statistic: 'Sum', ...props });
+  }
+
+  /**
+   * Healthy tasks in the target group.
+   *
+   * @default - minimum over 1 minute
+   */
+  public metricHealthyTaskCount(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.targetGroup.metrics.healthyHostCount({ statistic: 'Minimum', ...props });
+  }
+
+  /**
+   * Load-balancer 5xx answers (for example 502 when a task dies mid-request, 503 with no task).
+   *
+   * @default - sum over 1 minute
+   */
+  public metricLoadBalancer5xx(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { statistic: 'Sum', ...props });
+  }
+
+  /**
+   * CPU utilization of the service.
+   *
+   * @default - average over 5 minutes
+   */
+  public metricCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.service.metricCpuUtilization(props);
+  }
+
+  /**
+   * Memory utilization of the service.
+   *
+   * @default - average over 5 minutes
+   */
+  public metricMemoryUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.service.metricMemoryUtilization(props);
+  }
+
+  private validateProps(props: RealtimeFargateServiceProps): Settings {
+    const idleTimeoutSeconds = checkSeconds(this, 'idleTimeout', props.idleTimeout ?? Duration.seconds(120), 1, 4000, 'the ALB');
+    const drainSeconds = checkSeconds(this, 'drainTimeout', props.drainTimeout ?? Duration.seconds(30), 0, FARGATE_MAX_STOP_SECONDS, "Fargate's stopTimeout");
+    if (props.stickySessions) {
+      checkSeconds(this, 'stickySessions', props.stickySessions, 1, 7 * 24 * 3600, 'ALB stickiness');
+    }
+    checkInteger(this, 'containerPort', props.containerPort, 1, 65535);
+    if (props.certificate && props.insecureHttp) {
+      invalidProp(this, 'insecureHttp', true, 'contradicts certificate', 'remove insecureHttp to serve HTTPS, or remove certificate for a development stack');
+    }
+    for (const name of Object.keys(props.environment ?? {})) {
+      if (CONTRACT_NAMES.includes(name)) {
+        invalidProp(this, `environment.${name}`, props.environment![name], 'is part of the environment contract this construct sets',
+          'remove it; use containerPort, idleTimeout, drainTimeout or connect a bus instead');
+      }
+    }
+    if (props.vpc && props.cluster) {
+      invalidProp(this, 'vpc', props.vpc.node.path, 'is ignored when cluster is given', "remove vpc; the cluster's VPC is used");
+    }
+    return { idleTimeoutSeconds, drainSeconds, ...this.validateScaling(props.scaling ?? {}, props.scaleToZero) };
+  }
+
+  private validateScaling(scaling: RealtimeScalingOptions, scaleToZero: ScaleToZeroOptions | undefined): ScalingSettings {
+    const minCapacity = scaling.minCapacity ?? (scaleToZero ? 0 : 2);
+    const maxCapacity = scaling.maxCapacity ?? Math.max(10, minCapacity);
+    checkInteger(this, 'scaling.minCapacity', minCapacity, 0, 5000);
+    checkInteger(this, 'scaling.maxCapacity', maxCapacity, 1, 5000);
+    if (minCapacity > maxCapacity) {
+      invalidProp(this, 'scaling.minCapacity', minCapacity, `is greater than scaling.maxCapacity ${maxCapacity}`, 'raise maxCapacity or lower minCapacity');
+    }
+    if (scaleToZero && minCapacity > 0) {
+      invalidProp(this, 'scaling.minCapacity', minCapacity, 'contradicts scaleToZero', 'set scaling.minCapacity to 0 (or leave it unset) with scaleToZero, or remove scaleToZero');
+    }
+    if (!scaleToZero && minCapacity === 0) {
+      invalidProp(this, 'scaling.minCapacity', 0, 'leaves no way to wake the service', 'set scaleToZero to scale to zero and wake on the first request, or use a minimum of 1 or more');
+    }
+    checkInteger(this, 'scaling.targetCpuUtilizationPercent', scaling.targetCpuUtilizationPercent, 1, 100);
+    checkInteger(this, 'scaling.targetMemoryUtilizationPercent', scaling.targetMemoryUtilizationPercent, 1, 100);
+    checkInteger(this, 'scaling.connectionsPerTask', scaling.connectionsPerTask, 1, 1_000_000);
+    if (scaleToZero) {
+      const idle = scaleToZero.idlePeriod ?? Duration.minutes(15);
+      const seconds = checkSeconds(this, 'scaleToZero.idlePeriod', idle, 60, 86_400, 'CloudWatch alarm evaluation');
+      if (seconds % 60 !== 0) {
+        invalidProp(this, 'scaleToZero.idlePeriod', idle, 'is not whole minutes', 'use whole minutes (alarm periods are 60 s)');
+      }
+      checkInteger(this, 'scaleToZero.wakeCapacity', scaleToZero.wakeCapacity, 1, maxCapacity);
+    }
+    return { minCapacity, maxCapacity };
+  }
+
+  private validateExposure(props: RealtimeFargateServiceProps): string[] {
+    if (props.certificate || props.insecureHttp || this.frontDoor) {
+      return [];
+    }
+    return [`${this.node.path}: certificate is not set, no front door routes to the service and insecureHttp is not set, so the load balancer would serve plain HTTP to the internet; `
+      + 'give a certificate, route a CdnFrontDoor to this service, or set insecureHttp: true for a development stack'];
+  }
+
+  private createVpc(): ec2.IVpc {
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 1,
+      subnetConfiguration: [
+        { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+      ],
+    });
+    vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'FlowLogs', {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.RETAIN,
+      })),
+    });
+    return vpc;
+  }
+
+  private createCluster(vpc: ec2.IVpc): ecs.ICluster {
+    return new ecs.Cluster(this, 'Cluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+  }
+
+  private createTaskDefinition(props: RealtimeFargateServiceProps): ecs.FargateTaskDefinition {
+    return new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+      cpu: props.cpu ?? 512,
+      memoryLimitMiB: props.memoryLimitMiB ?? 1024,
+      runtimePlatform: {
+        cpuArchitecture: props.cpuArchitecture ?? ecs.CpuArchitecture.ARM64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+      volumes: [{ name: 'tmp' }],
+    });
+  }
+
+  private createContainer(props: RealtimeFargateServiceProps): ecs.ContainerDefinition {
+    const port = props.containerPort ?? 8080;
+    const container = this.taskDefinition.addContainer('Server', {
+      image: props.image,
+      essential: true,
+      readonlyRootFilesystem: props.readonlyRootFilesystem ?? true,
+      stopTimeout: Duration.seconds(Math.min(this.settings.drainSeconds + STOP_MARGIN_SECONDS, FARGATE_MAX_STOP_SECONDS)),
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'server' }),
+      portMappings: [{ containerPort: port, protocol: ecs.Protocol.TCP, name: 'http' }],
+      environment: {
+        ...props.environment,
+        [EnvContract.PORT]: String(port),
+        [EnvContract.IDLE_TIMEOUT_SECONDS]: String(this.keepaliveBoundSeconds),
+        [EnvContract.DRAIN_SECONDS]: String(this.settings.drainSeconds),
+        [EnvContract.METRICS_NAMESPACE]: CONNECTION_METRIC.namespace,
+        [EnvContract.METRICS_SERVICE]: this.metricsServiceName,
+      },
+      secrets: props.secrets,
+    });
+    container.addMountPoints({ sourceVolume: 'tmp', containerPath: '/tmp', readOnly: false });
+    return container;
+  }
+
+  private createAccessLogsBucket(): s3.IBucket {
+    return new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(1) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  private createLoadBalancer(props: RealtimeFargateServiceProps): elbv2.ApplicationLoadBalancer {
+    const loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: this.vpc,
+      internetFacing: props.publicLoadBalancer ?? true,
+      securityGroup: this.loadBalancerSecurityGroup,
+      idleTimeout: Duration.seconds(this.settings.idleTimeoutSeconds),
+      dropInvalidHeaderFields: true,
+      http2Enabled: true,
+    });
+    if (Token.isUnresolved(Stack.of(this).region)) {
+      throw new Error(`${this.node.path}: the stack has no region, which ALB access logging needs (log delivery is granted to a region-specific principal); `
+        + "set env: { region: 'us-east-1' } (or process.env.CDK_DEFAULT_REGION) on the stack");
+    }
+    loadBalancer.logAccessLogs(this.accessLogsBucket, Names.uniqueId(this));
+    return loadBalancer;
+  }
+
+  private createTargetGroup(props: RealtimeFargateServiceProps): elbv2.ApplicationTargetGroup {
+    return new elbv2.ApplicationTargetGroup(this, 'TargetGroup', {
+      vpc: this.vpc,
+      port: props.containerPort ?? 8080,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targetType: elbv2.TargetType.IP,
+      deregistrationDelay: Duration.seconds(this.settings.drainSeconds),
+      stickinessCookieDuration: props.stickySessions,
+      healthCheck: {
+        path: props.healthCheckPath ?? '/healthz',
+        healthyHttpCodes: '200',
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+      },
+    });
+  }
+
+  private createListeners(certificate: acm.ICertificate | undefined): elbv2.ApplicationListener {
+    if (!certificate) {
+      return this.loadBalancer.addListener('Http', {
+        port: 80,
+        protocol: elbv2.ApplicationProtocol.HTTP,
+        open: false,
+        defaultTargetGroups: [this.targetGroup],
+      });
+    }
+    this.loadBalancer.addListener('HttpRedirect', {
+      port: 80,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      open: false,
+      defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
+    });
+    return this.loadBalancer.addListener('Https', {
+      port: 443,
+      protocol: elbv2.ApplicationProtocol.HTTPS,
+      certificates: [certificate],
+      sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+      open: false,
+      defaultTargetGroups: [this.targetGroup],
+    });
+  }
+
+  private listenerPorts(): number[] {
+    return this.listenerProtocol === elbv2.ApplicationProtocol.HTTPS ? [80, 443] : [80];
+  }
+
+  /** Internet ingress lives in its own child so a front door can remove it whole. */
+  private openToInternet(): Construct {
+    const ingress = new Construct(this, 'PublicIngress');
+    for (const port of this.listenerPorts()) {
+      new ec2.CfnSecurityGroupIngress(ingress, `Port${port}`, {
+        groupId: this.loadBalancerSecurityGroup.securityGroupId,
+        ipProtocol: 'tcp',
+        fromPort: port,
+        toPort: port,
+        cidrIp: '0.0.0.0/0',
+        description: `Internet to ${this.node.path} on ${port}`,
+      });
+    }
+    acknowledgeNag(ingress, 'EC23',
+      'Without a front door the load balancer is the public entry point of the realtime service, so its listener ports must accept any address; CdnFrontDoor removes these rules and admits only CloudFront.');
+    return ingress;
+  }
+
+  private requireOriginHeader(name: string, value: string): void {
+    this.listener.addAction('RejectWithoutOriginHeader', {
+      action: elbv2.ListenerAction.fixedResponse(403, { contentType: 'text/plain', messageBody: 'Forbidden' }),
+    });
+    Annotations.of(this.listener).acknowledgeWarning('@aws-cdk/aws-elbv2:listenerExistingDefaultActionReplaced',
+      'The front door replaces the forward action with a 403 so only requests carrying its secret header reach the tasks.');
+    this.listener.addAction('FromFrontDoor', {
+      priority: 1,
+      conditions: [elbv2.ListenerCondition.httpHeader(name, [value])],
+      action: elbv2.ListenerAction.forward([this.targetGroup]),
+    });
+  }
+
+  private createService(props: RealtimeFargateServiceProps): ecs.FargateService {
+    const service = new ecs.FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: this.taskDefinition,
+      serviceName: props.serviceName,
+      desiredCount: this.settings.minCapacity > 0 ? this.settings.minCapacity : props.scaleToZero?.wakeCapacity ?? 1,
+      vpcSubnets: props.taskSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      assignPublicIp: false,
+      // Start new tasks before stopping old ones so a deploy never drops below the running capacity.
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      healthCheckGracePeriod: Duration.seconds(60),
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+    });
+    this.targetGroup.addTarget(service.loadBalancerTarget({
+      containerName: this.container.containerName,
+      containerPort: props.containerPort ?? 8080,
+    }));
+    return service;
+  }
+
+  private configureScaling(props: RealtimeFargateServiceProps): ecs.ScalableTaskCount {
+    const scaling = props.scaling ?? {};
+    const taskCount = this.service.autoScaleTaskCount({
+      minCapacity: this.settings.minCapacity,
+      maxCapacity: this.settings.maxCapacity,
+    });
+    const cooldowns = {
+      scaleInCooldown: scaling.scaleInCooldown ?? Duration.minutes(5),
+      scaleOutCooldown: scaling.scaleOutCooldown ?? Duration.minutes(1),
+    };
+    taskCount.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: scaling.targetCpuUtilizationPercent ?? 60, ...cooldowns });
+    taskCount.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: scaling.targetMemoryUtilizationPercent ?? 70, ...cooldowns });
+    taskCount.scaleToTrackCustomMetric('Connections', {
+      metric: this.metricActiveConnections(),
+      targetValue: scaling.connectionsPerTask ?? 5000,
+      ...cooldowns,
+    });
+    if (props.scaleToZero) {
+      new ScaleToZero(this, 'ScaleToZero', {
+        taskCount,
+        idlePeriod: props.scaleToZero.idlePeriod ?? Duration.minutes(15),
+        wakeCapacity: props.scaleToZero.wakeCapacity ?? 1,
+        connections: this.metricActiveConnections({ statistic: 'Sum' }),
+        requests: this.metricRequestCount(),
+        healthyTasks: this.targetGroup.metrics.healthyHostCount({ statistic: 'Maximum', period: Duration.minutes(1) }),
+      });
+    }
+    return taskCount;
+  }
+
+  private acknowledgeNagFindings(props: RealtimeFargateServiceProps): void {
+    if (!props.environment || Object.keys(props.environment).length === 0) {
+      acknowledgeNag(this.taskDefinition, 'ECS2',
+        'The container environment holds only the non-secret environment contract (port, idle timeout, drain window, metric names and bus endpoint); credentials are injected from Secrets Manager as ECS secrets.');
+    }
+    if (this.accessLogsBucket.node.scope === this) {
+      acknowledgeNag(this.accessLogsBucket, 'S1',
+        'This bucket is itself the destination of the load balancer access logs; logging its own access would need another log bucket without adding an audit trail for the service.');
+    }
+    const executionPolicy = this.taskDefinition.executionRole?.node.tryFindChild('DefaultPolicy');
+    if (executionPolicy) {
+      acknowledgeNag(executionPolicy, 'IAM5[Resource::*]',
+        'ecr:GetAuthorizationToken, which ECS needs to pull the image, does not support resource-level permissions and must be granted on all resources.');
+    }
+  }
+}
+
+/** Validated values the wiring methods share. */
+interface Settings extends ScalingSettings {
+  readonly idleTimeoutSeconds: number;
+  readonly drainSeconds: number;
+}
+
+interface ScalingSettings {
+  readonly minCapacity: number;
+  readonly maxCapacity: number;
+}

@@ -1,0 +1,360 @@
+import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { nagFindings } from '../../examples/shared/nag';
+import { BusEngine, BusMode, RealtimeFargateService, RedisPubSubBus, RedisPubSubBusProps } from '../../src';
+import { onlyResource, stackWithVpc, template, testImage } from '../support/stacks';
+
+function bus(overrides: Partial<RedisPubSubBusProps> = {}): { stack: Stack; vpc: ec2.Vpc; bus: RedisPubSubBus } {
+  const { stack, vpc } = stackWithVpc();
+  return { stack, vpc, bus: new RedisPubSubBus(stack, 'Bus', { vpc, ...overrides }) };
+}
+
+function taskEnv(t: Template): Record<string, any> {
+  const { props } = onlyResource(t, 'AWS::ECS::TaskDefinition');
+  return Object.fromEntries(props.ContainerDefinitions[0].Environment.map((e: any) => [e.Name, e.Value]));
+}
+
+describe('RedisPubSubBus defaults (provisioned)', () => {
+  const { stack, bus: b } = bus();
+  const t = template(stack);
+
+  test('creates a Valkey 8 replication group: one replica, Multi-AZ, automatic failover, TLS, at-rest encryption, AUTH', () => {
+    t.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+      Engine: 'valkey',
+      EngineVersion: '8.0',
+      CacheNodeType: 'cache.t4g.small',
+      NumCacheClusters: 2,
+      AutomaticFailoverEnabled: true,
+      MultiAZEnabled: true,
+      Port: 6390,
+      TransitEncryptionEnabled: true,
+      TransitEncryptionMode: 'required',
+      AtRestEncryptionEnabled: true,
+      AutoMinorVersionUpgrade: true,
+      SnapshotRetentionLimit: 7,
+      AuthToken: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: Match.stringLikeRegexp('BusAuthToken') }, ':SecretString:::}}']] },
+      SecurityGroupIds: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('BusSecurityGroup'), 'GroupId'] }],
+    });
+    expect(onlyResource(t, 'AWS::ElastiCache::ReplicationGroup').resource.DeletionPolicy).toBe('Snapshot');
+  });
+
+  test('generates a 64-character AUTH token without punctuation', () => {
+    t.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+    });
+  });
+
+  test('places the cache in the isolated subnets', () => {
+    t.hasResourceProperties('AWS::ElastiCache::SubnetGroup', {
+      SubnetIds: [{ Ref: Match.stringLikeRegexp('VpcDataSubnet1') }, { Ref: Match.stringLikeRegexp('VpcDataSubnet2') }],
+    });
+  });
+
+  test('its security group admits nothing and sends nothing until something is connected', () => {
+    const { props } = onlyResource(t, 'AWS::EC2::SecurityGroup');
+    expect(props.SecurityGroupIngress).toBeUndefined();
+    expect(props.SecurityGroupEgress).toEqual([expect.objectContaining({ CidrIp: '255.255.255.255/32' })]);
+    t.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+  });
+
+  test('delivers the slow log and engine log to CloudWatch Logs', () => {
+    t.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+      LogDeliveryConfigurations: [
+        Match.objectLike({ LogType: 'slow-log', LogFormat: 'json', DestinationType: 'cloudwatch-logs' }),
+        Match.objectLike({ LogType: 'engine-log', LogFormat: 'json', DestinationType: 'cloudwatch-logs' }),
+      ],
+    });
+    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  test('exposes a rediss:// URL without the secret, and says it is not cluster mode', () => {
+    expect(stack.resolve(b.url)).toEqual({
+      'Fn::Join': ['', ['rediss://', { 'Fn::GetAtt': [expect.stringMatching(/^BusReplicationGroup/), 'PrimaryEndPoint.Address'] }, ':6390']],
+    });
+    expect(b.isClusterMode).toBe(false);
+    expect(b.port).toBe(6390);
+  });
+
+  test('combines per-node metrics of the replication group', () => {
+    const cpu = b.metricEngineCpuUtilization() as any;
+    expect(cpu.expression).toBe('MAX([node1, node2])');
+    const node2 = stack.resolve(cpu.usingMetrics.node2.dimensions);
+    expect(node2).toEqual({ CacheClusterId: { 'Fn::Join': ['-', [{ Ref: expect.stringMatching(/^BusReplicationGroup/) }, '002']] } });
+    expect((b.metricCurrentConnections() as any).expression).toBe('SUM([node1, node2])');
+    expect((b.metricPubSubCommands() as any).usingMetrics.node1.metricName).toBe('PubSubBasedCmds');
+    expect((b.metricNetworkBytesOut() as any).usingMetrics.node1.statistic).toBe('Sum');
+    expect((b.metricBytesUsedForCache() as any).usingMetrics.node1.metricName).toBe('BytesUsedForCache');
+    expect(() => b.metric('CurrItems', 'MEDIAN')).toThrow("Test/Bus: metric aggregate 'MEDIAN' is not supported; use SUM, MAX, MIN or AVG");
+  });
+
+  test('passes cdk-nag AwsSolutions (AEC1, AEC3-6) with SMG4 acknowledged for the AUTH token', () => {
+    expect(nagFindings(stack)).toEqual([]);
+  });
+});
+
+describe('RedisPubSubBus props', () => {
+  test('engine, port, node type, replicas, snapshots, removal policy and log retention', () => {
+    const { stack } = bus({
+      engine: BusEngine.REDIS_7,
+      port: 7000,
+      mode: BusMode.provisioned({ nodeType: 'cache.m7g.large', replicas: 2 }),
+      snapshotRetentionDays: 14,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const t = template(stack);
+    t.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+      Engine: 'redis',
+      EngineVersion: '7.1',
+      Port: 7000,
+      CacheNodeType: 'cache.m7g.large',
+      NumCacheClusters: 3,
+      SnapshotRetentionLimit: 14,
+    });
+    expect(onlyResource(t, 'AWS::ElastiCache::ReplicationGroup').resource.DeletionPolicy).toBe('Retain');
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('zero replicas turns off failover and Multi-AZ, acknowledging AEC4 on the group only', () => {
+    const { stack } = bus({ mode: BusMode.provisioned({ replicas: 0 }) });
+    template(stack).hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+      NumCacheClusters: 1,
+      AutomaticFailoverEnabled: false,
+      MultiAZEnabled: false,
+    });
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('BusEngine.of takes any engine version', () => {
+    const { stack } = bus({ engine: BusEngine.of('valkey', '8.1') });
+    template(stack).hasResourceProperties('AWS::ElastiCache::ReplicationGroup', { Engine: 'valkey', EngineVersion: '8.1' });
+    expect(BusEngine.VALKEY_7.majorVersion).toBe('7');
+  });
+
+  test('a customer managed key encrypts the cache and the token', () => {
+    const { stack, vpc } = stackWithVpc();
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    new RedisPubSubBus(stack, 'Bus', { vpc, encryptionKey: key });
+    const t = template(stack);
+    t.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', { KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('Key'), 'Arn'] } });
+    t.hasResourceProperties('AWS::SecretsManager::Secret', { KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('Key'), 'Arn'] } });
+  });
+
+  test('vpcSubnets chooses the subnets; without isolated subnets the private ones are used', () => {
+    const chosen = bus({ vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } });
+    template(chosen.stack).hasResourceProperties('AWS::ElastiCache::SubnetGroup', {
+      SubnetIds: [{ Ref: Match.stringLikeRegexp('VpcPrivateSubnet1') }, { Ref: Match.stringLikeRegexp('VpcPrivateSubnet2') }],
+    });
+    const { stack } = stackWithVpc();
+    const plainVpc = new ec2.Vpc(stack, 'Plain', { maxAzs: 2 });
+    new RedisPubSubBus(stack, 'Bus', { vpc: plainVpc });
+    template(stack).hasResourceProperties('AWS::ElastiCache::SubnetGroup', {
+      SubnetIds: [{ Ref: Match.stringLikeRegexp('PlainPrivateSubnet1') }, { Ref: Match.stringLikeRegexp('PlainPrivateSubnet2') }],
+    });
+  });
+});
+
+describe('RedisPubSubBus serverless', () => {
+  const { stack, bus: b } = bus({ mode: BusMode.serverless({ maxEcpuPerSecond: 100_000, maxDataStorage: Size.gibibytes(10) }) });
+  const t = template(stack);
+
+  test('creates a Valkey 8 serverless cache in the isolated subnets with limits, snapshots and encryption', () => {
+    t.hasResourceProperties('AWS::ElastiCache::ServerlessCache', {
+      Engine: 'valkey',
+      MajorEngineVersion: '8',
+      ServerlessCacheName: Match.stringLikeRegexp('^test-bus-[a-z0-9]+$'),
+      SnapshotRetentionLimit: 7,
+      SubnetIds: [{ Ref: Match.stringLikeRegexp('VpcDataSubnet1') }, { Ref: Match.stringLikeRegexp('VpcDataSubnet2') }],
+      CacheUsageLimits: { ECPUPerSecond: { Maximum: 100000 }, DataStorage: { Maximum: 10, Unit: 'GB' } },
+      UserGroupId: { Ref: Match.stringLikeRegexp('BusUserGroup') },
+    });
+    expect(onlyResource(t, 'AWS::ElastiCache::ServerlessCache').resource.DeletionPolicy).toBe('Retain');
+    t.resourceCountIs('AWS::ElastiCache::ReplicationGroup', 0);
+  });
+
+  test('authenticates with the generated token through a user named default', () => {
+    t.hasResourceProperties('AWS::ElastiCache::User', {
+      UserName: 'default',
+      Engine: 'valkey',
+      AccessString: 'on ~* &* +@all',
+      AuthenticationMode: {
+        Type: 'password',
+        Passwords: [{ 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: Match.stringLikeRegexp('BusAuthToken') }, ':SecretString:::}}']] }],
+      },
+    });
+    t.hasResourceProperties('AWS::ElastiCache::UserGroup', { Engine: 'valkey', UserIds: [{ Ref: Match.stringLikeRegexp('BusDefaultUser') }] });
+  });
+
+  test('is cluster mode on port 6379 and tells connected services so', () => {
+    expect(b.isClusterMode).toBe(true);
+    expect(b.port).toBe(6379);
+    const other = bus({ mode: BusMode.serverless() });
+    new RealtimeFargateService(other.stack, 'Service', { vpc: other.vpc, image: testImage, insecureHttp: true, bus: other.bus });
+    const env = taskEnv(template(other.stack));
+    expect(env.REALTIME_BUS_CLUSTER).toBe('true');
+    expect(env.REALTIME_BUS_URL).toEqual({ 'Fn::Join': ['', ['rediss://', { 'Fn::GetAtt': [expect.stringMatching(/^BusServerlessCache/), 'Endpoint.Address'] }, ':6379']] });
+  });
+
+  test('metrics use the cache name dimension', () => {
+    const m = b.metricCurrentConnections() as any;
+    expect(m.metricName).toBe('CurrConnections');
+    expect(stack.resolve(m.dimensions)).toEqual({ ServerlessCacheName: { Ref: expect.stringMatching(/^BusServerlessCache/) } });
+    expect((b.metricEngineCpuUtilization() as any).metricName).toBe('ElastiCacheProcessingUnits');
+  });
+
+  test('without limits, sets none', () => {
+    const other = bus({ mode: BusMode.serverless() });
+    const { props } = onlyResource(template(other.stack), 'AWS::ElastiCache::ServerlessCache');
+    expect(props.CacheUsageLimits).toBeUndefined();
+  });
+});
+
+describe('RedisPubSubBus.connect', () => {
+  function connected() {
+    const { stack, vpc, bus: b } = bus();
+    const svc = new RealtimeFargateService(stack, 'Service', { vpc, image: testImage, insecureHttp: true, bus: b });
+    return { stack, vpc, b, svc };
+  }
+
+  test('opens exactly the cache port to the service', () => {
+    const t = template(connected().stack);
+    const ingress = t.findResources('AWS::EC2::SecurityGroupIngress', {
+      Properties: { GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('BusSecurityGroup'), 'GroupId'] } },
+    });
+    expect(Object.values(ingress).map((r: any) => r.Properties)).toEqual([expect.objectContaining({
+      IpProtocol: 'tcp',
+      FromPort: 6390,
+      ToPort: 6390,
+      SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^ServiceSecurityGroup/), 'GroupId'] },
+    })]);
+  });
+
+  test('injects the URL and cluster flag as variables and the token as an ECS secret', () => {
+    const t = template(connected().stack);
+    const env = taskEnv(t);
+    expect(env.REALTIME_BUS_CLUSTER).toBe('false');
+    expect(env.REALTIME_BUS_URL).toEqual({ 'Fn::Join': ['', ['rediss://', { 'Fn::GetAtt': [expect.stringMatching(/^BusReplicationGroup/), 'PrimaryEndPoint.Address'] }, ':6390']] });
+    expect(env.REALTIME_BUS_AUTH).toBeUndefined();
+    t.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({ Secrets: [{ Name: 'REALTIME_BUS_AUTH', ValueFrom: { Ref: Match.stringLikeRegexp('BusAuthToken') } }] })],
+    });
+  });
+
+  test('grants the execution role read of the token, and nothing more on it', () => {
+    template(connected().stack).hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('ServiceTaskDefinitionExecutionRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([{
+          Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+          Effect: 'Allow',
+          Resource: { Ref: Match.stringLikeRegexp('BusAuthToken') },
+        }]),
+      },
+    });
+  });
+
+  test('connecting twice changes nothing', () => {
+    const { stack, b, svc } = connected();
+    b.connect(svc.service);
+    const t = template(stack);
+    const { props } = onlyResource(t, 'AWS::ECS::TaskDefinition');
+    expect(props.ContainerDefinitions[0].Secrets).toHaveLength(1);
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('connects a plain FargateService too', () => {
+    const { stack, vpc, bus: b } = bus();
+    const cluster = new ecs.Cluster(stack, 'Cluster', { vpc });
+    const taskDefinition = new ecs.FargateTaskDefinition(stack, 'Task');
+    taskDefinition.addContainer('App', { image: testImage });
+    const service = new ecs.FargateService(stack, 'Plain', { cluster, taskDefinition });
+    b.connect(service);
+    template(stack).hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({ Secrets: [Match.objectLike({ Name: 'REALTIME_BUS_AUTH' })] })],
+    });
+  });
+
+  test('a service without a container is refused', () => {
+    const { stack, vpc, bus: b } = bus();
+    const cluster = new ecs.Cluster(stack, 'Cluster', { vpc });
+    const taskDefinition = new ecs.FargateTaskDefinition(stack, 'Task');
+    const service = new ecs.FargateService(stack, 'Empty', { cluster, taskDefinition });
+    expect(() => b.connect(service)).toThrow('Test/Bus: connect(Test/Empty) found no container in its task definition; add the container before connecting');
+  });
+});
+
+describe('RedisPubSubBus.connectFunction', () => {
+  function fn(stack: Stack, vpc?: ec2.IVpc): lambda.Function {
+    return new lambda.Function(stack, 'Fn', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('exports.handler = async () => {}'),
+      vpc,
+      timeout: Duration.seconds(5),
+    });
+  }
+
+  test('opens the port, sets URL, cluster flag and secret ARN, and grants read', () => {
+    const { stack, vpc, bus: b } = bus();
+    b.connectFunction(fn(stack, vpc));
+    const t = template(stack);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: {
+          REALTIME_BUS_URL: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+          REALTIME_BUS_CLUSTER: 'false',
+          REALTIME_BUS_AUTH_SECRET_ARN: { Ref: Match.stringLikeRegexp('BusAuthToken') },
+        },
+      },
+    });
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: 6390,
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('FnSecurityGroup'), 'GroupId'] },
+    });
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'] })]) },
+    });
+  });
+
+  test('a function outside the VPC is refused', () => {
+    const { stack, bus: b } = bus();
+    expect(() => b.connectFunction(fn(stack)))
+      .toThrow("Test/Bus: connectFunction(Test/Fn) needs a function in the bus's VPC; set vpc (and vpcSubnets) on the function");
+  });
+});
+
+describe('RedisPubSubBus rejects bad props', () => {
+  test.each<[string, Partial<RedisPubSubBusProps>, string]>([
+    ['too many replicas', { mode: BusMode.provisioned({ replicas: 6 }) },
+      'Test/Bus: mode.replicas 6 is not a whole number from 0 to 5; use a value from 0 to 5'],
+    ['negative replicas', { mode: BusMode.provisioned({ replicas: -1 }) },
+      'Test/Bus: mode.replicas -1 is not a whole number from 0 to 5; use a value from 0 to 5'],
+    ['a privileged port', { port: 80 },
+      'Test/Bus: port 80 is not a whole number from 1024 to 65535; use a value from 1024 to 65535'],
+    ['a port on a serverless cache', { mode: BusMode.serverless(), port: 6390 },
+      'Test/Bus: port 6390 cannot be set on a serverless cache, which always listens on 6379; remove port or use BusMode.provisioned()'],
+    ['no snapshots', { snapshotRetentionDays: 0 },
+      'Test/Bus: snapshotRetentionDays 0 is not a whole number from 1 to 35; use a value from 1 to 35'],
+    ['a tiny ECPU limit', { mode: BusMode.serverless({ maxEcpuPerSecond: 10 }) },
+      'Test/Bus: mode.maxEcpuPerSecond 10 is not a whole number from 1000 to 15000000; use a value from 1000 to 15000000'],
+    ['too much storage', { mode: BusMode.serverless({ maxDataStorage: Size.gibibytes(6000) }) },
+      'Test/Bus: mode.maxDataStorage (GB) 6000 is not a whole number from 1 to 5000; use a value from 1 to 5000'],
+  ])('%s', (_name, props, message) => {
+    expect(() => bus(props)).toThrow(message);
+  });
+
+  test('a VPC with one Availability Zone cannot hold a Multi-AZ group', () => {
+    const { stack } = stackWithVpc();
+    const vpc = new ec2.Vpc(stack, 'Single', { maxAzs: 1 });
+    expect(() => new RedisPubSubBus(stack, 'Bus', { vpc }))
+      .toThrow("Test/Bus: vpc 'Test/Single' has one Availability Zone, so replicas cannot be spread for Multi-AZ failover; use a VPC with at least two Availability Zones");
+  });
+
+  test('BusEngine.of rejects unknown engines and versions', () => {
+    expect(() => BusEngine.of('memcached', '1.6')).toThrow("BusEngine.of: engine 'memcached' is not supported; use 'valkey' or 'redis'");
+    expect(() => BusEngine.of('valkey', '8')).toThrow("BusEngine.of: version '8' is not a major.minor version such as '8.0'");
+  });
+});
