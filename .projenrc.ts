@@ -76,6 +76,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['cdk.out/', '/bindings/', 'examples/*/server/dist/', 'bench/results/*.tmp.json'],
 });
 
+// unrs-resolver 1.13.0 (via jest and eslint-import-resolver-typescript) has only its Linux bindings on the
+// registry we build from; npm then writes a lock file that `npm ci` rejects. 1.12.2 is complete.
+project.package.addField('overrides', { 'unrs-resolver': '1.12.2' });
+
 // integ/ holds one IntegTest per construct; snapshots are made and checked offline (--dry-run never deploys).
 const integArgs = 'integ-runner --language typescript --directory integ --parallel-regions us-east-1';
 project.addTask('integ:update', {
