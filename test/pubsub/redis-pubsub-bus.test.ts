@@ -4,6 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { nagFindings } from '../../examples/shared/nag';
 import { BusEngine, BusMode, RealtimeFargateService, RedisPubSubBus, RedisPubSubBusProps } from '../../src';
 import { onlyResource, stackWithVpc, template, testImage } from '../support/stacks';
@@ -99,6 +100,7 @@ describe('RedisPubSubBus defaults (provisioned)', () => {
 describe('RedisPubSubBus props', () => {
   test('engine, port, node type, replicas, snapshots, removal policy and log retention', () => {
     const { stack } = bus({
+      logRetention: logs.RetentionDays.ONE_WEEK,
       engine: BusEngine.REDIS_7,
       port: 7000,
       mode: BusMode.provisioned({ nodeType: 'cache.m7g.large', replicas: 2 }),
@@ -114,6 +116,7 @@ describe('RedisPubSubBus props', () => {
       NumCacheClusters: 3,
       SnapshotRetentionLimit: 14,
     });
+    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
     expect(onlyResource(t, 'AWS::ElastiCache::ReplicationGroup').resource.DeletionPolicy).toBe('Retain');
     expect(nagFindings(stack)).toEqual([]);
   });

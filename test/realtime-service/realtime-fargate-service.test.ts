@@ -368,6 +368,12 @@ describe('RealtimeFargateService props', () => {
     }
   });
 
+  test('taskSubnets places the tasks', () => {
+    template(service({ taskSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } }).stack).hasResourceProperties('AWS::ECS::Service', {
+      NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ Subnets: [{ Ref: Match.stringLikeRegexp('VpcDataSubnet1') }, { Ref: Match.stringLikeRegexp('VpcDataSubnet2') }] }) },
+    });
+  });
+
   test('serviceName names the ECS service and the metric dimension', () => {
     const { stack, svc } = service({ serviceName: 'canvas' });
     template(stack).hasResourceProperties('AWS::ECS::Service', { ServiceName: 'canvas' });
