@@ -1,5 +1,8 @@
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
 
 /** A redis-server process a test started; `stop()` ends it. */
 export interface RedisProcess {
@@ -80,4 +83,65 @@ export async function stopProcess(proc: ChildProcess, graceMs = 5000): Promise<v
   const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** A local Redis Cluster of three primaries a test started. */
+export interface RedisClusterProcess {
+  readonly ports: number[];
+  /** `redis://` URL of the first node; a cluster client discovers the rest. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts three cluster-enabled redis-server processes (each needs its port and port + 10000 free) and
+ * joins them with `redis-cli --cluster create`, like a cluster-mode (serverless) ElastiCache endpoint.
+ */
+export async function startRedisCluster(options: { password?: string } = {}): Promise<RedisClusterProcess> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-cluster-'));
+  const ports: number[] = [];
+  while (ports.length < 3) {
+    const candidate = 20000 + Math.floor(Math.random() * 20000);
+    if (!ports.includes(candidate) && await isFree(candidate) && await isFree(candidate + 10000)) {
+      ports.push(candidate);
+    }
+  }
+  const auth = options.password ? ['--requirepass', options.password, '--masterauth', options.password] : [];
+  const procs = ports.map(port => spawn(redisServerPath(), [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--dir', dir, ...auth,
+  ], { stdio: 'ignore' }));
+  await Promise.all(ports.map(port => waitForPort(port)));
+  const cli = path.join(path.dirname(redisServerPath()), 'redis-cli');
+  execFileSync(cli, [...(options.password ? ['-a', options.password, '--no-auth-warning'] : []), '--cluster', 'create',
+    ...ports.map(p => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore', timeout: 30_000 });
+  // Wait until every node reports the cluster as ok.
+  for (const port of ports) {
+    for (let i = 0; ; i++) {
+      const info = execFileSync(cli, ['-p', String(port), ...(options.password ? ['-a', options.password, '--no-auth-warning'] : []), 'cluster', 'info'], { encoding: 'utf8' });
+      if (info.includes('cluster_state:ok')) {
+        break;
+      }
+      if (i > 100) {
+        throw new Error(`cluster on ${port} never became ok:\n${info}`);
+      }
+      await new Promise(r => setTimeout(r, 100));
+    }
+  }
+  return {
+    ports,
+    url: `redis://127.0.0.1:${ports[0]}`,
+    stop: async () => {
+      await Promise.all(procs.map(p => stopProcess(p)));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function isFree(port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }

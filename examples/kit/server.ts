@@ -1,0 +1,389 @@
+import * as http from 'http';
+import { Duplex } from 'stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { z } from 'zod';
+import { readConfig, RuntimeConfig } from './config';
+import { HttpError, sendError } from './http';
+import { createLogger, Logger } from './log';
+import { Metrics } from './metrics';
+import { TokenBucket } from './rate-limit';
+
+/** Close codes the kit uses (RFC 6455 and the IANA registry). */
+export const CloseCode = {
+  /** The server is going away for a restart; reconnect (to another task). */
+  SERVICE_RESTART: 1012,
+  /** The client broke the rules (flooding, or too slow to take its messages). */
+  POLICY_VIOLATION: 1008,
+} as const;
+
+export interface RateLimit {
+  readonly perSecond: number;
+  readonly burst: number;
+}
+
+export interface MessageHandling<M, C> {
+  /** Every text frame must parse as JSON and match this schema, or the client gets an error frame. */
+  readonly schema: z.ZodType<M>;
+  handle(client: RealtimeClient<C>, message: M): void | Promise<void>;
+}
+
+export interface RealtimeServerOptions<C, M> {
+  /** Logger name and log field. */
+  readonly name: string;
+  readonly config?: RuntimeConfig;
+  readonly log?: Logger;
+  /** Path of the WebSocket endpoint. @default '/ws' */
+  readonly wsPath?: string;
+  /** Largest frame a client may send; larger ones close the socket with 1009. @default 16 KiB */
+  readonly maxFrameBytes?: number;
+  /** Messages per second per connection. @default 20 a second, bursts of 40 */
+  readonly rateLimit?: RateLimit;
+  /** A client whose unsent data exceeds this is too slow and is closed. @default 4 MiB */
+  readonly maxBufferedBytes?: number;
+  /** Flush interval of the embedded-metric lines. @default 15 s */
+  readonly metricsIntervalMs?: number;
+  /** HTTP routes besides /healthz. Resolve true when handled; throw HttpError for a 4xx. */
+  readonly http?: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean | Promise<boolean>;
+  /** Decides whether a WebSocket upgrade is allowed; throw HttpError (e.g. 401) to refuse. */
+  readonly authenticate?: (req: http.IncomingMessage, url: URL) => C | Promise<C>;
+  /** Validation and handling of client messages; without it, client messages are refused with an error frame. */
+  readonly messages?: MessageHandling<M, C>;
+  readonly onConnection?: (client: RealtimeClient<C>) => void;
+  readonly onClose?: (client: RealtimeClient<C>) => void;
+  /** Runs after every client was closed during a drain: flush pending durable writes here. */
+  readonly onDrain?: () => Promise<void>;
+  /** Runs last on shutdown: close stores and buses. */
+  readonly onShutdown?: () => Promise<void>;
+}
+
+export interface BroadcastOptions<C> {
+  /** Send a Buffer as a text frame (it holds UTF-8 JSON) rather than binary. @default - binary for Buffers */
+  readonly binary?: boolean;
+  /** Only clients for which this returns true. */
+  readonly filter?: (client: RealtimeClient<C>) => boolean;
+}
+
+/** One WebSocket connection and what the application keeps about it. */
+export class RealtimeClient<C> {
+  private static nextId = 1;
+  public readonly id = RealtimeClient.nextId++;
+  public alive = true;
+  public violations = 0;
+
+  constructor(public readonly socket: WebSocket, public readonly context: C, public readonly limiter: TokenBucket) {}
+
+  /** Sends a JSON message to this client only. */
+  public send(message: unknown): void {
+    if (this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify(message));
+    }
+  }
+
+  /** Sends an error frame: `{ type: 'error', code, message, id? }`. */
+  public error(code: string, message: string, extra: Record<string, unknown> = {}): void {
+    this.send({ type: 'error', code, message, ...extra });
+  }
+}
+
+/**
+ * HTTP + WebSocket server for an example system, following the environment contract: pings inside the
+ * idle bound, a frame-size limit, per-connection rate limits, validation of every client message with
+ * error frames for bad input, `ActiveConnections`/`MessagesIn`/`MessagesOut`/`Errors` embedded metrics,
+ * and a graceful drain when ECS stops the task (noticed from the task metadata endpoint, or SIGTERM):
+ * `/healthz` turns 503, new upgrades are refused, clients are closed with 1012 spread over the drain
+ * window, `onDrain` flushes pending writes, and the process exits 0.
+ */
+export class RealtimeServer<C = undefined, M = unknown> {
+  public readonly config: RuntimeConfig;
+  public readonly log: Logger;
+  public readonly metrics: Metrics;
+  public readonly clients = new Set<RealtimeClient<C>>();
+  public readonly httpServer: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly wsPath: string;
+  private readonly rateLimit: RateLimit;
+  private readonly maxBufferedBytes: number;
+  private pinger?: NodeJS.Timeout;
+  private metadataPoller?: NodeJS.Timeout;
+  private drainPromise?: Promise<void>;
+
+  constructor(private readonly options: RealtimeServerOptions<C, M>) {
+    this.config = options.config ?? readConfig();
+    this.log = options.log ?? createLogger(options.name);
+    this.metrics = new Metrics(this.config.metricsNamespace, this.config.metricsService);
+    this.metrics.gauge('ActiveConnections', () => this.clients.size);
+    this.wsPath = options.wsPath ?? '/ws';
+    this.rateLimit = options.rateLimit ?? { perSecond: 20, burst: 40 };
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    // Compression would run once per socket; frames are built once and sent as they are.
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxFrameBytes ?? 16 * 1024,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.httpServer = http.createServer((req, res) => void this.handleHttp(req, res));
+    this.httpServer.on('upgrade', (req, socket, head) => void this.handleUpgrade(req, socket, head));
+    this.httpServer.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  /** True once a drain started: health checks fail and upgrades are refused. */
+  public get draining(): boolean {
+    return this.drainPromise !== undefined;
+  }
+
+  /** Starts listening, pinging, emitting metrics and watching for a stop. Resolves with the port. */
+  public async listen(): Promise<number> {
+    await new Promise<void>(resolve => this.httpServer.listen(this.config.port, resolve));
+    const port = (this.httpServer.address() as { port: number }).port;
+    // Ping at a third of the idle bound (at most every 30 s), so no connection ever looks idle.
+    const pingMs = Math.min(30_000, Math.max(1000, (this.config.keepaliveBoundSeconds * 1000) / 3));
+    this.pinger = setInterval(() => this.pingAll(), pingMs);
+    this.metrics.start(this.options.metricsIntervalMs);
+    this.watchForStop();
+    this.log.info({ port, pingMs, bus: this.config.busUrl ? 'redis' : 'memory' }, 'listening');
+    return port;
+  }
+
+  /**
+   * Sends the same bytes to every open client (or those `filter` accepts): the caller serializes once per
+   * message, never per socket. Buffers go as binary frames unless `binary: false`. Returns how many
+   * clients it went to.
+   */
+  public broadcast(data: Buffer | string, options: BroadcastOptions<C> = {}): number {
+    const binary = options.binary ?? Buffer.isBuffer(data);
+    let sent = 0;
+    for (const client of this.clients) {
+      if (client.socket.readyState !== WebSocket.OPEN || (options.filter && !options.filter(client))) {
+        continue;
+      }
+      if (client.socket.bufferedAmount > this.maxBufferedBytes) {
+        this.metrics.count('Errors');
+        client.socket.close(CloseCode.POLICY_VIOLATION, 'too slow to receive');
+        continue;
+      }
+      client.socket.send(data, { binary });
+      sent++;
+    }
+    this.metrics.count('MessagesOut', sent);
+    return sent;
+  }
+
+  /**
+   * Moves clients elsewhere: health checks fail, upgrades are refused, clients are closed with 1012
+   * spread over the drain window, then `onDrain` runs. Calling it again returns the same drain.
+   */
+  public drain(reason: string): Promise<void> {
+    this.drainPromise ??= this.runDrain(reason);
+    return this.drainPromise;
+  }
+
+  /** Drains, then closes the servers, then runs `onShutdown`. */
+  public async shutdown(reason: string): Promise<void> {
+    await this.drain(reason);
+    clearInterval(this.pinger);
+    clearInterval(this.metadataPoller);
+    for (const client of this.clients) {
+      client.socket.terminate();
+    }
+    await new Promise<void>(resolve => this.httpServer.close(() => resolve()));
+    this.httpServer.closeAllConnections();
+    this.metrics.stop();
+    await this.options.onShutdown?.();
+    this.log.info({ reason }, 'shut down');
+  }
+
+  /** Exits 0 after a graceful shutdown on SIGTERM or SIGINT; logs, never crashes, on a stray rejection. */
+  public handleSignals(): void {
+    const stop = (signal: string) => {
+      this.shutdown(signal).then(() => process.exit(0), err => {
+        this.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('unhandledRejection', err => {
+      this.metrics.count('Errors');
+      this.log.error({ err }, 'unhandled rejection');
+    });
+  }
+
+  private async runDrain(reason: string): Promise<void> {
+    const clients = [...this.clients];
+    const windowMs = this.config.drainSeconds * 1000 * 0.8;
+    this.log.info({ reason, clients: clients.length, drainSeconds: this.config.drainSeconds }, 'draining');
+    // Close clients evenly across the window (in 50 ms steps) so reconnects do not arrive as one thundering herd.
+    const started = Date.now();
+    for (let i = 0; i < clients.length;) {
+      const due = started + (i * windowMs) / clients.length;
+      if (due > Date.now()) {
+        await new Promise(r => setTimeout(r, Math.max(50, due - Date.now())));
+      }
+      const now = Date.now();
+      while (i < clients.length && started + (i * windowMs) / clients.length <= now) {
+        clients[i++].socket.close(CloseCode.SERVICE_RESTART, 'server restarting');
+      }
+    }
+    // Give close handshakes a moment, then cut stragglers, so no handler runs after onDrain.
+    await Promise.all(clients.map(client => new Promise<void>(resolve => {
+      if (client.socket.readyState === WebSocket.CLOSED) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => { client.socket.terminate(); resolve(); }, 2000);
+      client.socket.once('close', () => { clearTimeout(timer); resolve(); });
+    })));
+    await this.options.onDrain?.();
+    this.log.info({ reason }, 'drained');
+  }
+
+  private watchForStop(): void {
+    const uri = this.config.taskMetadataUri;
+    if (!uri) {
+      return;
+    }
+    // ECS waits out the deregistration delay before SIGTERM; the task's desired status changes at once.
+    this.metadataPoller = setInterval(() => {
+      fetch(`${uri}/task`, { signal: AbortSignal.timeout(1000) })
+        .then(res => res.json() as Promise<{ DesiredStatus?: string }>)
+        .then(task => {
+          if (task.DesiredStatus === 'STOPPED' && !this.draining) {
+            void this.drain('ecs task stopping');
+          }
+        })
+        .catch(() => undefined);
+    }, 2000);
+    this.metadataPoller.unref();
+  }
+
+  private pingAll(): void {
+    for (const client of this.clients) {
+      if (!client.alive) {
+        client.socket.terminate();
+        continue;
+      }
+      client.alive = false;
+      client.socket.ping();
+    }
+  }
+
+  private async handleHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      if (url.pathname === '/healthz') {
+        res.writeHead(this.draining ? 503 : 200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+        res.end(this.draining ? 'draining' : 'ok');
+        return;
+      }
+      if (this.options.http && (await this.options.http(req, res, url))) {
+        return;
+      }
+      throw new HttpError(404, 'not_found', `no route for ${req.method} ${url.pathname}`);
+    } catch (err) {
+      if (err instanceof HttpError) {
+        if (!res.headersSent) {
+          sendError(res, err);
+        }
+        return;
+      }
+      this.metrics.count('Errors');
+      this.log.error({ err, path: url.pathname }, 'request failed');
+      if (!res.headersSent) {
+        sendError(res, new HttpError(500, 'internal', 'the request failed; try again'));
+      } else {
+        res.destroy();
+      }
+    }
+  }
+
+  private async handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      if (url.pathname !== this.wsPath) {
+        throw new HttpError(404, 'not_found', `no WebSocket endpoint at ${url.pathname}`);
+      }
+      if (this.draining) {
+        throw new HttpError(503, 'draining', 'this server is restarting; connect again', { 'retry-after': '1' });
+      }
+      const context = this.options.authenticate ? await this.options.authenticate(req, url) : (undefined as C);
+      this.wss.handleUpgrade(req, socket, head, ws => this.accept(ws, context));
+    } catch (err) {
+      const e = err instanceof HttpError ? err : new HttpError(500, 'internal', 'upgrade failed');
+      if (!(err instanceof HttpError)) {
+        this.log.error({ err }, 'upgrade failed');
+      }
+      const body = JSON.stringify({ error: e.code, message: e.message });
+      const headers = Object.entries(e.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      socket.end(`HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${headers}connection: close\r\n\r\n${body}`);
+    }
+  }
+
+  private accept(ws: WebSocket, context: C): void {
+    const client = new RealtimeClient<C>(ws, context, new TokenBucket(this.rateLimit.perSecond, this.rateLimit.burst));
+    this.clients.add(client);
+    ws.on('pong', () => { client.alive = true; });
+    ws.on('message', (data, isBinary) => void this.handleMessage(client, data as Buffer, isBinary));
+    ws.on('error', err => {
+      this.log.debug({ err: err.message, client: client.id }, 'socket error');
+    });
+    ws.on('close', () => {
+      this.clients.delete(client);
+      this.options.onClose?.(client);
+    });
+    if (this.draining) {
+      ws.close(CloseCode.SERVICE_RESTART, 'server restarting');
+      return;
+    }
+    this.options.onConnection?.(client);
+  }
+
+  private async handleMessage(client: RealtimeClient<C>, data: Buffer, isBinary: boolean): Promise<void> {
+    this.metrics.count('MessagesIn');
+    if (!client.limiter.take()) {
+      this.metrics.count('Errors');
+      client.violations++;
+      if (client.violations > 3 * this.rateLimit.burst) {
+        client.socket.close(CloseCode.POLICY_VIOLATION, 'rate limit exceeded');
+      } else if (client.violations === 1 || client.violations % 10 === 0) {
+        client.error('rate_limited', `at most ${this.rateLimit.perSecond} messages a second`, { retryAfterMs: client.limiter.waitMs() });
+      }
+      return;
+    }
+    client.violations = 0;
+    const handling = this.options.messages;
+    if (!handling) {
+      client.error('not_accepted', 'this endpoint only sends; it takes no messages');
+      return;
+    }
+    if (isBinary) {
+      client.error('bad_message', 'send JSON text frames');
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data.toString('utf8'));
+    } catch {
+      client.error('bad_json', 'the message is not valid JSON');
+      return;
+    }
+    const id = typeof parsed === 'object' && parsed !== null && 'id' in parsed ? (parsed as { id: unknown }).id : undefined;
+    const result = handling.schema.safeParse(parsed);
+    if (!result.success) {
+      client.error('bad_message', result.error.issues.map(i => `${i.path.join('.') || 'message'}: ${i.message}`).join('; '), id === undefined ? {} : { id });
+      return;
+    }
+    try {
+      await handling.handle(client, result.data);
+    } catch (err) {
+      if (err instanceof HttpError) {
+        client.error(err.code, err.message, id === undefined ? {} : { id });
+        return;
+      }
+      this.metrics.count('Errors');
+      this.log.error({ err, client: client.id }, 'message handler failed');
+      client.error('internal', 'the message could not be handled; try again', id === undefined ? {} : { id });
+    }
+  }
+}
