@@ -120,6 +120,17 @@ project.addTask('examples', {
   receiveArgs: true,
 });
 
+project.addTask('dev', {
+  description: 'Run an example system locally on its embedded defaults: npm run dev canvas',
+  exec: 'tsx scripts/dev.ts',
+  receiveArgs: true,
+});
+project.addTask('canvas:rebuild', {
+  description: 'Rebuild the canvas board in Redis from the DynamoDB placement history',
+  exec: 'tsx examples/canvas/server/rebuild.ts',
+  receiveArgs: true,
+});
+
 // One command builds everything that can be built here: the npm package always, and each other
 // language's package when its toolchain and registry are reachable; otherwise its bindings are
 // generated offline and checked (Python byte-compiled) so a jsii break still fails the build.

@@ -186,8 +186,12 @@ export class RealtimeServer<C = undefined, M = unknown> {
     for (const client of this.clients) {
       client.socket.terminate();
     }
-    await new Promise<void>(resolve => this.httpServer.close(() => resolve()));
-    this.httpServer.closeAllConnections();
+    // Stop taking connections, end idle keep-alive ones now and busy ones once their answer is sent.
+    const closed = new Promise<void>(resolve => this.httpServer.close(() => resolve()));
+    this.httpServer.closeIdleConnections();
+    const force = setTimeout(() => this.httpServer.closeAllConnections(), 3000);
+    await closed;
+    clearTimeout(force);
     this.metrics.stop();
     await this.options.onShutdown?.();
     this.log.info({ reason }, 'shut down');

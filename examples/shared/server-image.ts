@@ -11,9 +11,22 @@ import { buildSync } from 'esbuild';
  * plus the Node.js runtime, and lets `cdk synth` stage it without Docker.
  */
 export function serverImage(dir: string): ecs.ContainerImage {
+  bundleServer(dir);
+  if (!fs.existsSync(path.join(dir, 'Dockerfile'))) {
+    throw new Error(`serverImage: ${dir} has no Dockerfile`);
+  }
+  return ecs.ContainerImage.fromAsset(dir, {
+    platform: Platform.LINUX_ARM64,
+    exclude: ['*.ts', 'test', 'node_modules'],
+  });
+}
+
+/** Bundles `<dir>/server.ts` into `<dir>/dist/server.js`, the file the image runs. */
+export function bundleServer(dir: string): string {
+  const outfile = path.join(dir, 'dist', 'server.js');
   buildSync({
     entryPoints: [path.join(dir, 'server.ts')],
-    outfile: path.join(dir, 'dist', 'server.js'),
+    outfile,
     bundle: true,
     platform: 'node',
     target: 'node22',
@@ -23,11 +36,5 @@ export function serverImage(dir: string): ecs.ContainerImage {
     external: ['bufferutil', 'utf-8-validate'],
     logLevel: 'warning',
   });
-  if (!fs.existsSync(path.join(dir, 'Dockerfile'))) {
-    throw new Error(`serverImage: ${dir} has no Dockerfile`);
-  }
-  return ecs.ContainerImage.fromAsset(dir, {
-    platform: Platform.LINUX_ARM64,
-    exclude: ['*.ts', 'test', 'node_modules'],
-  });
+  return outfile;
 }

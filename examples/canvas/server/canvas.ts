@@ -1,0 +1,338 @@
+import * as http from 'http';
+import { promisify } from 'util';
+import { gzip } from 'zlib';
+import { z } from 'zod';
+import { BoardSize, BoardSnapshot, BoardStore, MemoryBoardStore, PALETTE, RedisBoardStore } from './board';
+import { PlacementLog } from './placements';
+import { encodeFrame, encodeRecord, RECORD_BYTES } from './protocol';
+import { TokenSigner } from './tokens';
+import { Bus, connectRedis, createBus, HttpError, Logger, readConfig, readJson, RealtimeServer, RuntimeConfig, sendJson, serveStatic } from '../../kit';
+
+const gzipAsync = promisify(gzip);
+const UPDATES_CHANNEL = 'canvas:updates';
+const MAX_RECORDS_PER_FRAME = 65535;
+
+/** Canvas settings, from the environment (see examples/canvas/README.md). */
+export interface CanvasSettings extends BoardSize {
+  readonly cooldownSeconds: number;
+  readonly tickMs: number;
+  readonly boardCacheMs: number;
+  readonly tableName: string;
+  readonly dynamoEndpoint?: string;
+  readonly tokenSecret: string;
+  /** Proxies in front of the server that append to X-Forwarded-For (ALB = 1, CloudFront + ALB = 2). */
+  readonly trustedProxies: number;
+  /** Sessions one address may start a minute. */
+  readonly sessionsPerMinute: number;
+  /** Serve web/ from here (local runs; in AWS the front door serves it). */
+  readonly webDir?: string;
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): CanvasSettings {
+  const num = (name: string, fallback: number, min: number, max: number) => {
+    const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new Error(`${name}=${env[name]} is not a whole number from ${min} to ${max}`);
+    }
+    return value;
+  };
+  const tableName = env.CANVAS_TABLE;
+  const tokenSecret = env.CANVAS_TOKEN_SECRET;
+  if (!tableName || !tokenSecret) {
+    throw new Error('CANVAS_TABLE and CANVAS_TOKEN_SECRET must be set (npm run dev canvas sets local ones)');
+  }
+  return {
+    width: num('CANVAS_WIDTH', 1000, 1, 4096),
+    height: num('CANVAS_HEIGHT', 1000, 1, 4096),
+    cooldownSeconds: num('CANVAS_COOLDOWN_SECONDS', 300, 0, 86_400),
+    tickMs: num('CANVAS_TICK_MS', 50, 10, 1000),
+    boardCacheMs: num('CANVAS_BOARD_CACHE_MS', 1000, 0, 10_000),
+    tableName,
+    dynamoEndpoint: env.DYNAMODB_ENDPOINT || undefined,
+    tokenSecret,
+    trustedProxies: num('CANVAS_TRUSTED_PROXIES', 1, 0, 5),
+    sessionsPerMinute: num('CANVAS_SESSIONS_PER_MINUTE', 30, 1, 100_000),
+    webDir: env.CANVAS_WEB_DIR || undefined,
+  };
+}
+
+const PixelBody = (size: BoardSize) => z.object({
+  x: z.number().int().min(0).max(size.width - 1),
+  y: z.number().int().min(0).max(size.height - 1),
+  color: z.number().int().min(0).max(PALETTE.length - 1),
+}).strict();
+
+/**
+ * The canvas system's server: `GET /api/board` (compressed, cacheable, with its sequence number),
+ * `PUT /api/pixel` (cooldown per signed identity, durable in DynamoDB before the answer), history per
+ * pixel, and binary update frames on /ws every tick.
+ */
+export class CanvasServer {
+  public readonly server: RealtimeServer<undefined, never>;
+  public readonly store: BoardStore;
+  public readonly log: Logger;
+  public readonly placements: PlacementLog;
+  private readonly bus: Bus;
+  private readonly signer: TokenSigner;
+  private readonly pending: Buffer[] = [];
+  private ticker?: NodeJS.Timeout;
+  private boardCache?: { at: number; seq: number; gzip: Buffer; raw: Buffer };
+  private boardLoading?: Promise<NonNullable<CanvasServer['boardCache']>>;
+  private restoring?: Promise<void>;
+  private boardReady = false;
+  private readonly sessionCounts = new Map<string, number>();
+
+  constructor(private readonly settings: CanvasSettings, config: RuntimeConfig = readConfig()) {
+    this.server = new RealtimeServer<undefined, never>({
+      name: 'canvas',
+      config,
+      maxFrameBytes: 1024,
+      http: (req, res, url) => this.route(req, res, url),
+      onDrain: () => this.placements.flush(),
+      onShutdown: () => this.close(),
+    });
+    this.log = this.server.log;
+    this.bus = createBus(config, this.log);
+    this.store = config.busUrl
+      ? new RedisBoardStore(connectRedis(config, this.log, 'canvas-store', { commandTimeoutMs: 2000 }), settings)
+      : new MemoryBoardStore(settings);
+    this.placements = new PlacementLog({ tableName: settings.tableName, endpoint: settings.dynamoEndpoint });
+    this.signer = new TokenSigner(settings.tokenSecret);
+    setInterval(() => this.sessionCounts.clear(), 60_000).unref();
+  }
+
+  public async start(): Promise<number> {
+    await this.bus.subscribe(UPDATES_CHANNEL, record => {
+      if (record.length === RECORD_BYTES) {
+        this.pending.push(record);
+      }
+    });
+    this.ticker = setInterval(() => this.tick(), this.settings.tickMs);
+    await this.ensureBoard().catch(err => this.log.warn({ err: err.message }, 'board not ready yet; the first placement will restore it'));
+    return this.server.listen();
+  }
+
+  /** Sends everything placed since the last tick as one binary frame, built once for all clients. */
+  public tick(): void {
+    while (this.pending.length > 0) {
+      const frame = encodeFrame(this.pending.splice(0, MAX_RECORDS_PER_FRAME));
+      this.server.broadcast(frame);
+    }
+  }
+
+  private async close(): Promise<void> {
+    clearInterval(this.ticker);
+    this.tick();
+    await this.placements.flush();
+    await this.bus.close();
+    await this.store.close();
+    this.placements.close();
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<boolean> {
+    const route = `${req.method} ${url.pathname}`;
+    switch (route) {
+      case 'GET /api/config':
+        sendJson(res, 200, {
+          width: this.settings.width,
+          height: this.settings.height,
+          palette: PALETTE,
+          cooldownSeconds: this.settings.cooldownSeconds,
+          tickMs: this.settings.tickMs,
+        }, { 'cache-control': 'public, max-age=60' });
+        return true;
+      case 'GET /api/board':
+        await this.sendBoard(req, res);
+        return true;
+      case 'POST /api/session':
+        this.startSession(req, res);
+        return true;
+      case 'PUT /api/pixel':
+        await this.placePixel(req, res);
+        return true;
+      case 'GET /api/pixel':
+        await this.sendHistory(res, url);
+        return true;
+    }
+    if (url.pathname.startsWith('/api/')) {
+      throw new HttpError(404, 'not_found', `no route for ${route}`);
+    }
+    if (req.method === 'GET' && this.settings.webDir) {
+      return serveStatic(this.settings.webDir, url.pathname, res);
+    }
+    return false;
+  }
+
+  /**
+   * The whole board, gzip-compressed, with its sequence number in `ETag` and `X-Board-Seq`. It is cached
+   * here and may be cached by a CDN for a second (stale-while-revalidate for two more): a client first
+   * opens /ws, then fetches the board and applies the buffered updates newer than its sequence, so
+   * nothing is lost between the snapshot and the stream.
+   */
+  private async sendBoard(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const board = await this.currentBoard();
+    const etag = `"${board.seq}"`;
+    const headers = {
+      'cache-control': `public, max-age=${Math.max(1, Math.round(this.settings.boardCacheMs / 1000))}, stale-while-revalidate=2`,
+      'etag': etag,
+      'x-board-seq': String(board.seq),
+      'x-board-width': String(this.settings.width),
+      'x-board-height': String(this.settings.height),
+      'vary': 'accept-encoding',
+    };
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, headers).end();
+      return;
+    }
+    const gzipped = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    const body = gzipped ? board.gzip : board.raw;
+    res.writeHead(200, { ...headers, 'content-type': 'application/octet-stream', 'content-length': body.length, ...(gzipped ? { 'content-encoding': 'gzip' } : {}) });
+    res.end(body);
+  }
+
+  private async currentBoard(): Promise<NonNullable<CanvasServer['boardCache']>> {
+    if (this.boardCache && Date.now() - this.boardCache.at < this.settings.boardCacheMs) {
+      return this.boardCache;
+    }
+    // One read of the store per cache period, however many clients ask at once.
+    this.boardLoading ??= (async () => {
+      try {
+        await this.ensureBoard();
+        let snapshot = await this.storeCall(() => this.store.snapshot());
+        if (!snapshot) {
+          await this.ensureBoard(true);
+          snapshot = await this.storeCall(() => this.store.snapshot());
+        }
+        if (!snapshot) {
+          throw new HttpError(503, 'restoring', 'the board is being restored; try again in a moment', { 'retry-after': '1' });
+        }
+        this.boardCache = { at: Date.now(), seq: snapshot.seq, raw: snapshot.bytes, gzip: await gzipAsync(snapshot.bytes) };
+        return this.boardCache;
+      } finally {
+        this.boardLoading = undefined;
+      }
+    })();
+    return this.boardLoading;
+  }
+
+  private startSession(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const address = clientAddress(req, this.settings.trustedProxies);
+    const count = (this.sessionCounts.get(address) ?? 0) + 1;
+    this.sessionCounts.set(address, count);
+    if (count > this.settings.sessionsPerMinute) {
+      throw new HttpError(429, 'too_many_sessions', 'too many new sessions from this address; try again in a minute', { 'retry-after': '60' });
+    }
+    sendJson(res, 201, this.signer.issue(), { 'cache-control': 'no-store' });
+  }
+
+  private async placePixel(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const user = this.authenticate(req);
+    const parsed = PixelBody(this.settings).safeParse(await readJson(req, 256));
+    if (!parsed.success) {
+      throw new HttpError(400, 'bad_pixel', parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    }
+    const { x, y, color } = parsed.data;
+    const pixel = y * this.settings.width + x;
+    const cooldownMs = this.settings.cooldownSeconds * 1000;
+    await this.ensureBoard().catch(() => undefined);
+    let result = await this.storeCall(() => this.store.place(pixel, color, user, cooldownMs));
+    if (result.kind === 'missing') {
+      await this.storeCall(() => this.ensureBoard(true));
+      result = await this.storeCall(() => this.store.place(pixel, color, user, cooldownMs));
+    }
+    if (result.kind === 'missing') {
+      throw new HttpError(503, 'restoring', 'the board is being restored; try again in a moment', { 'retry-after': '1' });
+    }
+    if (result.kind === 'cooldown') {
+      const seconds = Math.ceil(result.retryAfterMs / 1000);
+      throw new HttpError(429, 'cooldown', `wait ${seconds} more seconds before placing another pixel`, { 'retry-after': String(seconds) });
+    }
+    const time = Date.now();
+    try {
+      await this.placements.append({ pixel, seq: result.seq, x, y, color, user, time });
+    } catch (err) {
+      // Not durable, so not accepted: let the user try again at once.
+      this.log.error({ err, seq: result.seq }, 'placement not stored');
+      await this.store.clearCooldown(user).catch(() => undefined);
+      throw new HttpError(503, 'not_stored', 'the placement could not be stored; try again', { 'retry-after': '1' });
+    }
+    this.server.metrics.count('Placements');
+    await this.bus.publish(UPDATES_CHANNEL, encodeRecord({ seq: result.seq, x, y, color }))
+      .catch(err => this.log.warn({ err: err.message, seq: result.seq }, 'update not published; clients will see it in the next board'));
+    sendJson(res, 200, { seq: result.seq, nextPlacementAt: time + cooldownMs }, { 'cache-control': 'no-store' });
+  }
+
+  private async sendHistory(res: http.ServerResponse, url: URL): Promise<void> {
+    const x = Number(url.searchParams.get('x'));
+    const y = Number(url.searchParams.get('y'));
+    const limit = Number(url.searchParams.get('limit') ?? 20);
+    if (!Number.isInteger(x) || !Number.isInteger(y) || x < 0 || y < 0 || x >= this.settings.width || y >= this.settings.height) {
+      throw new HttpError(400, 'bad_pixel', `x and y must be whole numbers inside the ${this.settings.width}x${this.settings.height} board`);
+    }
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      throw new HttpError(400, 'bad_limit', 'limit must be a whole number from 1 to 100');
+    }
+    const history = await this.placements.history(y * this.settings.width + x, limit);
+    sendJson(res, 200, { x, y, placements: history.map(p => ({ seq: p.seq, color: p.color, user: p.user, time: p.time })) }, { 'cache-control': 'no-store' });
+  }
+
+  private authenticate(req: http.IncomingMessage): string {
+    const header = req.headers.authorization ?? '';
+    if (!header.startsWith('Bearer ')) {
+      throw new HttpError(401, 'unauthorized', 'send Authorization: Bearer <token> from POST /api/session', { 'www-authenticate': 'Bearer' });
+    }
+    const user = this.signer.verify(header.slice('Bearer '.length));
+    if (!user) {
+      throw new HttpError(401, 'bad_token', 'the token is invalid or expired; start a new session', { 'www-authenticate': 'Bearer error="invalid_token"' });
+    }
+    return user;
+  }
+
+  private async storeCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'board store unavailable');
+      throw new HttpError(503, 'store_unavailable', 'the board is briefly unavailable; try again', { 'retry-after': '1' });
+    }
+  }
+
+  /**
+   * Makes sure the live store holds the board. An empty store (first start, or a Redis that restarted
+   * without its data) is filled from the DynamoDB history by one process while the others wait.
+   */
+  private async ensureBoard(force = false): Promise<void> {
+    if (this.boardReady && !force) {
+      return;
+    }
+    this.boardReady = false;
+    this.restoring ??= (async () => {
+      try {
+        if (await this.store.hasBoard()) {
+          this.boardReady = true;
+        } else if (await this.store.lockRestore(30_000)) {
+          const rebuilt = await this.placements.rebuild(this.settings);
+          await this.store.restore(rebuilt);
+          this.boardReady = true;
+          this.log.info({ seq: rebuilt.seq, placements: rebuilt.placements }, 'board restored from the placement history');
+        } else {
+          await new Promise(r => setTimeout(r, 500));
+        }
+      } finally {
+        this.restoring = undefined;
+      }
+    })();
+    return this.restoring;
+  }
+}
+
+/** The client's address: the entry our trusted proxies appended to X-Forwarded-For, else the socket's. */
+export function clientAddress(req: http.IncomingMessage, trustedProxies: number): string {
+  const forwarded = String(req.headers['x-forwarded-for'] ?? '').split(',').map(s => s.trim()).filter(Boolean);
+  if (trustedProxies > 0 && forwarded.length >= trustedProxies) {
+    return forwarded[forwarded.length - trustedProxies];
+  }
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+export type { BoardSnapshot };

@@ -1,0 +1,47 @@
+/**
+ * Runs one example system locally on its embedded defaults:
+ *
+ *   npm run dev canvas       http://localhost:8080
+ *
+ * In-memory bus and board unless REALTIME_BUS_URL points at a Redis; a DynamoDB-API store (dynalite, in
+ * memory) in this process unless DYNAMODB_ENDPOINT and the table variables are set; the example's web/
+ * served by the server itself (in AWS, CdnFrontDoor serves it).
+ */
+import { randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { PLACEMENTS_TABLE_KEY } from '../examples/canvas/server/table';
+import { startLocalDynamoDb } from '../examples/shared/local-dynamodb';
+
+const RUNNABLE = ['canvas', 'echo'];
+
+async function main(): Promise<void> {
+  const name = process.argv[2];
+  if (!name || !RUNNABLE.includes(name)) {
+    throw new Error(`usage: npm run dev <example>; examples: ${RUNNABLE.join(', ')}`);
+  }
+  const dir = path.join(__dirname, '..', 'examples', name);
+  process.env.PORT ??= '8080';
+  if (name === 'canvas') {
+    if (!process.env.DYNAMODB_ENDPOINT && !process.env.CANVAS_TABLE) {
+      const local = await startLocalDynamoDb();
+      await local.createTable('canvas-placements', PLACEMENTS_TABLE_KEY);
+      process.env.DYNAMODB_ENDPOINT = local.endpoint;
+      process.env.CANVAS_TABLE = 'canvas-placements';
+      console.log(`local DynamoDB-API store (dynalite, in memory) at ${local.endpoint}`);
+    }
+    process.env.CANVAS_TOKEN_SECRET ??= randomBytes(24).toString('base64url');
+    process.env.CANVAS_WEB_DIR ??= path.join(dir, 'web');
+  }
+  if (fs.existsSync(path.join(dir, 'web'))) {
+    console.log(`open http://localhost:${process.env.PORT}/`);
+  }
+  console.log(process.env.REALTIME_BUS_URL ? `bus: ${process.env.REALTIME_BUS_URL}` : 'bus: in memory (set REALTIME_BUS_URL for Redis)');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require(path.join(dir, 'server', 'server.ts'));
+}
+
+main().catch(err => {
+  console.error(err.message);
+  process.exit(1);
+});
