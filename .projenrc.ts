@@ -83,9 +83,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // the fan-out benchmark's baseline
     'socket.io@^4',
     '@socket.io/redis-adapter@^8',
+    // a lean HTTP client for the canvas benchmark's placement load (7.x still runs on Node 20)
+    'undici@^7',
   ],
 
-  gitignore: ['cdk.out/', '/bindings/', 'examples/*/server/dist/', 'bench/results/*.tmp.json'],
+  // bench/results keeps latest.json (the figures README quotes); timestamped runs stay local.
+  gitignore: ['cdk.out/', '/bindings/', 'examples/*/server/dist/', 'bench/results/*.json', '!bench/results/latest.json'],
 });
 
 // Example servers, clients and benchmarks pack binary frames; bit operations are their normal tools.
@@ -123,6 +126,11 @@ project.addTask('examples', {
 project.addTask('dev', {
   description: 'Run an example system locally on its embedded defaults: npm run dev canvas',
   exec: 'tsx scripts/dev.ts',
+  receiveArgs: true,
+});
+project.addTask('bench', {
+  description: 'Benchmarks: kit vs socket.io fan-out, and canvas placements (not tests; writes bench/results/)',
+  exec: 'tsx bench/run.ts',
   receiveArgs: true,
 });
 project.addTask('canvas:rebuild', {

@@ -28,18 +28,25 @@ export async function readJson(req: IncomingMessage, limitBytes: number): Promis
     req.resume();
     throw new HttpError(413, 'body_too_large', `the body is ${declared} bytes; the limit is ${limitBytes}`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += chunk.length;
-    if (size > limitBytes) {
-      req.resume();
-      throw new HttpError(413, 'body_too_large', `the body exceeds ${limitBytes} bytes`);
-    }
-    chunks.push(chunk);
-  }
+  // Plain 'data'/'end' events: async iteration of a request costs several promises per chunk.
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new HttpError(413, 'body_too_large', `the body exceeds ${limitBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new HttpError(400, 'bad_json', 'the body is not valid JSON');
   }

@@ -6,3 +6,4 @@ export * from './metrics';
 export * from './rate-limit';
 export * from './server';
 export * from './static-files';
+export * from './outbound';

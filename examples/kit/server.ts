@@ -6,6 +6,7 @@ import { readConfig, RuntimeConfig } from './config';
 import { HttpError, sendError } from './http';
 import { createLogger, Logger } from './log';
 import { Metrics } from './metrics';
+import { buildFrame, FrameJoiner, Outbox } from './outbound';
 import { TokenBucket } from './rate-limit';
 
 /** Close codes the kit uses (RFC 6455 and the IANA registry). */
@@ -40,6 +41,13 @@ export interface RealtimeServerOptions<C, M> {
   readonly rateLimit?: RateLimit;
   /** A client whose unsent data exceeds this is too slow and is closed. @default 4 MiB */
   readonly maxBufferedBytes?: number;
+  /**
+   * Shortest time between two writes to the sockets. Messages that arrive within it leave together in one
+   * write (one system call) per socket, so CPU per delivery falls as the message rate rises; a message
+   * after a quiet spell is written at the end of its event-loop turn. @default 16 ms (about 60 writes a
+   * second per socket at most, 16 ms of added latency at worst)
+   */
+  readonly minFlushIntervalMs?: number;
   /** Flush interval of the embedded-metric lines. @default 15 s */
   readonly metricsIntervalMs?: number;
   /** HTTP routes besides /healthz. Resolve true when handled; throw HttpError for a 4xx. */
@@ -69,19 +77,51 @@ export class RealtimeClient<C> {
   public readonly id = RealtimeClient.nextId++;
   public alive = true;
   public violations = 0;
+  private readonly outbox: Outbox;
 
-  constructor(public readonly socket: WebSocket, public readonly context: C, public readonly limiter: TokenBucket) {}
+  constructor(
+    public readonly socket: WebSocket,
+    public readonly context: C,
+    public readonly limiter: TokenBucket,
+    private readonly schedule: (client: RealtimeClient<C>) => void,
+  ) {
+    this.outbox = new Outbox(socket);
+  }
 
-  /** Sends a JSON message to this client only. */
+  /** Sends a JSON message to this client only (in order with broadcasts; written when the turn ends). */
   public send(message: unknown): void {
-    if (this.socket.readyState === WebSocket.OPEN) {
-      this.socket.send(JSON.stringify(message));
-    }
+    this.queue(buildFrame(JSON.stringify(message), false));
   }
 
   /** Sends an error frame: `{ type: 'error', code, message, id? }`. */
   public error(code: string, message: string, extra: Record<string, unknown> = {}): void {
     this.send({ type: 'error', code, message, ...extra });
+  }
+
+  /** Queues a frame built by `buildFrame`. */
+  public queue(frame: Buffer): void {
+    if (this.outbox.isEmpty) {
+      this.schedule(this);
+    }
+    this.outbox.push(frame);
+  }
+
+  /** Writes what is queued now, joining frames with `joiner` when one is given. */
+  public flush(joiner?: FrameJoiner): void {
+    if (!joiner) {
+      this.outbox.flush();
+      return;
+    }
+    const frames = this.outbox.take();
+    if (frames.length > 0) {
+      this.outbox.write(joiner.join(frames));
+    }
+  }
+
+  /** Closes after everything queued so far has been written. */
+  public close(code: number, reason: string): void {
+    this.outbox.flush();
+    this.socket.close(code, reason);
   }
 }
 
@@ -103,9 +143,13 @@ export class RealtimeServer<C = undefined, M = unknown> {
   private readonly wsPath: string;
   private readonly rateLimit: RateLimit;
   private readonly maxBufferedBytes: number;
+  private readonly minFlushIntervalMs: number;
   private pinger?: NodeJS.Timeout;
   private metadataPoller?: NodeJS.Timeout;
   private drainPromise?: Promise<void>;
+  private dirty: RealtimeClient<C>[] = [];
+  private flushScheduled = false;
+  private lastFlushAt = 0;
 
   constructor(private readonly options: RealtimeServerOptions<C, M>) {
     this.config = options.config ?? readConfig();
@@ -115,6 +159,7 @@ export class RealtimeServer<C = undefined, M = unknown> {
     this.wsPath = options.wsPath ?? '/ws';
     this.rateLimit = options.rateLimit ?? { perSecond: 20, burst: 40 };
     this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.minFlushIntervalMs = options.minFlushIntervalMs ?? 16;
     // Compression would run once per socket; frames are built once and sent as they are.
     this.wss = new WebSocketServer({
       noServer: true,
@@ -151,22 +196,51 @@ export class RealtimeServer<C = undefined, M = unknown> {
    * clients it went to.
    */
   public broadcast(data: Buffer | string, options: BroadcastOptions<C> = {}): number {
-    const binary = options.binary ?? Buffer.isBuffer(data);
+    const frame = buildFrame(data, options.binary ?? Buffer.isBuffer(data));
     let sent = 0;
     for (const client of this.clients) {
       if (client.socket.readyState !== WebSocket.OPEN || (options.filter && !options.filter(client))) {
         continue;
       }
+      // Only what the socket could not take counts: frames waiting for the next flush are ours.
       if (client.socket.bufferedAmount > this.maxBufferedBytes) {
         this.metrics.count('Errors');
-        client.socket.close(CloseCode.POLICY_VIOLATION, 'too slow to receive');
+        client.close(CloseCode.POLICY_VIOLATION, 'too slow to receive');
         continue;
       }
-      client.socket.send(data, { binary });
+      client.queue(frame);
       sent++;
     }
     this.metrics.count('MessagesOut', sent);
     return sent;
+  }
+
+  /** Writes every client's queued frames: runs once at the end of each event-loop turn that queued any. */
+  private scheduleFlush(client: RealtimeClient<C>): void {
+    this.dirty.push(client);
+    if (this.flushScheduled) {
+      return;
+    }
+    this.flushScheduled = true;
+    // Write at the end of this turn, or, if the last write was under minFlushIntervalMs ago, when that
+    // interval is up: a quiet server answers at once, a busy one shares each write among many messages.
+    const wait = this.lastFlushAt + this.minFlushIntervalMs - performance.now();
+    if (wait <= 0) {
+      setImmediate(() => this.flushOutboxes());
+    } else {
+      setTimeout(() => this.flushOutboxes(), wait);
+    }
+  }
+
+  private flushOutboxes(): void {
+    this.flushScheduled = false;
+    this.lastFlushAt = performance.now();
+    const dirty = this.dirty;
+    this.dirty = [];
+    const joiner = new FrameJoiner();
+    for (const client of dirty) {
+      client.flush(joiner);
+    }
   }
 
   /**
@@ -226,7 +300,7 @@ export class RealtimeServer<C = undefined, M = unknown> {
       }
       const now = Date.now();
       while (i < clients.length && started + (i * windowMs) / clients.length <= now) {
-        clients[i++].socket.close(CloseCode.SERVICE_RESTART, 'server restarting');
+        clients[i++].close(CloseCode.SERVICE_RESTART, 'server restarting');
       }
     }
     // Give close handshakes a moment, then cut stragglers, so no handler runs after onDrain.
@@ -325,7 +399,7 @@ export class RealtimeServer<C = undefined, M = unknown> {
   }
 
   private accept(ws: WebSocket, context: C): void {
-    const client = new RealtimeClient<C>(ws, context, new TokenBucket(this.rateLimit.perSecond, this.rateLimit.burst));
+    const client = new RealtimeClient<C>(ws, context, new TokenBucket(this.rateLimit.perSecond, this.rateLimit.burst), c => this.scheduleFlush(c));
     this.clients.add(client);
     ws.on('pong', () => { client.alive = true; });
     ws.on('message', (data, isBinary) => void this.handleMessage(client, data as Buffer, isBinary));
@@ -349,7 +423,7 @@ export class RealtimeServer<C = undefined, M = unknown> {
       this.metrics.count('Errors');
       client.violations++;
       if (client.violations > 3 * this.rateLimit.burst) {
-        client.socket.close(CloseCode.POLICY_VIOLATION, 'rate limit exceeded');
+        client.close(CloseCode.POLICY_VIOLATION, 'rate limit exceeded');
       } else if (client.violations === 1 || client.violations % 10 === 0) {
         client.error('rate_limited', `at most ${this.rateLimit.perSecond} messages a second`, { retryAfterMs: client.limiter.waitMs() });
       }

@@ -7,6 +7,7 @@ import * as path from 'path';
 /** A redis-server process a test started; `stop()` ends it. */
 export interface RedisProcess {
   readonly port: number;
+  readonly pid: number;
   readonly url: string;
   stop(): Promise<void>;
 }
@@ -68,6 +69,7 @@ export async function startRedis(options: { port?: number; password?: string; ex
   await waitForPort(port);
   return {
     port,
+    pid: proc.pid!,
     url: `redis://127.0.0.1:${port}`,
     stop: () => stopProcess(proc),
   };

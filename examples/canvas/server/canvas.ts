@@ -45,7 +45,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): CanvasSettin
     width: num('CANVAS_WIDTH', 1000, 1, 4096),
     height: num('CANVAS_HEIGHT', 1000, 1, 4096),
     cooldownSeconds: num('CANVAS_COOLDOWN_SECONDS', 300, 0, 86_400),
-    tickMs: num('CANVAS_TICK_MS', 50, 10, 1000),
+    tickMs: num('CANVAS_TICK_MS', 100, 10, 1000),
     boardCacheMs: num('CANVAS_BOARD_CACHE_MS', 1000, 0, 10_000),
     tableName,
     dynamoEndpoint: env.DYNAMODB_ENDPOINT || undefined,
@@ -75,12 +75,14 @@ export class CanvasServer {
   private readonly bus: Bus;
   private readonly signer: TokenSigner;
   private readonly pending: Buffer[] = [];
+  private readonly outgoing: Buffer[] = [];
   private ticker?: NodeJS.Timeout;
   private boardCache?: { at: number; seq: number; gzip: Buffer; raw: Buffer };
   private boardLoading?: Promise<NonNullable<CanvasServer['boardCache']>>;
   private restoring?: Promise<void>;
   private boardReady = false;
   private readonly sessionCounts = new Map<string, number>();
+  private readonly pixelBody: ReturnType<typeof PixelBody>;
 
   constructor(private readonly settings: CanvasSettings, config: RuntimeConfig = readConfig()) {
     this.server = new RealtimeServer<undefined, never>({
@@ -98,13 +100,15 @@ export class CanvasServer {
       : new MemoryBoardStore(settings);
     this.placements = new PlacementLog({ tableName: settings.tableName, endpoint: settings.dynamoEndpoint });
     this.signer = new TokenSigner(settings.tokenSecret);
+    // Built once: zod compiles a schema when it is created.
+    this.pixelBody = PixelBody(settings);
     setInterval(() => this.sessionCounts.clear(), 60_000).unref();
   }
 
   public async start(): Promise<number> {
-    await this.bus.subscribe(UPDATES_CHANNEL, record => {
-      if (record.length === RECORD_BYTES) {
-        this.pending.push(record);
+    await this.bus.subscribe(UPDATES_CHANNEL, records => {
+      for (let offset = 0; offset + RECORD_BYTES <= records.length; offset += RECORD_BYTES) {
+        this.pending.push(records.subarray(offset, offset + RECORD_BYTES));
       }
     });
     this.ticker = setInterval(() => this.tick(), this.settings.tickMs);
@@ -120,10 +124,27 @@ export class CanvasServer {
     }
   }
 
+  /**
+   * Publishes update records on the bus, all records of one event-loop turn in one message: a stored
+   * DynamoDB batch releases up to 25 placements at once, and they travel together.
+   */
+  private publishUpdate(record: Buffer): void {
+    this.outgoing.push(record);
+    if (this.outgoing.length > 1) {
+      return;
+    }
+    setImmediate(() => {
+      const records = Buffer.concat(this.outgoing.splice(0));
+      this.bus.publish(UPDATES_CHANNEL, records)
+        .catch(err => this.log.warn({ err: err.message, records: records.length / RECORD_BYTES }, 'updates not published; clients will see them in the next board'));
+    });
+  }
+
   private async close(): Promise<void> {
     clearInterval(this.ticker);
-    this.tick();
     await this.placements.flush();
+    await new Promise(r => setImmediate(r));
+    this.tick();
     await this.bus.close();
     await this.store.close();
     this.placements.close();
@@ -227,7 +248,7 @@ export class CanvasServer {
 
   private async placePixel(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const user = this.authenticate(req);
-    const parsed = PixelBody(this.settings).safeParse(await readJson(req, 256));
+    const parsed = this.pixelBody.safeParse(await readJson(req, 256));
     if (!parsed.success) {
       throw new HttpError(400, 'bad_pixel', parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     }
@@ -257,8 +278,7 @@ export class CanvasServer {
       throw new HttpError(503, 'not_stored', 'the placement could not be stored; try again', { 'retry-after': '1' });
     }
     this.server.metrics.count('Placements');
-    await this.bus.publish(UPDATES_CHANNEL, encodeRecord({ seq: result.seq, x, y, color }))
-      .catch(err => this.log.warn({ err: err.message, seq: result.seq }, 'update not published; clients will see it in the next board'));
+    this.publishUpdate(encodeRecord({ seq: result.seq, x, y, color }));
     sendJson(res, 200, { seq: result.seq, nextPlacementAt: time + cooldownMs }, { 'cache-control': 'no-store' });
   }
 

@@ -5,7 +5,7 @@
  *   bytes 1-2    count, unsigned 16-bit little-endian
  *   then count records of 9 bytes: seq (u32 LE), x (u16 LE), y (u16 LE), color (u8)
  *
- * The same 9-byte record travels on the bus, one per placement.
+ * The same 9-byte records travel on the bus, those of one event-loop turn concatenated in one message.
  */
 export const FRAME_UPDATES = 1;
 export const RECORD_BYTES = 9;

@@ -1,0 +1,86 @@
+/**
+ * npm run bench: the fan-out benchmark (the kit against socket.io 4 with its Redis adapter, same load
+ * generator, two server processes on one redis-server, 127.0.0.1 only) and the canvas benchmark.
+ * Prints tables and writes bench/results/latest.json (and a timestamped copy).
+ *
+ *   npm run bench                  both
+ *   npm run bench -- fanout        only the fan-out comparison
+ *   npm run bench -- canvas        only the canvas
+ *   BENCH_CLIENTS=2000 BENCH_STEP_SECONDS=5 BENCH_WATCHERS=1000 tune the load
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { runCanvasBench } from './canvas/run-canvas';
+import { FanoutResult, runFanout, SYSTEMS } from './fanout/run-fanout';
+import { round } from './lib/stats';
+import { formatTable } from '../scripts/lib/table';
+
+const log = (line: string) => console.log(`  ${line}`);
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
+async function main(): Promise<void> {
+  const which = process.argv[2];
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
+  };
+  if (!which || which === 'fanout') {
+    const options = {
+      clients: env('BENCH_CLIENTS', 2000),
+      rates: [25, 50, 100, 150, 200, 300, 400, 600, 800, 1000, 1500],
+      stepSeconds: env('BENCH_STEP_SECONDS', 5),
+      fixedRate: env('BENCH_FIXED_RATE', 50),
+      p99LimitMs: 250,
+    };
+    console.log(`\nFan-out: ${options.clients} clients over 2 server processes sharing one redis-server; every message goes to every client`);
+    const kit = await runFanout(SYSTEMS.kit, options, log);
+    const sio = await runFanout(SYSTEMS.socketIo, options, log);
+    results.fanout = { options, kit, socketIo: sio, ratios: ratios(kit, sio) };
+    printFanout(kit, sio, options.fixedRate);
+  }
+  if (!which || which === 'canvas') {
+    const canvas = await runCanvasBench({
+      watchers: env('BENCH_WATCHERS', 1000),
+      rates: (process.env.BENCH_CANVAS_RATES ?? '1000,2000,3000,4000,5000,6000,7000,8000,10000').split(',').map(Number),
+      stepSeconds: env('BENCH_STEP_SECONDS', 5),
+    }, log);
+    results.canvas = canvas;
+  }
+  const dir = path.join(__dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const text = JSON.stringify(results, null, 2);
+  fs.writeFileSync(path.join(dir, 'latest.json'), text);
+  fs.writeFileSync(path.join(dir, `${(results.date as string).replace(/[:.]/g, '-')}.json`), text);
+  console.log(`\nResults written to ${path.relative(process.cwd(), path.join(dir, 'latest.json'))}`);
+  process.exit(0);
+}
+
+function ratios(kit: FanoutResult, sio: FanoutResult) {
+  return {
+    sustainedDeliveries: kit.maxSustained && sio.maxSustained
+      ? round(kit.maxSustained.deliveriesPerSecond / sio.maxSustained.deliveriesPerSecond, 2)
+      : null,
+    cpuPerDelivery: round(kit.fixed.cpuSecondsPerMillion / sio.fixed.cpuSecondsPerMillion, 2),
+  };
+}
+
+function printFanout(kit: FanoutResult, sio: FanoutResult, fixedRate: number): void {
+  const row = (r: FanoutResult) => ({
+    'system': r.system,
+    'max deliveries/s (p99≤250ms, 0 lost)': r.maxSustained ? Math.round(r.maxSustained.deliveriesPerSecond) : 0,
+    'p50 ms': r.maxSustained ? round(r.maxSustained.p50Ms) : NaN,
+    'p99 ms': r.maxSustained ? round(r.maxSustained.p99Ms) : NaN,
+    [`CPU-s per 1M deliveries @${fixedRate * r.clients}/s`]: round(r.fixed.cpuSecondsPerMillion, 2),
+    'RSS MiB per server': r.rssMiB.map(m => Math.round(m)).join(' / '),
+    'loadgen CPU % at max': r.maxSustained ? Math.round(r.maxSustained.loadgenCpuPercent) : NaN,
+  });
+  console.log('\n' + formatTable([row(kit), row(sio)]));
+  const r = ratios(kit, sio);
+  console.log(`\n  kit / socket.io: sustained deliveries ×${r.sustainedDeliveries}, server CPU per delivery ×${r.cpuPerDelivery}`);
+}
+
+main().catch(err => {
+  console.error(err);
+  process.exit(1);
+});
