@@ -1,7 +1,8 @@
 /**
  * npm run bench: the fan-out benchmark (the kit against socket.io 4 with its Redis adapter, same load
  * generator, two server processes on one redis-server, 127.0.0.1 only) and the canvas benchmark.
- * Prints tables and writes bench/results/latest.json (and a timestamped copy).
+ * Prints tables and writes a timestamped JSON file under bench/results/ and the newest result of each
+ * benchmark, with its date and machine, to bench/results/latest.json.
  *
  *   npm run bench                  both
  *   npm run bench -- fanout        only the fan-out comparison
@@ -50,7 +51,14 @@ async function main(): Promise<void> {
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
   const text = JSON.stringify(results, null, 2);
-  fs.writeFileSync(path.join(dir, 'latest.json'), text);
+  // latest.json keeps the newest result of each benchmark, so running one does not drop the other's.
+  const latestFile = path.join(dir, 'latest.json');
+  const previous = fs.existsSync(latestFile) ? JSON.parse(fs.readFileSync(latestFile, 'utf8')) : {};
+  const stamp = { date: results.date, machine: results.machine };
+  const latest = { ...previous, ...Object.fromEntries(['fanout', 'canvas'].filter(k => k in results).map(k => [k, { ...stamp, ...(results[k] as object) }])) };
+  delete latest.date;
+  delete latest.machine;
+  fs.writeFileSync(latestFile, JSON.stringify(latest, null, 2));
   fs.writeFileSync(path.join(dir, `${(results.date as string).replace(/[:.]/g, '-')}.json`), text);
   console.log(`\nResults written to ${path.relative(process.cwd(), path.join(dir, 'latest.json'))}`);
   process.exit(0);
