@@ -5,3 +5,7 @@ export * from './pubsub/redis-pubsub-bus';
 export * from './pubsub/bus-engine';
 export * from './pubsub/bus-mode';
 export * from './pubsub/realtime-bus';
+export * from './front-door/cdn-front-door';
+export * from './front-door/front-door-site';
+export * from './front-door/front-door-web-acl';
+export * from './front-door/routes';

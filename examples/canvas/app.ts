@@ -3,10 +3,11 @@ import { App, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { PLACEMENTS_TABLE_KEY } from './server/table';
-import { RealtimeFargateService, RedisPubSubBus } from '../../src';
+import { CdnFrontDoor, FrontDoorDomain, FrontDoorSite, FrontDoorWebAcl, RealtimeFargateService, RedisPubSubBus } from '../../src';
 import { acknowledge } from '../shared/acknowledge';
 import { exampleApp, exampleEnv } from '../shared/example-app';
 import { exampleVpc } from '../shared/network';
@@ -14,12 +15,16 @@ import { serverImage } from '../shared/server-image';
 
 /**
  * The shared pixel board: a Valkey bus for the board bitfield, cooldowns and update fan-out; DynamoDB for
- * the durable placement history; the canvas server on RealtimeFargateService. With
- * `-c certificateArn=...` it serves HTTPS; without, plain HTTP for development.
+ * the durable placement history; the canvas server on RealtimeFargateService behind one CdnFrontDoor,
+ * which serves `web/`, caches `/api/board` for a second, and passes `/api/*` and `/ws` to the service's
+ * internal load balancer through a CloudFront VPC origin. In us-east-1 a FrontDoorWebAcl rate-limits
+ * each client address. `-c domainName=canvas.example.com -c certificateArn=arn:aws:acm:us-east-1:...`
+ * (and `-c hostedZoneId=... -c zoneName=example.com` for the DNS records) serve it on a custom domain.
  */
 export class CanvasStack extends Stack {
   public readonly service: RealtimeFargateService;
   public readonly placements: dynamodb.Table;
+  public readonly frontDoor: CdnFrontDoor;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -39,21 +44,30 @@ export class CanvasStack extends Stack {
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
     });
 
-    const certificateArn: string | undefined = this.node.tryGetContext('certificateArn');
     this.service = new RealtimeFargateService(this, 'Canvas', {
       vpc,
       image: serverImage(path.join(__dirname, 'server')),
       bus,
-      certificate: certificateArn ? acm.Certificate.fromCertificateArn(this, 'Certificate', certificateArn) : undefined,
-      insecureHttp: certificateArn ? undefined : true,
+      // Internal: only the front door's VPC origin reaches it.
+      publicLoadBalancer: false,
       drainTimeout: Duration.seconds(60),
       environment: {
         CANVAS_TABLE: this.placements.tableName,
         CANVAS_WIDTH: '1000',
         CANVAS_HEIGHT: '1000',
         CANVAS_COOLDOWN_SECONDS: '300',
+        // CloudFront and the load balancer each append to X-Forwarded-For.
+        CANVAS_TRUSTED_PROXIES: '2',
       },
       secrets: { CANVAS_TOKEN_SECRET: ecs.Secret.fromSecretsManager(tokenSecret) },
+    });
+    this.frontDoor = new CdnFrontDoor(this, 'FrontDoor', {
+      site: FrontDoorSite.fromDirectory(path.join(__dirname, 'web')),
+      realtime: [{ pathPattern: '/ws*', service: this.service }],
+      cached: [{ pathPattern: '/api/board', service: this.service, ttl: Duration.seconds(1) }],
+      api: [{ pathPattern: '/api/*', service: this.service }],
+      domain: this.customDomain(),
+      webAclArn: this.region === 'us-east-1' ? new FrontDoorWebAcl(this, 'WebAcl').webAclArn : undefined,
     });
     this.placements.grantReadWriteData(this.service.taskDefinition.taskRole);
 
@@ -61,6 +75,21 @@ export class CanvasStack extends Stack {
       'The CANVAS_* variables hold the board size, the cooldown and the table name, none of them secret; the token-signing key arrives from Secrets Manager as an ECS secret.');
     acknowledge(tokenSecret, 'SMG4',
       'Rotating the signing key would end every anonymous session at once and restart all cooldowns; the key never leaves the task and is replaced by redeploying with a new secret.');
+  }
+
+  private customDomain(): FrontDoorDomain | undefined {
+    const domainName: string | undefined = this.node.tryGetContext('domainName');
+    if (!domainName) {
+      return undefined;
+    }
+    const hostedZoneId: string | undefined = this.node.tryGetContext('hostedZoneId');
+    return {
+      domainNames: [domainName],
+      certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', this.node.getContext('certificateArn')),
+      hostedZone: hostedZoneId
+        ? route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId, zoneName: this.node.getContext('zoneName') })
+        : undefined,
+    };
   }
 }
 

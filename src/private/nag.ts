@@ -1,4 +1,5 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
+import { CfnPolicy } from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
 
 /**
@@ -7,5 +8,69 @@ import { IConstruct } from 'constructs';
  * library never needs cdk-nag at run time.
  */
 export function acknowledgeNag(resource: IConstruct, rule: string, reason: string): void {
-  Validations.of(resource).acknowledge({ id: `AwsSolutions-${rule}`, reason });
+  const id = `AwsSolutions-${rule}`;
+  if (id.split('::').length > 2) {
+    // Finding IDs that quote ARNs (`IAM4[Policy::arn:<AWS::Partition>:...]`) hold more '::' than
+    // Validations.acknowledge accepts; record them under the same metadata key it uses.
+    resource.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, { [id]: reason });
+    return;
+  }
+  Validations.of(resource).acknowledge({ id, reason });
+}
+
+/**
+ * Acknowledges cdk-nag's IAM5 finding for each wildcard action and resource of `policy` as it stands now,
+ * naming each one the way the rule does (`IAM5[Action::s3:List*]`, `IAM5[Resource::<Bucket.Arn>/*]`), so a
+ * wildcard added later is still reported.
+ */
+export function acknowledgeWildcards(policy: CfnPolicy, reason: string): void {
+  const document = Stack.of(policy).resolve(policy.policyDocument);
+  const findings = new Set<string>();
+  for (const statement of document?.Statement ?? []) {
+    if (statement.Effect !== 'Allow') {
+      continue;
+    }
+    for (const action of ([] as string[]).concat(statement.Action ?? [])) {
+      if (action.includes('*')) {
+        findings.add(`Action::${action}`);
+      }
+    }
+    for (const resource of ([] as unknown[]).concat(statement.Resource ?? [])) {
+      const flat = flattenReference(resource);
+      if (flat.includes('*')) {
+        findings.add(`Resource::${flat}`);
+      }
+    }
+  }
+  for (const finding of findings) {
+    acknowledgeNag(policy, `IAM5[${finding}]`, reason);
+  }
+}
+
+/** A CloudFormation reference as cdk-nag prints it: `<Logical.Arn>`, `<AWS::Partition>`, joins flattened. */
+function flattenReference(node: any): string {
+  if (node === undefined) {
+    return '';
+  }
+  if (typeof node === 'string') {
+    return node.replace(/\${/g, '<').replace(/}/g, '>');
+  }
+  if (node['Fn::Join']) {
+    const [delimiter, items] = node['Fn::Join'];
+    return items.map(flattenReference).join(delimiter);
+  }
+  if (node['Fn::Sub']) {
+    return flattenReference(node['Fn::Sub']);
+  }
+  if (node['Fn::GetAtt']) {
+    const [resource, attribute] = node['Fn::GetAtt'];
+    return `<${flattenReference(resource)}.${flattenReference(attribute)}>`;
+  }
+  if (node['Fn::ImportValue']) {
+    return flattenReference(node['Fn::ImportValue']);
+  }
+  if (node.Ref) {
+    return `<${flattenReference(node.Ref)}>`;
+  }
+  return JSON.stringify(node);
 }

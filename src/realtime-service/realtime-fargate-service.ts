@@ -170,7 +170,8 @@ export interface RealtimeFargateServiceProps {
   readonly insecureHttp?: boolean;
 
   /**
-   * Put the load balancer in public subnets with an internet-facing scheme.
+   * Put the load balancer in public subnets with an internet-facing scheme. Behind a `CdnFrontDoor`, set
+   * false: the front door then reaches the internal load balancer through a CloudFront VPC origin.
    *
    * @default true
    */
@@ -270,6 +271,8 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
   public readonly connections: ec2.Connections;
   /** The protocol the load balancer serves on `listener`. */
   public readonly listenerProtocol: elbv2.ApplicationProtocol;
+  /** Whether the load balancer is internet-facing (else internal, reachable from the VPC only). */
+  public readonly internetFacing: boolean;
   /** The idle timeout the container must keep its pings inside, in seconds. */
   public readonly keepaliveBoundSeconds: number;
 
@@ -293,13 +296,14 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
     this.taskDefinition = this.createTaskDefinition(props);
     this.container = this.createContainer(props);
 
+    this.internetFacing = props.publicLoadBalancer ?? true;
     this.accessLogsBucket = props.accessLogsBucket ?? this.createAccessLogsBucket();
     this.loadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
       vpc: this.vpc,
       description: `Load balancer of ${this.node.path}`,
       allowAllOutbound: false,
     });
-    this.loadBalancer = this.createLoadBalancer(props);
+    this.loadBalancer = this.createLoadBalancer();
     this.targetGroup = this.createTargetGroup(props);
     this.listenerProtocol = props.certificate ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP;
     this.listener = this.createListeners(props.certificate);
@@ -548,10 +552,10 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
     });
   }
 
-  private createLoadBalancer(props: RealtimeFargateServiceProps): elbv2.ApplicationLoadBalancer {
+  private createLoadBalancer(): elbv2.ApplicationLoadBalancer {
     const loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
       vpc: this.vpc,
-      internetFacing: props.publicLoadBalancer ?? true,
+      internetFacing: this.internetFacing,
       securityGroup: this.loadBalancerSecurityGroup,
       idleTimeout: Duration.seconds(this.settings.idleTimeoutSeconds),
       dropInvalidHeaderFields: true,

@@ -1,0 +1,597 @@
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as targets from 'aws-cdk-lib/aws-route53-targets';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { cloudFrontPrefixListId } from './cloudfront-prefix-list';
+import { FrontDoorSite } from './front-door-site';
+import { ApiRoute, CachedRoute, RealtimeRoute } from './routes';
+import { acknowledgeNag, acknowledgeWildcards } from '../private/nag';
+import { checkSeconds, invalidProp } from '../private/validation';
+import { RealtimeFargateService } from '../realtime-service/realtime-fargate-service';
+
+/**
+ * A custom domain for a front door.
+ */
+export interface FrontDoorDomain {
+  /** The names viewers use, e.g. `['canvas.example.com']`. */
+  readonly domainNames: string[];
+
+  /** A certificate in us-east-1 that covers every name (CloudFront reads certificates only there). */
+  readonly certificate: acm.ICertificate;
+
+  /**
+   * A hosted zone to create A and AAAA alias records in, for each name inside it.
+   *
+   * @default - no records; point the names at `distribution.distributionDomainName` yourself
+   */
+  readonly hostedZone?: route53.IHostedZone;
+}
+
+/**
+ * Props of a `CdnFrontDoor`.
+ */
+export interface CdnFrontDoorProps {
+  /** The static site on the default behaviour, from a private bucket. */
+  readonly site: FrontDoorSite;
+
+  /**
+   * WebSocket paths to realtime services.
+   *
+   * @default - none
+   */
+  readonly realtime?: RealtimeRoute[];
+
+  /**
+   * Dynamic API paths, never cached, to a realtime service or an HTTP API.
+   *
+   * @default - none
+   */
+  readonly api?: ApiRoute[];
+
+  /**
+   * GET paths cached for a short time at the edge. They are matched before `api` paths, so
+   * `/api/board` can be cached while `/api/*` is not.
+   *
+   * @default - none
+   */
+  readonly cached?: CachedRoute[];
+
+  /**
+   * A custom domain, served with TLS 1.2 (TLSv1.2_2021) or newer. Without one viewers reach the
+   * distribution at its `*.cloudfront.net` name, whose certificate CloudFront also offers to older clients.
+   *
+   * @default - the distribution's own domain name
+   */
+  readonly domain?: FrontDoorDomain;
+
+  /**
+   * The `Content-Security-Policy` header on every response.
+   *
+   * @default "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+   */
+  readonly contentSecurityPolicy?: string;
+
+  /**
+   * The edge locations used.
+   *
+   * @default PriceClass.PRICE_CLASS_100 (North America and Europe)
+   */
+  readonly priceClass?: cloudfront.PriceClass;
+
+  /**
+   * A WAF web ACL (scope CLOUDFRONT, in us-east-1) by ARN, e.g. `FrontDoorWebAcl.webAclArn`.
+   *
+   * @default - no web ACL
+   */
+  readonly webAclArn?: string;
+
+  /**
+   * Countries to allow or deny.
+   *
+   * @default - every country
+   */
+  readonly geoRestriction?: cloudfront.GeoRestriction;
+
+  /**
+   * Bucket for the distribution's standard access logs (it must allow ACLs: object ownership
+   * `BUCKET_OWNER_PREFERRED` or `OBJECT_WRITER`).
+   *
+   * @default - a new bucket, SSE-S3 encrypted, TLS-only, public access blocked, logs expired after 90 days
+   */
+  readonly accessLogsBucket?: s3.IBucket;
+
+  /**
+   * The ID of the managed prefix list `com.amazonaws.global.cloudfront.origin-facing` in the services'
+   * region, for regions this library does not know.
+   *
+   * @default - looked up in the library's table by the stack's region, without AWS calls
+   */
+  readonly cloudFrontPrefixListId?: string;
+}
+
+/** Default WebSocket path of a realtime route. */
+const DEFAULT_REALTIME_PATH = '/ws*';
+/** Header CloudFront adds to every request to an internet-facing origin; its value is a secret. */
+const ORIGIN_HEADER = 'X-Origin-Verify';
+const DEFAULT_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
+
+interface Behaviour {
+  readonly kind: 'realtime' | 'api' | 'cached';
+  readonly pathPattern: string;
+  readonly options: cloudfront.BehaviorOptions;
+}
+
+/**
+ * One CloudFront distribution in front of a realtime system, with every origin closed to everything but
+ * the distribution.
+ *
+ * - Default behaviour: the `site`, from a private, encrypted, TLS-only bucket through Origin Access
+ *   Control, deployed from a local folder; security headers on every response; HTTP/2 and HTTP/3; access
+ *   logs to an encrypted bucket.
+ * - `realtime` paths (default `/ws*`): caching off, every viewer header except `Host` (so the
+ *   `Sec-WebSocket-*` handshake passes), all methods, HTTPS only.
+ * - `api` paths: never cached, to a service or an HTTP API; `cached` GET paths: a short TTL keyed only on
+ *   the listed query strings and the normalized `Accept-Encoding`.
+ *
+ * Origin protection. An internal load balancer (`publicLoadBalancer: false`) is reached through a
+ * CloudFront VPC origin: it has no public address, and its security group admits only CloudFront's
+ * origin-facing prefix list. CloudFront VPC origins did not carry WebSocket upgrades when they launched
+ * (November 2024; the developer guide listed WebSockets among unsupported features) and have since May
+ * 2026 ("Amazon CloudFront adds WebSocket support for VPC origins"). An internet-facing load balancer
+ * admits only that prefix list on its security group and forwards only requests that carry
+ * `X-Origin-Verify` with a secret from Secrets Manager; everything else gets 403. The protocol to a
+ * service's load balancer is HTTPS when the service has a certificate (then give `originDomainName`), else
+ * HTTP. HTTP APIs receive the same header; `allowOriginCheck(fn)` gives their handler what it needs to
+ * refuse requests that lack it.
+ *
+ * @example
+ * declare const canvas: RealtimeFargateService;
+ * new CdnFrontDoor(this, 'FrontDoor', {
+ *   site: FrontDoorSite.fromDirectory('web'),
+ *   realtime: [{ service: canvas }],
+ *   cached: [{ pathPattern: '/api/board', service: canvas, ttl: Duration.seconds(1) }],
+ *   api: [{ pathPattern: '/api/*', service: canvas }],
+ * });
+ */
+export class CdnFrontDoor extends Construct {
+  /** The distribution. */
+  public readonly distribution: cloudfront.Distribution;
+  /** The private bucket the site is served from. */
+  public readonly siteBucket: s3.Bucket;
+  /** The deployment of the site's files. */
+  public readonly siteDeployment: s3deploy.BucketDeployment;
+  /** The bucket of the distribution's access logs. */
+  public readonly accessLogsBucket: s3.IBucket;
+  /** The security-headers response policy on every behaviour. */
+  public readonly responseHeadersPolicy: cloudfront.ResponseHeadersPolicy;
+  /** The name of the header that proves a request came through this distribution. */
+  public readonly originHeaderName: string;
+  /**
+   * The secret value of `originHeaderName`, created when an internet-facing service or an HTTP API is
+   * behind the front door.
+   */
+  public readonly originSecret?: secretsmanager.ISecret;
+  /** The viewer-facing URL: `https://` plus the first custom domain name, or the distribution's name. */
+  public readonly url: string;
+
+  private readonly serviceOrigins = new Map<RealtimeFargateService, Map<string, cloudfront.IOrigin>>();
+  private readonly apiOrigins = new Map<string, cloudfront.IOrigin>();
+  private readonly prefixListId: string;
+
+  constructor(scope: Construct, id: string, props: CdnFrontDoorProps) {
+    super(scope, id);
+    this.validateRoutes(props);
+    this.validateDomain(props.domain);
+    this.prefixListId = props.cloudFrontPrefixListId ?? cloudFrontPrefixListId(this, this.node.path);
+    this.originHeaderName = ORIGIN_HEADER;
+    if (this.needsOriginSecret(props)) {
+      this.originSecret = this.createOriginSecret();
+    }
+
+    this.accessLogsBucket = props.accessLogsBucket ?? this.createAccessLogsBucket();
+    this.siteBucket = this.createSiteBucket();
+    this.responseHeadersPolicy = this.createResponseHeadersPolicy(props.contentSecurityPolicy ?? DEFAULT_CSP);
+    this.distribution = this.createDistribution(props);
+    this.siteDeployment = this.deploySite(props.site);
+    this.protectServices();
+    if (props.domain?.hostedZone) {
+      this.createRecords(props.domain);
+    }
+    this.url = `https://${props.domain?.domainNames[0] ?? this.distribution.distributionDomainName}`;
+    this.acknowledgeNagFindings(props);
+  }
+
+  /**
+   * Lets an HTTP API's handler refuse requests that did not come through this distribution: grants
+   * `fn` read of `originSecret` and sets `REALTIME_ORIGIN_HEADER` (the header name, lower case) and
+   * `REALTIME_ORIGIN_SECRET_ARN` in its environment. The handler compares the header with the secret and
+   * answers 403 when they differ.
+   */
+  public allowOriginCheck(fn: lambda.Function): void {
+    if (!this.originSecret) {
+      throw new Error(`${this.node.path}: allowOriginCheck(${fn.node.path}) needs an HTTP API or internet-facing service behind the front door; none is`);
+    }
+    this.originSecret.grantRead(fn);
+    fn.addEnvironment('REALTIME_ORIGIN_HEADER', this.originHeaderName.toLowerCase());
+    fn.addEnvironment('REALTIME_ORIGIN_SECRET_ARN', this.originSecret.secretArn);
+  }
+
+  private validateRoutes(props: CdnFrontDoorProps): void {
+    const realtime = (props.realtime ?? []).map(r => r.pathPattern ?? DEFAULT_REALTIME_PATH);
+    const api = (props.api ?? []).map(r => r.pathPattern);
+    const cached = (props.cached ?? []).map(r => r.pathPattern);
+    const all = [...realtime, ...api, ...cached];
+    for (const pattern of all) {
+      if (!/^\/?[A-Za-z0-9_\-.*$/~"'@:+?&=%]*$/.test(pattern) || pattern === '' || pattern === '/' || pattern === '*' || pattern === '/*') {
+        invalidProp(this, 'pathPattern', pattern, 'is not a path pattern of its own (the default behaviour serves the site)',
+          'use a pattern such as /ws* or /api/*');
+      }
+    }
+    const duplicate = all.find((p, i) => all.indexOf(p) !== i);
+    if (duplicate) {
+      invalidProp(this, 'pathPattern', duplicate, 'is routed twice', 'give each path pattern one route');
+    }
+    for (const r of realtime) {
+      for (const a of api) {
+        if (patternsOverlap(r, a)) {
+          invalidProp(this, 'api pathPattern', a, `overlaps the realtime path '${r}', so some WebSocket paths would reach the API behaviour`,
+            'use disjoint patterns, e.g. /ws* and /api/*');
+        }
+      }
+      for (const c of cached) {
+        if (patternsOverlap(r, c)) {
+          invalidProp(this, 'cached pathPattern', c, `puts a TTL on the realtime path '${r}'; realtime paths are never cached`,
+            'move the cached path out of the realtime pattern');
+        }
+      }
+    }
+    for (const [i, route] of (props.api ?? []).entries()) {
+      if ((route.service === undefined) === (route.httpApi === undefined)) {
+        invalidProp(this, `api[${i}]`, route.pathPattern, 'needs exactly one of service and httpApi', 'give service or httpApi');
+      }
+    }
+    for (const route of props.cached ?? []) {
+      checkSeconds(this, `ttl of cached path ${route.pathPattern}`, route.ttl ?? Duration.seconds(1), 1, 86_400, 'the cached-path TTL');
+    }
+  }
+
+  private validateDomain(domain: FrontDoorDomain | undefined): void {
+    if (!domain) {
+      return;
+    }
+    if (domain.domainNames.length === 0) {
+      invalidProp(this, 'domain.domainNames', '[]', 'is empty', 'list at least one name, or leave domain unset');
+    }
+    const region = certificateRegion(domain.certificate);
+    if (region !== undefined && region !== 'us-east-1') {
+      invalidProp(this, 'domain.certificate', domain.certificate.certificateArn, `is in ${region}, but CloudFront uses certificates from us-east-1 only`,
+        'request or import the certificate in us-east-1 (e.g. a us-east-1 stack with crossRegionReferences)');
+    }
+  }
+
+  private needsOriginSecret(props: CdnFrontDoorProps): boolean {
+    return this.routedServices(props).some(s => s.internetFacing) || (props.api ?? []).some(r => r.httpApi !== undefined);
+  }
+
+  private routedServices(props: CdnFrontDoorProps): RealtimeFargateService[] {
+    const services = [...props.realtime ?? [], ...props.api ?? [], ...props.cached ?? []].map(r => r.service);
+    return [...new Set(services.filter((s): s is RealtimeFargateService => s !== undefined))];
+  }
+
+  private createOriginSecret(): secretsmanager.Secret {
+    const secret = new secretsmanager.Secret(this, 'OriginSecret', {
+      description: `Value of the ${ORIGIN_HEADER} header that ${this.node.path} sends to its origins`,
+      // Header-condition values allow letters and digits safely, and up to 128 characters.
+      generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+    });
+    acknowledgeNag(secret, 'SMG4',
+      'The origin header value is resolved into the distribution and the listener rule at deploy time, so a rotation outside a deploy would lock CloudFront out; it is replaced by redeploying with a new secret.');
+    return secret;
+  }
+
+  private createSiteBucket(): s3.Bucket {
+    return new s3.Bucket(this, 'SiteBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'site-bucket/',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  private createAccessLogsBucket(): s3.Bucket {
+    const bucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      // CloudFront standard logging writes with ACLs.
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledgeNag(bucket, 'S1',
+      'This bucket is the destination of the distribution\'s access logs; logging its own access would log into itself.');
+    return bucket;
+  }
+
+  private createResponseHeadersPolicy(contentSecurityPolicy: string): cloudfront.ResponseHeadersPolicy {
+    return new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
+      comment: `Security headers of ${this.node.path}`,
+      securityHeadersBehavior: {
+        strictTransportSecurity: { accessControlMaxAge: Duration.days(730), includeSubdomains: true, preload: false, override: true },
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
+        referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override: true },
+        contentSecurityPolicy: { contentSecurityPolicy, override: true },
+      },
+    });
+  }
+
+  private createDistribution(props: CdnFrontDoorProps): cloudfront.Distribution {
+    const site = props.site;
+    const behaviours = this.behaviours(props);
+    const distribution = new cloudfront.Distribution(this, 'Distribution', {
+      comment: `${this.node.path}`.slice(0, 128),
+      defaultBehavior: {
+        origin: origins.S3BucketOrigin.withOriginAccessControl(this.siteBucket),
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+        responseHeadersPolicy: this.responseHeadersPolicy,
+        compress: true,
+      },
+      additionalBehaviors: Object.fromEntries(behaviours.map(b => [b.pathPattern, b.options])),
+      defaultRootObject: site.defaultRootObject,
+      errorResponses: site.singlePageApp
+        ? [403, 404].map(httpStatus => ({ httpStatus, responseHttpStatus: 200, responsePagePath: `/${site.defaultRootObject}`, ttl: Duration.seconds(10) }))
+        : undefined,
+      domainNames: props.domain?.domainNames,
+      certificate: props.domain?.certificate,
+      minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+      sslSupportMethod: cloudfront.SSLMethod.SNI,
+      httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
+      enableIpv6: true,
+      priceClass: props.priceClass ?? cloudfront.PriceClass.PRICE_CLASS_100,
+      enableLogging: true,
+      logBucket: this.accessLogsBucket,
+      logFilePrefix: 'cloudfront/',
+      webAclId: props.webAclArn,
+      geoRestriction: props.geoRestriction,
+    });
+    return distribution;
+  }
+
+  /** Cached paths first (most specific), then realtime, then API: CloudFront takes the first match. */
+  private behaviours(props: CdnFrontDoorProps): Behaviour[] {
+    const cached = (props.cached ?? []).map(route => ({
+      kind: 'cached' as const,
+      pathPattern: route.pathPattern,
+      options: {
+        origin: this.serviceOrigin(route.service, route.originDomainName),
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+        cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
+        cachePolicy: this.shortTtlPolicy(route),
+        responseHeadersPolicy: this.responseHeadersPolicy,
+        compress: true,
+      },
+    }));
+    const realtime = (props.realtime ?? []).map(route => ({
+      kind: 'realtime' as const,
+      pathPattern: route.pathPattern ?? DEFAULT_REALTIME_PATH,
+      options: {
+        origin: this.serviceOrigin(route.service, route.originDomainName),
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+        allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+        cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+        // Every viewer header but Host: the Sec-WebSocket-* handshake passes, and TLS to the origin is
+        // checked against the origin's name, not the viewer's.
+        originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+        compress: false,
+      },
+    }));
+    const api = (props.api ?? []).map(route => ({
+      kind: 'api' as const,
+      pathPattern: route.pathPattern,
+      options: {
+        origin: route.service ? this.serviceOrigin(route.service, route.originDomainName) : this.httpApiOrigin(route),
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+        cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+        originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+        responseHeadersPolicy: this.responseHeadersPolicy,
+        compress: true,
+      },
+    }));
+    return [...cached, ...realtime, ...api];
+  }
+
+  private shortTtlPolicy(route: CachedRoute): cloudfront.CachePolicy {
+    const ttl = route.ttl ?? Duration.seconds(1);
+    const name = route.pathPattern.replace(/[^A-Za-z0-9]+/g, ' ').trim().split(' ').map(w => w[0].toUpperCase() + w.slice(1)).join('');
+    return new cloudfront.CachePolicy(this, `Cache${name || 'Path'}`, {
+      comment: `${route.pathPattern} for ${ttl.toSeconds()}s at most`,
+      minTtl: Duration.seconds(0),
+      defaultTtl: ttl,
+      maxTtl: ttl,
+      queryStringBehavior: route.queryStrings?.length
+        ? cloudfront.CacheQueryStringBehavior.allowList(...route.queryStrings)
+        : cloudfront.CacheQueryStringBehavior.none(),
+      headerBehavior: cloudfront.CacheHeaderBehavior.none(),
+      cookieBehavior: cloudfront.CacheCookieBehavior.none(),
+      enableAcceptEncodingGzip: true,
+      enableAcceptEncodingBrotli: true,
+    });
+  }
+
+  /** One origin per service and origin name, shared by its routes. */
+  private serviceOrigin(service: RealtimeFargateService, originDomainName: string | undefined): cloudfront.IOrigin {
+    const https = service.listenerProtocol === elbv2.ApplicationProtocol.HTTPS;
+    if (https && !originDomainName) {
+      invalidProp(this, `originDomainName for ${service.node.path}`, undefined,
+        'is required because the service serves HTTPS and CloudFront checks the origin certificate against the name it connects to',
+        'give a name on the service\'s certificate that resolves to its load balancer');
+    }
+    const key = originDomainName ?? '';
+    const perService = this.serviceOrigins.get(service) ?? new Map<string, cloudfront.IOrigin>();
+    this.serviceOrigins.set(service, perService);
+    const existing = perService.get(key);
+    if (existing) {
+      return existing;
+    }
+    const protocolPolicy = https ? cloudfront.OriginProtocolPolicy.HTTPS_ONLY : cloudfront.OriginProtocolPolicy.HTTP_ONLY;
+    const common = {
+      protocolPolicy,
+      originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
+      // Long polls and slow API answers; WebSockets are bounded by CloudFront's 10-minute idle limit instead.
+      readTimeout: Duration.seconds(60),
+      keepaliveTimeout: Duration.seconds(60),
+    };
+    let origin: cloudfront.IOrigin;
+    if (!service.internetFacing) {
+      origin = origins.VpcOrigin.withApplicationLoadBalancer(service.loadBalancer, {
+        ...common,
+        domainName: originDomainName,
+        vpcOriginName: undefined,
+      });
+    } else {
+      const customHeaders = { [ORIGIN_HEADER]: this.originSecret!.secretValue.unsafeUnwrap() };
+      origin = originDomainName
+        ? new origins.HttpOrigin(originDomainName, { ...common, customHeaders })
+        : new origins.LoadBalancerV2Origin(service.loadBalancer, { ...common, customHeaders });
+    }
+    perService.set(key, origin);
+    return origin;
+  }
+
+  private httpApiOrigin(route: ApiRoute): cloudfront.IOrigin {
+    const api = route.httpApi!;
+    const existing = this.apiOrigins.get(api.apiId);
+    if (existing) {
+      return existing;
+    }
+    const origin = new origins.HttpOrigin(`${api.apiId}.execute-api.${Stack.of(api).region}.${Stack.of(api).urlSuffix}`, {
+      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+      originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
+      customHeaders: { [ORIGIN_HEADER]: this.originSecret!.secretValue.unsafeUnwrap() },
+    });
+    this.apiOrigins.set(api.apiId, origin);
+    return origin;
+  }
+
+  private deploySite(site: FrontDoorSite): s3deploy.BucketDeployment {
+    return new s3deploy.BucketDeployment(this, 'SiteDeployment', {
+      sources: site.sources,
+      destinationBucket: this.siteBucket,
+      distribution: this.distribution,
+      distributionPaths: ['/*'],
+      prune: true,
+      memoryLimit: 256,
+    });
+  }
+
+  /** Closes each routed service's load balancer to everything but this distribution. */
+  private protectServices(): void {
+    const peer = ec2.Peer.prefixList(this.prefixListId);
+    for (const service of this.serviceOrigins.keys()) {
+      if (service.internetFacing) {
+        service.addOriginProtection({
+          frontDoor: this,
+          peer,
+          headerName: ORIGIN_HEADER,
+          headerValue: this.originSecret!.secretValue.unsafeUnwrap(),
+        });
+      } else {
+        service.addOriginProtection({ frontDoor: this, peer });
+      }
+    }
+  }
+
+  private createRecords(domain: FrontDoorDomain): void {
+    const zone = domain.hostedZone!;
+    const target = route53.RecordTarget.fromAlias(new targets.CloudFrontTarget(this.distribution));
+    domain.domainNames.forEach((name, i) => {
+      new route53.ARecord(this, `AliasA${i}`, { zone, recordName: name, target });
+      new route53.AaaaRecord(this, `AliasAaaa${i}`, { zone, recordName: name, target });
+    });
+  }
+
+  private acknowledgeNagFindings(props: CdnFrontDoorProps): void {
+    if (!props.domain) {
+      acknowledgeNag(this.distribution, 'CFR4',
+        'Without a custom domain CloudFront serves its *.cloudfront.net certificate, which also accepts TLS 1.0 clients and cannot be changed; give domain to serve TLSv1.2_2021 or newer.');
+    }
+    if (!props.geoRestriction) {
+      acknowledgeNag(this.distribution, 'CFR1',
+        'A public realtime system serves viewers in every country by design; set geoRestriction where the audience is limited.');
+    }
+    if (!props.webAclArn) {
+      acknowledgeNag(this.distribution, 'CFR2',
+        'No web ACL was given; the origins still accept only this distribution, and FrontDoorWebAcl adds AWS managed rules and a rate limit when wanted.');
+    }
+    const httpServices = [...this.serviceOrigins.keys()].filter(s => s.internetFacing && s.listenerProtocol !== elbv2.ApplicationProtocol.HTTPS);
+    if (httpServices.length > 0) {
+      acknowledgeNag(this.distribution, 'CFR5',
+        `The services ${httpServices.map(s => s.node.path).join(', ')} have no certificate, so CloudFront reaches their load balancers over HTTP; the listeners admit only CloudFront's origin-facing addresses carrying the secret origin header; give the service a certificate and originDomainName for HTTPS to the origin.`);
+    }
+    this.acknowledgeSiteDeployment();
+  }
+
+  /** The BucketDeployment's singleton handler, shared by the stack, is aws-cdk-lib's own function and role. */
+  private acknowledgeSiteDeployment(): void {
+    const role = this.siteDeployment.handlerRole;
+    acknowledgeNag(role, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'The site deployment handler uses AWSLambdaBasicExecutionRole only to write its own logs.');
+    const handler = role.node.scope;
+    if (handler) {
+      acknowledgeNag(handler, 'L1',
+        'The site deployment handler is aws-cdk-lib\'s BucketDeployment function, whose runtime aws-cdk-lib chooses and updates with each release.');
+    }
+    const policy = role.node.tryFindChild('DefaultPolicy')?.node.defaultChild;
+    if (policy instanceof iam.CfnPolicy) {
+      acknowledgeWildcards(policy,
+        'The site deployment handler reads every object of the site asset, replaces every key of the site bucket and invalidates the distribution (CloudFront invalidations have no resource-level permissions); the wildcards cover only those.');
+    }
+  }
+}
+
+/** Whether some path could match both CloudFront patterns: true when one's literal prefix starts the other's. */
+function patternsOverlap(a: string, b: string): boolean {
+  const prefix = (p: string) => (p.startsWith('/') ? p : `/${p}`).split(/[*?]/)[0];
+  const [pa, pb] = [prefix(a), prefix(b)];
+  const exactA = !/[*?]/.test(a);
+  const exactB = !/[*?]/.test(b);
+  if (exactA && exactB) {
+    return pa === pb;
+  }
+  if (exactA) {
+    return pa.startsWith(pb);
+  }
+  if (exactB) {
+    return pb.startsWith(pa);
+  }
+  return pa.startsWith(pb) || pb.startsWith(pa);
+}
+
+/** The region of a certificate whose ARN is known at synth, or of the stack that creates it. */
+function certificateRegion(certificate: acm.ICertificate): string | undefined {
+  const arn = certificate.certificateArn;
+  if (!Token.isUnresolved(arn)) {
+    return arn.split(':')[3] || undefined;
+  }
+  const region = Stack.of(certificate).region;
+  return Token.isUnresolved(region) ? undefined : region;
+}

@@ -1,0 +1,96 @@
+import { Duration } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { RealtimeFargateService } from '../realtime-service/realtime-fargate-service';
+
+/**
+ * A WebSocket path to a realtime service: never cached, every viewer header (including
+ * `Sec-WebSocket-Key/Version/Protocol/Extensions`) and all methods forwarded, HTTPS only.
+ */
+export interface RealtimeRoute {
+  /**
+   * The CloudFront path pattern.
+   *
+   * @default '/ws*'
+   */
+  readonly pathPattern?: string;
+
+  /** The service that answers it. */
+  readonly service: RealtimeFargateService;
+
+  /**
+   * A DNS name covered by the service's certificate that resolves to its load balancer. CloudFront checks
+   * the origin's certificate against the name it connects to, and the load balancer's own
+   * `*.elb.amazonaws.com` name is never on it, so HTTPS to a service with a certificate needs this.
+   *
+   * @default - the load balancer's DNS name; required when the service has a certificate
+   */
+  readonly originDomainName?: string;
+}
+
+/**
+ * A dynamic API path: never cached, query strings, cookies and viewer headers (except `Host`) forwarded,
+ * all methods. The target is a realtime service or an API Gateway HTTP API.
+ */
+export interface ApiRoute {
+  /** The CloudFront path pattern, e.g. `/api/*` or `/search*`. */
+  readonly pathPattern: string;
+
+  /**
+   * A realtime service that answers it.
+   *
+   * @default - none; give exactly one of `service` and `httpApi`
+   */
+  readonly service?: RealtimeFargateService;
+
+  /**
+   * An HTTP API that answers it (on its `$default` stage). The front door sends its secret origin header
+   * (`originHeaderName`) with every request; see `CdnFrontDoor.originSecret` for how the API checks it.
+   *
+   * @default - none; give exactly one of `service` and `httpApi`
+   */
+  readonly httpApi?: apigwv2.IHttpApi;
+
+  /**
+   * See `RealtimeRoute.originDomainName`.
+   *
+   * @default - the load balancer's DNS name; required when the service has a certificate
+   */
+  readonly originDomainName?: string;
+}
+
+/**
+ * A GET path cached for a short time at the edge, e.g. a board snapshot: every edge asks the origin at
+ * most once per `ttl`, so the origin sees about one read per second per edge however many viewers ask.
+ * The cache key holds only what must vary: the listed query strings and the normalized `Accept-Encoding`.
+ * A `stale-while-revalidate` directive in the origin's `Cache-Control` lets an edge answer from its copy
+ * while it refreshes.
+ */
+export interface CachedRoute {
+  /** The CloudFront path pattern, e.g. `/api/board`. */
+  readonly pathPattern: string;
+
+  /** The service that answers it. */
+  readonly service: RealtimeFargateService;
+
+  /**
+   * How long an edge keeps a response when the origin sends no `Cache-Control` max-age, and the most it
+   * keeps one whatever the origin says (1 s to 1 day).
+   *
+   * @default Duration.seconds(1)
+   */
+  readonly ttl?: Duration;
+
+  /**
+   * Query strings that select different responses (part of the cache key and forwarded).
+   *
+   * @default - none: query strings are neither forwarded nor part of the key
+   */
+  readonly queryStrings?: string[];
+
+  /**
+   * See `RealtimeRoute.originDomainName`.
+   *
+   * @default - the load balancer's DNS name; required when the service has a certificate
+   */
+  readonly originDomainName?: string;
+}

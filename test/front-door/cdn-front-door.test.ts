@@ -1,0 +1,444 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import { nagFindings } from '../../examples/shared/nag';
+import { CdnFrontDoor, CdnFrontDoorProps, FrontDoorSite, RealtimeFargateService, RealtimeFargateServiceProps } from '../../src';
+import { cloudFrontPrefixListId } from '../../src/front-door/cloudfront-prefix-list';
+import { onlyResource, stackWithVpc, testImage } from '../support/stacks';
+
+// Managed policy IDs CloudFront publishes (aws-cdk-lib's CachePolicy / OriginRequestPolicy constants).
+const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
+const CACHING_OPTIMIZED = '658327ea-f89d-4fab-a63d-7e88639e58f6';
+const ALL_VIEWER_EXCEPT_HOST = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
+const EU_WEST_1_PREFIX_LIST = 'pl-4fa04526';
+const SECRET_REF = { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: expect.stringMatching(/^FrontDoorOriginSecret/) }, ':SecretString:::}}']] };
+
+const site = FrontDoorSite.fromSources([s3deploy.Source.data('index.html', '<h1>board</h1>')]);
+
+interface Setup {
+  service?: Partial<RealtimeFargateServiceProps>;
+  frontDoor?: (svc: RealtimeFargateService, stack: Stack) => Partial<CdnFrontDoorProps>;
+}
+
+function build(setup: Setup = {}) {
+  const { stack, vpc } = stackWithVpc();
+  const svc = new RealtimeFargateService(stack, 'Canvas', { vpc, image: testImage, ...setup.service });
+  const frontDoor = new CdnFrontDoor(stack, 'FrontDoor', {
+    site,
+    realtime: [{ service: svc }],
+    cached: [{ pathPattern: '/api/board', service: svc, ttl: Duration.seconds(2), queryStrings: ['v'] }],
+    api: [{ pathPattern: '/api/*', service: svc }],
+    ...setup.frontDoor?.(svc, stack),
+  });
+  let synthesized: Template | undefined;
+  return {
+    stack,
+    svc,
+    frontDoor,
+    get t(): Template {
+      synthesized ??= Template.fromStack(stack);
+      return synthesized;
+    },
+  };
+}
+
+function behaviour(t: Template, pathPattern: string): any {
+  const config = onlyResource(t, 'AWS::CloudFront::Distribution').props.DistributionConfig;
+  const found = config.CacheBehaviors.find((b: any) => b.PathPattern === pathPattern);
+  if (!found) {
+    throw new Error(`no behaviour for ${pathPattern}`);
+  }
+  return found;
+}
+
+function originOf(t: Template, b: any): any {
+  const config = onlyResource(t, 'AWS::CloudFront::Distribution').props.DistributionConfig;
+  return config.Origins.find((o: any) => o.Id === b.TargetOriginId);
+}
+
+describe('CdnFrontDoor: the site', () => {
+  test('the default behaviour serves the private bucket through Origin Access Control', () => {
+    const { t } = build();
+    const config = onlyResource(t, 'AWS::CloudFront::Distribution').props.DistributionConfig;
+    expect(config.DefaultCacheBehavior).toEqual(expect.objectContaining({
+      ViewerProtocolPolicy: 'redirect-to-https',
+      CachePolicyId: CACHING_OPTIMIZED,
+      Compress: true,
+      ResponseHeadersPolicyId: { Ref: expect.stringMatching(/^FrontDoorSecurityHeaders/) },
+    }));
+    const siteOrigin = originOf(t, config.DefaultCacheBehavior);
+    expect(siteOrigin.S3OriginConfig).toEqual({ OriginAccessIdentity: '' });
+    expect(siteOrigin.OriginAccessControlId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/OriginAccessControl/), 'Id'] });
+    t.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
+      OriginAccessControlConfig: { OriginAccessControlOriginType: 's3', SigningBehavior: 'always', SigningProtocol: 'sigv4' },
+    });
+    expect(config).toEqual(expect.objectContaining({
+      DefaultRootObject: 'index.html',
+      HttpVersion: 'http2and3',
+      IPV6Enabled: true,
+      PriceClass: 'PriceClass_100',
+      Logging: { Bucket: { 'Fn::GetAtt': [expect.stringMatching(/FrontDoorAccessLogs/), 'RegionalDomainName'] }, Prefix: 'cloudfront/' },
+    }));
+    expect(config.CustomErrorResponses).toBeUndefined();
+  });
+
+  test('the site bucket is private, encrypted, TLS-only, versioned and logged', () => {
+    const { t } = build();
+    const bucket = Object.values(t.findResources('AWS::S3::Bucket')).find((b: any) => b.Properties.LoggingConfiguration) as any;
+    expect(bucket.Properties).toEqual(expect.objectContaining({
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LoggingConfiguration: { DestinationBucketName: { Ref: expect.stringMatching(/FrontDoorAccessLogs/) }, LogFilePrefix: 'site-bucket/' },
+    }));
+    expect(bucket.DeletionPolicy).toBe('Retain');
+  });
+
+  test('the site bucket policy admits only this distribution, and only over TLS', () => {
+    const { t } = build();
+    const policy = Object.values(t.findResources('AWS::S3::BucketPolicy', {
+      Properties: { Bucket: { Ref: Match.stringLikeRegexp('FrontDoorSiteBucket') } },
+    }))[0] as any;
+    const statements = policy.Properties.PolicyDocument.Statement;
+    expect(statements).toHaveLength(2);
+    expect(statements[0]).toEqual(expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    expect(statements[1]).toEqual({
+      Effect: 'Allow',
+      Action: 's3:GetObject',
+      Principal: { Service: 'cloudfront.amazonaws.com' },
+      Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/FrontDoorSiteBucket/), 'Arn'] }, '/*']] },
+      Condition: {
+        StringEquals: {
+          'AWS:SourceArn': {
+            'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::', { Ref: 'AWS::AccountId' }, ':distribution/', { Ref: expect.stringMatching(/FrontDoorDistribution/) }]],
+          },
+        },
+      },
+    });
+  });
+
+  test('the access-log bucket is encrypted, TLS-only, closed to the public and accepts CloudFront\'s ACL writes', () => {
+    const { t } = build();
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      AccessControl: 'LogDeliveryWrite',
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerPreferred' }] },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 90, Status: 'Enabled' }] },
+    });
+  });
+
+  test('the folder is deployed with pruning and the whole cache invalidated', () => {
+    const { t } = build();
+    t.hasResourceProperties('Custom::CDKBucketDeployment', {
+      DestinationBucketName: { Ref: Match.stringLikeRegexp('FrontDoorSiteBucket') },
+      DistributionId: { Ref: Match.stringLikeRegexp('FrontDoorDistribution') },
+      DistributionPaths: ['/*'],
+      Prune: true,
+    });
+  });
+
+  test('a single-page app answers unknown paths with the root object', () => {
+    const { t } = build({ frontDoor: () => ({ site: FrontDoorSite.fromSources([s3deploy.Source.data('app.html', 'x')], { singlePageApp: true, defaultRootObject: 'app.html' }) }) });
+    const config = onlyResource(t, 'AWS::CloudFront::Distribution').props.DistributionConfig;
+    expect(config.DefaultRootObject).toBe('app.html');
+    expect(config.CustomErrorResponses).toEqual([403, 404].map(code => ({ ErrorCode: code, ResponseCode: 200, ResponsePagePath: '/app.html', ErrorCachingMinTTL: 10 })));
+  });
+
+  test('security headers on every response, with a strict default content security policy', () => {
+    const { t } = build();
+    t.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
+      ResponseHeadersPolicyConfig: {
+        SecurityHeadersConfig: {
+          StrictTransportSecurity: { AccessControlMaxAgeSec: 63_072_000, IncludeSubdomains: true, Override: true },
+          ContentTypeOptions: { Override: true },
+          FrameOptions: { FrameOption: 'DENY', Override: true },
+          ReferrerPolicy: { ReferrerPolicy: 'strict-origin-when-cross-origin', Override: true },
+          ContentSecurityPolicy: {
+            ContentSecurityPolicy: "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+            Override: true,
+          },
+        },
+      },
+    });
+  });
+
+  test('content security policy and price class are configurable', () => {
+    const { t } = build({ frontDoor: () => ({ contentSecurityPolicy: "default-src 'self' cdn.example.com", priceClass: cloudfront.PriceClass.PRICE_CLASS_ALL }) });
+    t.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
+      ResponseHeadersPolicyConfig: { SecurityHeadersConfig: { ContentSecurityPolicy: { ContentSecurityPolicy: "default-src 'self' cdn.example.com" } } },
+    });
+    expect(onlyResource(t, 'AWS::CloudFront::Distribution').props.DistributionConfig.PriceClass).toBe('PriceClass_All');
+  });
+});
+
+describe('CdnFrontDoor: realtime, API and cached paths', () => {
+  test('the realtime path is never cached, forwards every viewer header but Host and all methods, HTTPS only', () => {
+    const { t } = build();
+    expect(behaviour(t, '/ws*')).toEqual(expect.objectContaining({
+      CachePolicyId: CACHING_DISABLED,
+      OriginRequestPolicyId: ALL_VIEWER_EXCEPT_HOST,
+      AllowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE'],
+      ViewerProtocolPolicy: 'https-only',
+      Compress: false,
+    }));
+  });
+
+  test('a custom realtime path', () => {
+    const { t } = build({ frontDoor: svc => ({ realtime: [{ pathPattern: '/live/*', service: svc }] }) });
+    expect(behaviour(t, '/live/*').CachePolicyId).toBe(CACHING_DISABLED);
+  });
+
+  test('API paths are never cached and forward everything but Host', () => {
+    const { t } = build();
+    expect(behaviour(t, '/api/*')).toEqual(expect.objectContaining({
+      CachePolicyId: CACHING_DISABLED,
+      OriginRequestPolicyId: ALL_VIEWER_EXCEPT_HOST,
+      AllowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE'],
+      ViewerProtocolPolicy: 'redirect-to-https',
+    }));
+  });
+
+  test('cached paths have a short TTL keyed on the listed query strings and the encoding only, and come before API paths', () => {
+    const { t } = build();
+    const config = onlyResource(t, 'AWS::CloudFront::Distribution').props.DistributionConfig;
+    expect(config.CacheBehaviors.map((b: any) => b.PathPattern)).toEqual(['/api/board', '/ws*', '/api/*']);
+    expect(behaviour(t, '/api/board')).toEqual(expect.objectContaining({ AllowedMethods: ['GET', 'HEAD'], CachedMethods: ['GET', 'HEAD'] }));
+    t.hasResourceProperties('AWS::CloudFront::CachePolicy', {
+      CachePolicyConfig: {
+        MinTTL: 0,
+        DefaultTTL: 2,
+        MaxTTL: 2,
+        ParametersInCacheKeyAndForwardedToOrigin: {
+          CookiesConfig: { CookieBehavior: 'none' },
+          HeadersConfig: { HeaderBehavior: 'none' },
+          QueryStringsConfig: { QueryStringBehavior: 'whitelist', QueryStrings: ['v'] },
+          EnableAcceptEncodingGzip: true,
+          EnableAcceptEncodingBrotli: true,
+        },
+      },
+    });
+  });
+
+  test('all paths of one service share one origin', () => {
+    const { t } = build();
+    const config = onlyResource(t, 'AWS::CloudFront::Distribution').props.DistributionConfig;
+    expect(config.Origins).toHaveLength(2);
+    expect(new Set(config.CacheBehaviors.map((b: any) => b.TargetOriginId)).size).toBe(1);
+  });
+
+  test('an HTTP API path goes over HTTPS to the API\'s endpoint with the secret origin header', () => {
+    const { t } = build({
+      service: { publicLoadBalancer: false },
+      frontDoor: (_svc, stack) => ({
+        api: [{ pathPattern: '/search*', httpApi: new apigwv2.HttpApi(stack, 'Search') }],
+        cached: [],
+      }),
+    });
+    const origin = originOf(t, behaviour(t, '/search*'));
+    expect(origin.DomainName).toEqual({ 'Fn::Join': ['', [{ Ref: expect.stringMatching(/Search/) }, '.execute-api.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] });
+    expect(origin.CustomOriginConfig).toEqual(expect.objectContaining({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'] }));
+    expect(origin.OriginCustomHeaders).toEqual([{ HeaderName: 'X-Origin-Verify', HeaderValue: SECRET_REF }]);
+  });
+
+  test('allowOriginCheck gives a function the header name and read of the secret', () => {
+    const { stack, frontDoor } = build();
+    const fn = new lambda.Function(stack, 'Handler', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
+    frontDoor.allowOriginCheck(fn);
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { REALTIME_ORIGIN_HEADER: 'x-origin-verify', REALTIME_ORIGIN_SECRET_ARN: { Ref: Match.stringLikeRegexp('FrontDoorOriginSecret') } } },
+    });
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: { Ref: Match.stringLikeRegexp('FrontDoorOriginSecret') } })]) },
+    });
+  });
+});
+
+describe('CdnFrontDoor: origin protection', () => {
+  test('an internet-facing load balancer admits only CloudFront\'s prefix list and requires the secret header', () => {
+    const { t, svc } = build();
+    expect(svc.isFronted).toBe(true);
+    expect(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { CidrIp: '0.0.0.0/0' } })).toEqual({});
+    const lbIngress = t.findResources('AWS::EC2::SecurityGroupIngress', {
+      Properties: { GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('CanvasLoadBalancerSecurityGroup'), 'GroupId'] } },
+    });
+    expect(Object.values(lbIngress).map((r: any) => r.Properties)).toEqual([
+      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, SourcePrefixListId: EU_WEST_1_PREFIX_LIST }),
+    ]);
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '403', ContentType: 'text/plain', MessageBody: 'Forbidden' } }],
+    });
+    const rule = onlyResource(t, 'AWS::ElasticLoadBalancingV2::ListenerRule').props;
+    expect(rule).toEqual(expect.objectContaining({
+      Priority: 1,
+      Conditions: [{ Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: 'X-Origin-Verify', Values: [SECRET_REF] } }],
+      Actions: [expect.objectContaining({ Type: 'forward' })],
+    }));
+    const origin = originOf(t, behaviour(t, '/ws*'));
+    expect(origin.DomainName).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/CanvasLoadBalancer/), 'DNSName'] });
+    expect(origin.CustomOriginConfig).toEqual(expect.objectContaining({ OriginProtocolPolicy: 'http-only', OriginReadTimeout: 60, OriginKeepaliveTimeout: 60 }));
+    expect(origin.OriginCustomHeaders).toEqual([{ HeaderName: 'X-Origin-Verify', HeaderValue: SECRET_REF }]);
+  });
+
+  test('the header value is one generated secret, the same in the distribution and the listener rule', () => {
+    const { t } = build();
+    const secret = onlyResource(t, 'AWS::SecretsManager::Secret');
+    expect(secret.props.GenerateSecretString).toEqual({ ExcludePunctuation: true, IncludeSpace: false, PasswordLength: 48 });
+    const rule = onlyResource(t, 'AWS::ElasticLoadBalancingV2::ListenerRule').props;
+    const origin = originOf(t, behaviour(t, '/ws*'));
+    expect(rule.Conditions[0].HttpHeaderConfig.Values[0]).toEqual(origin.OriginCustomHeaders[0].HeaderValue);
+    expect(JSON.stringify(origin.OriginCustomHeaders[0].HeaderValue)).toContain(secret.logicalId);
+  });
+
+  test('an internal load balancer is reached through a VPC origin, with no header and no secret', () => {
+    const { t } = build({ service: { publicLoadBalancer: false } });
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internal' });
+    t.hasResourceProperties('AWS::CloudFront::VpcOrigin', {
+      VpcOriginEndpointConfig: { Arn: { Ref: Match.stringLikeRegexp('CanvasLoadBalancer') }, OriginProtocolPolicy: 'http-only', HTTPPort: Match.absent() },
+    });
+    const origin = originOf(t, behaviour(t, '/ws*'));
+    expect(origin.VpcOriginConfig).toEqual(expect.objectContaining({ VpcOriginId: { 'Fn::GetAtt': [expect.stringMatching(/VpcOrigin/), 'Id'] } }));
+    expect(origin.OriginCustomHeaders).toBeUndefined();
+    t.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    t.resourceCountIs('AWS::ElasticLoadBalancingV2::ListenerRule', 0);
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { SourcePrefixListId: EU_WEST_1_PREFIX_LIST, FromPort: 80 });
+    expect(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { CidrIp: '0.0.0.0/0' } })).toEqual({});
+  });
+
+  test('a service with a certificate is reached over HTTPS at a name on its certificate', () => {
+    const { t } = build({
+      service: { certificate: acm.Certificate.fromCertificateArn(stackWithVpc().stack, 'C', 'arn:aws:acm:eu-west-1:111122223333:certificate/origin') },
+      frontDoor: svc => ({
+        realtime: [{ service: svc, originDomainName: 'origin.example.com' }],
+        cached: [{ pathPattern: '/api/board', service: svc, originDomainName: 'origin.example.com' }],
+        api: [{ pathPattern: '/api/*', service: svc, originDomainName: 'origin.example.com' }],
+      }),
+    });
+    const origin = originOf(t, behaviour(t, '/ws*'));
+    expect(origin.DomainName).toBe('origin.example.com');
+    expect(origin.CustomOriginConfig).toEqual(expect.objectContaining({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'] }));
+    const ports = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { SourcePrefixListId: EU_WEST_1_PREFIX_LIST } }))
+      .map((r: any) => r.Properties.FromPort).sort();
+    expect(ports).toEqual([443, 80]);
+  });
+
+  test('a service with a certificate and no origin name fails with the fix', () => {
+    expect(() => build({
+      service: { certificate: acm.Certificate.fromCertificateArn(stackWithVpc().stack, 'C', 'arn:aws:acm:eu-west-1:111122223333:certificate/origin') },
+    })).toThrow(/^Test\/FrontDoor: originDomainName for Test\/Canvas undefined is required because the service serves HTTPS .*; give a name on the service's certificate that resolves to its load balancer$/);
+  });
+
+  test('a service can be behind one front door only', () => {
+    const { stack, svc } = build();
+    expect(() => new CdnFrontDoor(stack, 'Second', { site, realtime: [{ service: svc }] }))
+      .toThrow('Test/Canvas: already protected by Test/FrontDoor; a service can sit behind one front door only');
+  });
+
+  test('cloudFrontPrefixListId overrides the table', () => {
+    const { t } = build({ frontDoor: () => ({ cloudFrontPrefixListId: 'pl-0123456789abcdef0' }) });
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { SourcePrefixListId: 'pl-0123456789abcdef0' });
+  });
+
+  test('the prefix list comes from a mapping when the region is unknown at synth, and a clear error when it is not in the table', () => {
+    const agnostic = new Stack(new App(), 'Agnostic');
+    const id = cloudFrontPrefixListId(agnostic, 'Agnostic/FrontDoor');
+    expect(agnostic.resolve(id)).toEqual({ 'Fn::FindInMap': ['CloudFrontOriginFacingPrefixList', { Ref: 'AWS::Region' }, 'id'] });
+    const mapping = Template.fromStack(agnostic).toJSON().Mappings.CloudFrontOriginFacingPrefixList;
+    expect(mapping['us-east-1']).toEqual({ id: 'pl-3b927c52' });
+    const unknown = new Stack(new App(), 'Far', { env: { region: 'ap-southeast-7' } });
+    expect(() => cloudFrontPrefixListId(unknown, 'Far/FrontDoor'))
+      .toThrow(/^Far\/FrontDoor: the ID of CloudFront's origin-facing prefix list in ap-southeast-7 is not known to this library; set cloudFrontPrefixListId/);
+  });
+});
+
+describe('CdnFrontDoor: domain, certificate and WAF', () => {
+  const usEast1Cert = (stack: Stack) => acm.Certificate.fromCertificateArn(stack, 'ViewerCert', 'arn:aws:acm:us-east-1:111122223333:certificate/viewer');
+
+  test('a custom domain is served with TLSv1.2_2021 over SNI, with alias records in the zone', () => {
+    const { t } = build({
+      frontDoor: (_svc, stack) => ({
+        domain: {
+          domainNames: ['canvas.example.com'],
+          certificate: usEast1Cert(stack),
+          hostedZone: route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z123', zoneName: 'example.com' }),
+        },
+      }),
+    });
+    const config = onlyResource(t, 'AWS::CloudFront::Distribution').props.DistributionConfig;
+    expect(config.Aliases).toEqual(['canvas.example.com']);
+    expect(config.ViewerCertificate).toEqual({
+      AcmCertificateArn: 'arn:aws:acm:us-east-1:111122223333:certificate/viewer',
+      MinimumProtocolVersion: 'TLSv1.2_2021',
+      SslSupportMethod: 'sni-only',
+    });
+    for (const type of ['A', 'AAAA']) {
+      t.hasResourceProperties('AWS::Route53::RecordSet', {
+        Name: 'canvas.example.com.',
+        Type: type,
+        HostedZoneId: 'Z123',
+        AliasTarget: { DNSName: { 'Fn::GetAtt': [Match.stringLikeRegexp('FrontDoorDistribution'), 'DomainName'] }, HostedZoneId: Match.anyValue() },
+      });
+    }
+  });
+
+  test('with a custom domain the stack is nag-clean without the default-certificate acknowledgment', () => {
+    const { stack } = build({ frontDoor: (_svc, s) => ({ domain: { domainNames: ['canvas.example.com'], certificate: usEast1Cert(s) } }) });
+    expect(nagFindings(stack)).toEqual([]);
+    const distribution = stack.node.findChild('FrontDoor').node.findChild('Distribution');
+    expect(JSON.stringify(distribution.node.metadata)).not.toContain('CFR4');
+  });
+
+  test('a web ACL by ARN and a geo restriction', () => {
+    const arn = 'arn:aws:wafv2:us-east-1:111122223333:global/webacl/front/abc';
+    const { t, stack } = build({ frontDoor: () => ({ webAclArn: arn, geoRestriction: cloudfront.GeoRestriction.allowlist('DE', 'FR') }) });
+    const config = onlyResource(t, 'AWS::CloudFront::Distribution').props.DistributionConfig;
+    expect(config.WebACLId).toBe(arn);
+    expect(config.Restrictions).toEqual({ GeoRestriction: { Locations: ['DE', 'FR'], RestrictionType: 'whitelist' } });
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('every variant is nag-clean', () => {
+    expect(nagFindings(build().stack)).toEqual([]);
+    expect(nagFindings(build({ service: { publicLoadBalancer: false } }).stack)).toEqual([]);
+  });
+});
+
+describe('CdnFrontDoor: validation', () => {
+  const cases: [string, Setup, RegExp][] = [
+    ['an API path overlapping the realtime path', { frontDoor: svc => ({ api: [{ pathPattern: '/w*', service: svc }], cached: [] }) },
+      /^Test\/FrontDoor: api pathPattern '\/w\*' overlaps the realtime path '\/ws\*', so some WebSocket paths would reach the API behaviour; use disjoint patterns/],
+    ['a cached path inside the realtime path (a TTL on it)', { frontDoor: svc => ({ cached: [{ pathPattern: '/ws/board', service: svc }] }) },
+      /^Test\/FrontDoor: cached pathPattern '\/ws\/board' puts a TTL on the realtime path '\/ws\*'; realtime paths are never cached; move the cached path/],
+    ['the same pattern twice', { frontDoor: svc => ({ api: [{ pathPattern: '/api/*', service: svc }, { pathPattern: '/api/*', service: svc }] }) },
+      /^Test\/FrontDoor: pathPattern '\/api\/\*' is routed twice; give each path pattern one route$/],
+    ['a route on the default path', { frontDoor: svc => ({ api: [{ pathPattern: '/*', service: svc }], realtime: [], cached: [] }) },
+      /^Test\/FrontDoor: pathPattern '\/\*' is not a path pattern of its own \(the default behaviour serves the site\)/],
+    ['an API route with neither target', { frontDoor: () => ({ api: [{ pathPattern: '/api/*' }] }) },
+      /^Test\/FrontDoor: api\[0\] '\/api\/\*' needs exactly one of service and httpApi; give service or httpApi$/],
+    ['a cached TTL over a day', { frontDoor: svc => ({ cached: [{ pathPattern: '/api/board', service: svc, ttl: Duration.days(2) }] }) },
+      /^Test\/FrontDoor: ttl of cached path \/api\/board 172800s exceeds the cached-path TTL's 86400s limit; use a value from 1s to 86400s$/],
+    ['a certificate outside us-east-1', {
+      frontDoor: (_svc, stack) => ({ domain: { domainNames: ['a.example.com'], certificate: acm.Certificate.fromCertificateArn(stack, 'EuCert', 'arn:aws:acm:eu-west-1:111122223333:certificate/x') } }),
+    }, /^Test\/FrontDoor: domain.certificate 'arn:aws:acm:eu-west-1:111122223333:certificate\/x' is in eu-west-1, but CloudFront uses certificates from us-east-1 only; request or import the certificate in us-east-1/],
+    ['a certificate created in a stack outside us-east-1', {
+      frontDoor: (_svc, stack) => ({ domain: { domainNames: ['a.example.com'], certificate: new acm.Certificate(stack, 'NewCert', { domainName: 'a.example.com' }) } }),
+    }, /is in eu-west-1, but CloudFront uses certificates from us-east-1 only/],
+    ['an empty domain list', { frontDoor: (_svc, stack) => ({ domain: { domainNames: [], certificate: acm.Certificate.fromCertificateArn(stack, 'C2', 'arn:aws:acm:us-east-1:1:certificate/y') } }) },
+      /^Test\/FrontDoor: domain.domainNames '\[\]' is empty; list at least one name, or leave domain unset$/],
+  ];
+  test.each(cases)('%s fails synth with a clear message', (_name, setup, message) => {
+    expect(() => build(setup)).toThrow(message);
+  });
+
+  test('overlap detection leaves disjoint and nested cached/API paths alone', () => {
+    expect(() => build({ frontDoor: svc => ({ api: [{ pathPattern: '/api/*', service: svc }, { pathPattern: '/wsx', service: svc }], realtime: [{ pathPattern: '/ws/*', service: svc }] }) }))
+      .not.toThrow();
+  });
+});
