@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -14,6 +15,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { cloudFrontPrefixListId } from './cloudfront-prefix-list';
 import { FrontDoorSite } from './front-door-site';
+import { OriginCheckAuthorizer } from './origin-check';
 import { ApiRoute, CachedRoute, RealtimeRoute } from './routes';
 import { acknowledgeNag, acknowledgeWildcards } from '../private/nag';
 import { checkSeconds, invalidProp } from '../private/validation';
@@ -151,8 +153,8 @@ interface Behaviour {
  * admits only that prefix list on its security group and forwards only requests that carry
  * `X-Origin-Verify` with a secret from Secrets Manager; everything else gets 403. The protocol to a
  * service's load balancer is HTTPS when the service has a certificate (then give `originDomainName`), else
- * HTTP. HTTP APIs receive the same header; `allowOriginCheck(fn)` gives their handler what it needs to
- * refuse requests that lack it.
+ * HTTP. HTTP APIs receive the same header and must authorize every route with `originCheckAuthorizer()`,
+ * which refuses requests without it (synthesis fails otherwise).
  *
  * @example
  * declare const canvas: RealtimeFargateService;
@@ -187,6 +189,7 @@ export class CdnFrontDoor extends Construct {
   private readonly serviceOrigins = new Map<RealtimeFargateService, Map<string, cloudfront.IOrigin>>();
   private readonly apiOrigins = new Map<string, cloudfront.IOrigin>();
   private readonly prefixListId: string;
+  private originCheck?: OriginCheckAuthorizer;
 
   constructor(scope: Construct, id: string, props: CdnFrontDoorProps) {
     super(scope, id);
@@ -209,21 +212,21 @@ export class CdnFrontDoor extends Construct {
     }
     this.url = `https://${props.domain?.domainNames[0] ?? this.distribution.distributionDomainName}`;
     this.acknowledgeNagFindings(props);
+    this.node.addValidation({ validate: () => this.unprotectedApiRoutes(props) });
   }
 
   /**
-   * Lets an HTTP API's handler refuse requests that did not come through this distribution: grants
-   * `fn` read of `originSecret` and sets `REALTIME_ORIGIN_HEADER` (the header name, lower case) and
-   * `REALTIME_ORIGIN_SECRET_ARN` in its environment. The handler compares the header with the secret and
-   * answers 403 when they differ.
+   * An authorizer that admits only requests carrying this distribution's secret origin header. Give it
+   * to every route of each HTTP API behind the front door (`authorizer` of `addRoutes`, or the API's
+   * `defaultAuthorizer`); synthesis fails while a route of such an API lacks it, because that route
+   * would answer on the API's own endpoint, around CloudFront.
    */
-  public allowOriginCheck(fn: lambda.Function): void {
+  public originCheckAuthorizer(): apigwv2.IHttpRouteAuthorizer {
     if (!this.originSecret) {
-      throw new Error(`${this.node.path}: allowOriginCheck(${fn.node.path}) needs an HTTP API or internet-facing service behind the front door; none is`);
+      throw new Error(`${this.node.path}: originCheckAuthorizer() is for HTTP APIs behind the front door, and api routes none; add { pathPattern, httpApi } to api`);
     }
-    this.originSecret.grantRead(fn);
-    fn.addEnvironment('REALTIME_ORIGIN_HEADER', this.originHeaderName.toLowerCase());
-    fn.addEnvironment('REALTIME_ORIGIN_SECRET_ARN', this.originSecret.secretArn);
+    this.originCheck ??= new OriginCheckAuthorizer(this, 'OriginCheck', { headerName: this.originHeaderName, secret: this.originSecret });
+    return this.originCheck.authorizer();
   }
 
   private validateRoutes(props: CdnFrontDoorProps): void {
@@ -518,6 +521,34 @@ export class CdnFrontDoor extends Construct {
         service.addOriginProtection({ frontDoor: this, peer });
       }
     }
+  }
+
+  /** Routes of the routed HTTP APIs that answer without the origin check. */
+  private unprotectedApiRoutes(props: CdnFrontDoorProps): string[] {
+    const apis = [...new Set((props.api ?? []).map(r => r.httpApi).filter((a): a is apigwv2.IHttpApi => a !== undefined))];
+    const errors: string[] = [];
+    for (const api of apis) {
+      const ours = this.originCheckAuthorizerIds(api);
+      for (const route of api.node.findAll().filter((c): c is apigwv2.CfnRoute => c instanceof apigwv2.CfnRoute)) {
+        if (route.authorizationType !== 'CUSTOM' || !ours.includes(JSON.stringify(Stack.of(route).resolve(route.authorizerId)))) {
+          errors.push(`${this.node.path}: route '${route.routeKey}' of ${api.node.path} answers on the API's own endpoint, around the distribution; `
+            + `give it authorizer: ${this.node.id}.originCheckAuthorizer() (or make that the API's defaultAuthorizer)`);
+        }
+      }
+    }
+    return errors;
+  }
+
+  /** The resolved refs of `api`'s authorizers that invoke this front door's origin-check function. */
+  private originCheckAuthorizerIds(api: apigwv2.IHttpApi): string[] {
+    if (!this.originCheck) {
+      return [];
+    }
+    const functionId = Stack.of(this).getLogicalId(this.originCheck.function.node.defaultChild as lambda.CfnFunction);
+    return api.node.findAll()
+      .filter((c): c is apigwv2.CfnAuthorizer => c instanceof apigwv2.CfnAuthorizer)
+      .filter(a => JSON.stringify(Stack.of(a).resolve(a.authorizerUri)).includes(`"${functionId}"`))
+      .map(a => JSON.stringify(Stack.of(a).resolve(a.ref)));
   }
 
   private createRecords(domain: FrontDoorDomain): void {

@@ -44,7 +44,8 @@ export interface ApiRoute {
 
   /**
    * An HTTP API that answers it (on its `$default` stage). The front door sends its secret origin header
-   * (`originHeaderName`) with every request; see `CdnFrontDoor.originSecret` for how the API checks it.
+   * with every request, and every route of the API must use `CdnFrontDoor.originCheckAuthorizer()`,
+   * which refuses requests without it; synthesis fails while a route does not.
    *
    * @default - none; give exactly one of `service` and `httpApi`
    */

@@ -1,6 +1,8 @@
+import * as crypto from 'crypto';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -9,7 +11,8 @@ import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { nagFindings } from '../../examples/shared/nag';
 import { CdnFrontDoor, CdnFrontDoorProps, FrontDoorSite, RealtimeFargateService, RealtimeFargateServiceProps } from '../../src';
 import { cloudFrontPrefixListId } from '../../src/front-door/cloudfront-prefix-list';
-import { onlyResource, stackWithVpc, testImage } from '../support/stacks';
+import { ORIGIN_CHECK_SOURCE } from '../../src/front-door/origin-check';
+import { onlyResource, stackWithVpc, synthError, testImage } from '../support/stacks';
 
 // Managed policy IDs CloudFront publishes (aws-cdk-lib's CachePolicy / OriginRequestPolicy constants).
 const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
@@ -247,17 +250,88 @@ describe('CdnFrontDoor: realtime, API and cached paths', () => {
     expect(origin.OriginCustomHeaders).toEqual([{ HeaderName: 'X-Origin-Verify', HeaderValue: SECRET_REF }]);
   });
 
-  test('allowOriginCheck gives a function the header name and read of the secret', () => {
-    const { stack, frontDoor } = build();
-    const fn = new lambda.Function(stack, 'Handler', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
-    frontDoor.allowOriginCheck(fn);
-    const t = Template.fromStack(stack);
+  function withSearchApi(authorize: boolean) {
+    const built = build({ service: { publicLoadBalancer: false }, frontDoor: (_svc, stack) => ({ api: [{ pathPattern: '/search*', httpApi: new apigwv2.HttpApi(stack, 'Search') }], cached: [] }) });
+    const api = built.stack.node.findChild('Search') as apigwv2.HttpApi;
+    const fn = new lambda.Function(built.stack, 'SearchHandler', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
+    api.addRoutes({
+      path: '/search',
+      methods: [apigwv2.HttpMethod.GET],
+      integration: new integrations.HttpLambdaIntegration('Search', fn),
+      authorizer: authorize ? built.frontDoor.originCheckAuthorizer() : undefined,
+    });
+    return built;
+  }
+
+  test('HTTP API routes use the origin-check authorizer: header as identity source, simple answers, cached 5 minutes', () => {
+    const { t, stack } = withSearchApi(true);
+    const authorizer = onlyResource(t, 'AWS::ApiGatewayV2::Authorizer').props;
+    expect(authorizer).toEqual(expect.objectContaining({
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['$request.header.X-Origin-Verify'],
+      EnableSimpleResponses: true,
+      AuthorizerResultTtlInSeconds: 300,
+      AuthorizerPayloadFormatVersion: '2.0',
+    }));
+    expect(JSON.stringify(authorizer.AuthorizerUri)).toMatch(/FrontDoorOriginCheckFunction/);
+    t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /search', AuthorizationType: 'CUSTOM' });
     t.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: { REALTIME_ORIGIN_HEADER: 'x-origin-verify', REALTIME_ORIGIN_SECRET_ARN: { Ref: Match.stringLikeRegexp('FrontDoorOriginSecret') } } },
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Environment: { Variables: { ORIGIN_HEADER: 'x-origin-verify', ORIGIN_SECRET_ARN: { Ref: Match.stringLikeRegexp('FrontDoorOriginSecret') } } },
     });
     t.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: { Ref: Match.stringLikeRegexp('FrontDoorOriginSecret') } })]) },
     });
+    const ours = nagFindings(stack).filter(f => f.resources.some(r => r.startsWith('Test/FrontDoor/')));
+    expect(ours).toEqual([]);
+  });
+
+  test('an HTTP API route without the origin check fails synth with the fix', () => {
+    const { stack } = withSearchApi(false);
+    expect(synthError(stack)).toContain("Test/FrontDoor: route 'GET /search' of Test/Search answers on the API's own endpoint, around the distribution; give it authorizer: FrontDoor.originCheckAuthorizer()");
+  });
+});
+
+describe('the origin-check function', () => {
+  function load(secretValue: string | (() => Promise<never>)) {
+    let fetches = 0;
+    const secretsManager = {
+      SecretsManagerClient: class {
+        public async send(command: { input: { SecretId: string } }) {
+          fetches++;
+          expect(command.input.SecretId).toBe('arn:secret');
+          return typeof secretValue === 'string' ? { SecretString: secretValue } : secretValue();
+        }
+      },
+      GetSecretValueCommand: class {
+        constructor(public readonly input: { SecretId: string }) {}
+      },
+    };
+    const module = { exports: {} as { handler: (event: unknown) => Promise<{ isAuthorized: boolean }> } };
+    // Only Secrets Manager is replaced (its API cannot run here); crypto and the handler are the real ones.
+    const evaluate = new Function('require', 'module', 'exports', 'process', ORIGIN_CHECK_SOURCE);
+    evaluate((id: string) => (id === 'crypto' ? crypto : secretsManager), module, module.exports, { env: { ORIGIN_HEADER: 'x-origin-verify', ORIGIN_SECRET_ARN: 'arn:secret' } });
+    return { handler: module.exports.handler, fetches: () => fetches };
+  }
+
+  test('admits the right header only, and reads the secret once', async () => {
+    const { handler, fetches } = load('s3cret-value');
+    await expect(handler({ headers: { 'x-origin-verify': 's3cret-value' } })).resolves.toEqual({ isAuthorized: true });
+    await expect(handler({ headers: { 'x-origin-verify': 's3cret-valuf' } })).resolves.toEqual({ isAuthorized: false });
+    await expect(handler({ headers: { 'x-origin-verify': 'short' } })).resolves.toEqual({ isAuthorized: false });
+    await expect(handler({ headers: {} })).resolves.toEqual({ isAuthorized: false });
+    await expect(handler({})).resolves.toEqual({ isAuthorized: false });
+    expect(fetches()).toBe(1);
+  });
+
+  test('a failed secret read fails the request and is retried on the next one', async () => {
+    let fail = true;
+    const { handler, fetches } = load(() => (fail ? Promise.reject(new Error('throttled')) : Promise.resolve({ SecretString: 'v' }) as never));
+    await expect(handler({ headers: { 'x-origin-verify': 'v' } })).rejects.toThrow('throttled');
+    fail = false;
+    await expect(handler({ headers: { 'x-origin-verify': 'v' } })).resolves.toEqual({ isAuthorized: true });
+    expect(fetches()).toBe(2);
   });
 });
 

@@ -1,0 +1,82 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { acknowledgeNag } from '../private/nag';
+
+/**
+ * The authorizer's code, inline so the library ships no bundle: it reads the secret once per
+ * container and compares the header in constant time. API Gateway answers 401 itself when the header
+ * is missing (it is the identity source), and caches each verdict for `resultsCacheTtl`.
+ */
+export const ORIGIN_CHECK_SOURCE = `
+const { SecretsManagerClient, GetSecretValueCommand } = require('@aws-sdk/client-secrets-manager');
+const { createHash, timingSafeEqual } = require('crypto');
+const client = new SecretsManagerClient({});
+let expected;
+const digest = value => createHash('sha256').update(String(value)).digest();
+exports.handler = async event => {
+  expected ??= client.send(new GetSecretValueCommand({ SecretId: process.env.ORIGIN_SECRET_ARN }))
+    .then(out => digest(out.SecretString))
+    .catch(err => { expected = undefined; throw err; });
+  const header = (event.headers || {})[process.env.ORIGIN_HEADER];
+  return { isAuthorized: typeof header === 'string' && timingSafeEqual(digest(header), await expected) };
+};
+`;
+
+/**
+ * Props of an `OriginCheckAuthorizer`.
+ */
+export interface OriginCheckAuthorizerProps {
+  /** The header CloudFront sends. */
+  readonly headerName: string;
+  /** The secret holding its value. */
+  readonly secret: secretsmanager.ISecret;
+}
+
+/**
+ * A Lambda authorizer for an HTTP API that admits only requests carrying a front door's secret origin
+ * header, so the API's own `execute-api` endpoint refuses everything that did not come through
+ * CloudFront. Made by `CdnFrontDoor.originCheckAuthorizer()`.
+ */
+export class OriginCheckAuthorizer extends Construct {
+  /** The function that compares the header with the secret. */
+  public readonly function: lambda.Function;
+  private readonly headerName: string;
+
+  constructor(scope: Construct, id: string, props: OriginCheckAuthorizerProps) {
+    super(scope, id);
+    this.function = new lambda.Function(this, 'Function', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline(ORIGIN_CHECK_SOURCE),
+      memorySize: 128,
+      timeout: Duration.seconds(5),
+      description: `Admits only requests with the ${props.headerName} header of ${scope.node.path}`,
+      environment: { ORIGIN_HEADER: props.headerName.toLowerCase(), ORIGIN_SECRET_ARN: props.secret.secretArn },
+      logGroup: new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+    });
+    props.secret.grantRead(this.function);
+    this.headerName = props.headerName;
+    if (this.function.role) {
+      acknowledgeNag(this.function.role, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        'The origin-check function uses AWSLambdaBasicExecutionRole only to write its own logs.');
+    }
+  }
+
+  /**
+   * A new authorizer on this function, for one HTTP API (`HttpApiProps.defaultAuthorizer` or a route's
+   * `authorizer`); API Gateway binds an authorizer object to one API only.
+   */
+  public authorizer(): apigwv2.IHttpRouteAuthorizer {
+    return new authorizers.HttpLambdaAuthorizer('OriginCheck', this.function, {
+      identitySource: [`$request.header.${this.headerName}`],
+      responseTypes: [authorizers.HttpLambdaResponseType.SIMPLE],
+      resultsCacheTtl: Duration.minutes(5),
+    });
+  }
+}
