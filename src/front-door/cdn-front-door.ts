@@ -128,7 +128,6 @@ const ORIGIN_HEADER = 'X-Origin-Verify';
 const DEFAULT_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
 
 interface Behaviour {
-  readonly kind: 'realtime' | 'api' | 'cached';
   readonly pathPattern: string;
   readonly options: cloudfront.BehaviorOptions;
 }
@@ -347,8 +346,8 @@ export class CdnFrontDoor extends Construct {
   private createDistribution(props: CdnFrontDoorProps): cloudfront.Distribution {
     const site = props.site;
     const behaviours = this.behaviours(props);
-    const distribution = new cloudfront.Distribution(this, 'Distribution', {
-      comment: `${this.node.path}`.slice(0, 128),
+    return new cloudfront.Distribution(this, 'Distribution', {
+      comment: this.node.path.slice(0, 128),
       defaultBehavior: {
         origin: origins.S3BucketOrigin.withOriginAccessControl(this.siteBucket),
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
@@ -374,13 +373,11 @@ export class CdnFrontDoor extends Construct {
       webAclId: props.webAclArn,
       geoRestriction: props.geoRestriction,
     });
-    return distribution;
   }
 
   /** Cached paths first (most specific), then realtime, then API: CloudFront takes the first match. */
   private behaviours(props: CdnFrontDoorProps): Behaviour[] {
     const cached = (props.cached ?? []).map(route => ({
-      kind: 'cached' as const,
       pathPattern: route.pathPattern,
       options: {
         origin: this.serviceOrigin(route.service, route.originDomainName),
@@ -393,7 +390,6 @@ export class CdnFrontDoor extends Construct {
       },
     }));
     const realtime = (props.realtime ?? []).map(route => ({
-      kind: 'realtime' as const,
       pathPattern: route.pathPattern ?? DEFAULT_REALTIME_PATH,
       options: {
         origin: this.serviceOrigin(route.service, route.originDomainName),
@@ -407,7 +403,6 @@ export class CdnFrontDoor extends Construct {
       },
     }));
     const api = (props.api ?? []).map(route => ({
-      kind: 'api' as const,
       pathPattern: route.pathPattern,
       options: {
         origin: route.service ? this.serviceOrigin(route.service, route.originDomainName) : this.httpApiOrigin(route),
@@ -468,7 +463,6 @@ export class CdnFrontDoor extends Construct {
       origin = origins.VpcOrigin.withApplicationLoadBalancer(service.loadBalancer, {
         ...common,
         domainName: originDomainName,
-        vpcOriginName: undefined,
       });
     } else {
       const customHeaders = { [ORIGIN_HEADER]: this.originSecret!.secretValue.unsafeUnwrap() };

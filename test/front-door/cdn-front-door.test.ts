@@ -19,6 +19,7 @@ const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 const CACHING_OPTIMIZED = '658327ea-f89d-4fab-a63d-7e88639e58f6';
 const ALL_VIEWER_EXCEPT_HOST = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
 const EU_WEST_1_PREFIX_LIST = 'pl-4fa04526';
+const ALL_METHODS = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE'];
 const SECRET_REF = { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: expect.stringMatching(/^FrontDoorOriginSecret/) }, ':SecretString:::}}']] };
 
 const site = FrontDoorSite.fromSources([s3deploy.Source.data('index.html', '<h1>board</h1>')]);
@@ -187,7 +188,7 @@ describe('CdnFrontDoor: realtime, API and cached paths', () => {
     expect(behaviour(t, '/ws*')).toEqual(expect.objectContaining({
       CachePolicyId: CACHING_DISABLED,
       OriginRequestPolicyId: ALL_VIEWER_EXCEPT_HOST,
-      AllowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE'],
+      AllowedMethods: ALL_METHODS,
       ViewerProtocolPolicy: 'https-only',
       Compress: false,
     }));
@@ -203,7 +204,7 @@ describe('CdnFrontDoor: realtime, API and cached paths', () => {
     expect(behaviour(t, '/api/*')).toEqual(expect.objectContaining({
       CachePolicyId: CACHING_DISABLED,
       OriginRequestPolicyId: ALL_VIEWER_EXCEPT_HOST,
-      AllowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE'],
+      AllowedMethods: ALL_METHODS,
       ViewerProtocolPolicy: 'redirect-to-https',
     }));
   });
