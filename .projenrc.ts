@@ -50,6 +50,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     devdirs: ['test', 'integ', 'examples', 'scripts', 'bench'],
     ignorePatterns: ['*.js', '*.d.ts', 'node_modules/', '*.generated.ts', 'coverage', 'cdk.out/', '*.snapshot/'],
   },
+  // src/**/*.lambda.ts handlers are bundled by esbuild into assets/ for the Node.js 24 runtime.
+  lambdaOptions: { runtime: awscdk.LambdaRuntime.NODEJS_24_X, bundlingOptions: { sourcemap: false } },
   jestOptions: {
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
     jestConfig: {
@@ -80,6 +82,14 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'dynalite@^4',
     // browser tests drive Debian's chromium
     'playwright-core',
+    // StreamIndexer handlers: SigV4 for OpenSearch (aoss/es), stream-image decoding, credentials. The
+    // @aws-sdk packages ship with the Lambda Node.js runtime; the @smithy ones are bundled by esbuild.
+    '@smithy/signature-v4@^5',
+    '@smithy/hash-node@^4',
+    '@smithy/types@^4',
+    '@aws-sdk/credential-provider-node@^3',
+    '@aws-sdk/util-dynamodb@^3',
+    '@types/aws-lambda@^8',
     // the fan-out benchmark's baseline
     'socket.io@^4',
     '@socket.io/redis-adapter@^8',
@@ -88,13 +98,19 @@ const project = new awscdk.AwsCdkConstructLibrary({
   ],
 
   // bench/results keeps latest.json (the figures README quotes); timestamped runs stay local.
-  // Zipped assets in integ snapshots are the 21 MB AWS CLI layer of BucketDeployment, published with
-  // aws-cdk-lib; integ:verify compares templates (which carry the asset hashes), not the zips.
-  gitignore: ['cdk.out/', '/bindings/', 'examples/*/server/dist/', 'bench/results/*.json', '!bench/results/latest.json', 'integ/*.snapshot/asset.*.zip'],
+  // Assets in integ snapshots (the 21 MB AWS CLI layer of BucketDeployment, our bundled handlers) are
+  // build output; integ:verify compares templates, which carry the asset hashes, not the assets.
+  gitignore: ['cdk.out/', '/bindings/', 'examples/*/server/dist/', 'bench/results/*.json', '!bench/results/latest.json', 'integ/*.snapshot/asset.*'],
 });
 
 // Example servers, clients and benchmarks pack binary frames; bit operations are their normal tools.
 project.eslint?.addOverride({ files: ['examples/**/*.ts', 'bench/**/*.ts'], rules: { 'no-bitwise': 'off' } });
+
+// Lambda handlers and their runtime modules import bundled devDependencies.
+project.eslint?.addOverride({
+  files: ['src/**/*.lambda.ts', 'src/**/runtime/**/*.ts'],
+  rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true }] },
+});
 
 // unrs-resolver 1.13.0 (via jest and eslint-import-resolver-typescript) has only its Linux bindings on the
 // registry we build from; npm then writes a lock file that `npm ci` rejects. 1.12.2 is complete.
@@ -118,12 +134,14 @@ const typecheck = project.addTask('typecheck', {
   exec: 'tsc --noEmit -p tsconfig.dev.json',
 });
 project.testTask.prependSpawn(typecheck);
+// Tests and example synths use the bundled handlers (assets/ is built, not committed).
+project.testTask.prependSpawn(project.bundler.bundleTask);
 
-project.addTask('examples', {
+const examples = project.addTask('examples', {
   description: 'Synthesize every example app under examples/ with cdk-nag applied and print a table per stack',
-  exec: 'tsx scripts/synth-examples.ts',
-  receiveArgs: true,
 });
+examples.spawn(project.bundler.bundleTask);
+examples.exec('tsx scripts/synth-examples.ts', { receiveArgs: true });
 
 project.addTask('dev', {
   description: 'Run an example system locally on its embedded defaults: npm run dev canvas',

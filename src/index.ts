@@ -9,3 +9,6 @@ export * from './front-door/cdn-front-door';
 export * from './front-door/front-door-site';
 export * from './front-door/front-door-web-acl';
 export * from './front-door/routes';
+export * from './indexer/stream-indexer';
+export * from './indexer/index-field';
+export * from './indexer/search-target';

@@ -1,0 +1,101 @@
+import { RemovalPolicy, Size } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
+
+/**
+ * Options of an OpenSearch Serverless collection made by `StreamIndexer`.
+ */
+export interface ServerlessCollectionOptions {
+  /**
+   * Standby replicas in a second Availability Zone. Turning them off halves the idle floor (1 OCU instead
+   * of 2) and is meant for development and test collections.
+   * @default true
+   */
+  readonly standbyReplicas?: boolean;
+  /**
+   * The customer managed key that encrypts the collection. A collection with its own key does not share
+   * OCUs with the account's other collections.
+   * @default - an AWS owned key
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * The collection's name (3–32 characters: lower-case letters, digits and hyphens, starting with a letter).
+   * The encryption, network and data access policies take the same name.
+   * @default - derived from the construct path
+   */
+  readonly collectionName?: string;
+}
+
+/**
+ * Options of a managed OpenSearch Service domain made by `StreamIndexer`.
+ */
+export interface SearchDomainOptions {
+  /**
+   * The data node instance type.
+   * @default 't3.small.search'
+   */
+  readonly instanceType?: string;
+  /**
+   * Data nodes. Two or more are spread over two Availability Zones with zone awareness.
+   * @default 2
+   */
+  readonly dataNodes?: number;
+  /**
+   * The gp3 volume of each data node.
+   * @default Size.gibibytes(10)
+   */
+  readonly volumeSize?: Size;
+  /**
+   * The engine version.
+   * @default EngineVersion.OPENSEARCH_2_19
+   */
+  readonly version?: opensearch.EngineVersion;
+  /**
+   * What happens to the domain (and its documents) when it leaves the stack. The table stays the source of
+   * truth, so a destroyed domain can be rebuilt by replaying the table.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Where `StreamIndexer` keeps its documents.
+ *
+ * Idle cost, from AWS's published us-east-1 prices (OpenSearch Serverless $0.24 per OCU-hour; t3.small.search
+ * $0.036 per instance-hour; gp3 $0.122 per GB-month), 730 hours a month, storage excluded:
+ * - `serverless()` never scales below 1 indexing and 1 search OCU with standby replicas (0.5 + 0.5 without),
+ *   about $350 a month ($175 without standby replicas), shared by the account's collections that use the
+ *   same key.
+ * - `domain()` with its defaults (two t3.small.search nodes with 10 GiB each) is about $55 a month; one
+ *   node about $28.
+ * Serverless is the default because it needs no capacity planning, patching or VPC; pick `domain()` for a
+ * small deployment where that floor dominates the bill.
+ */
+export class SearchTarget {
+  /**
+   * An OpenSearch Serverless collection of type SEARCH, with encryption, network and data access policies
+   * for exactly the indexer and search functions.
+   */
+  public static serverless(options: ServerlessCollectionOptions = {}): SearchTarget {
+    return new SearchTarget(options, undefined);
+  }
+
+  /**
+   * A managed OpenSearch Service domain in the indexer's VPC: encrypted at rest, node-to-node TLS, HTTPS
+   * only with TLS 1.2, fine-grained access control with the indexer function as master user and the search
+   * function mapped to a read-only role on the index. Needs `StreamIndexerProps.vpc`.
+   */
+  public static domain(options: SearchDomainOptions = {}): SearchTarget {
+    return new SearchTarget(undefined, options);
+  }
+
+  /** The collection options, when this target is a serverless collection. */
+  public readonly serverlessOptions?: ServerlessCollectionOptions;
+  /** The domain options, when this target is a managed domain. */
+  public readonly domainOptions?: SearchDomainOptions;
+
+  private constructor(serverless: ServerlessCollectionOptions | undefined, domain: SearchDomainOptions | undefined) {
+    this.serverlessOptions = serverless;
+    this.domainOptions = domain;
+  }
+}

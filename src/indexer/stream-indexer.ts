@@ -1,0 +1,438 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as aoss from 'aws-cdk-lib/aws-opensearchserverless';
+import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { IndexField, IndexFieldType } from './index-field';
+import { IndexerFunction } from './indexer-function';
+import { SearchFunction } from './search-function';
+import { SearchTarget } from './search-target';
+import { acknowledgeNag, acknowledgeWildcards } from '../private/nag';
+import { SearchBackend, isSearchable, lowerCaseName } from '../private/search-backend';
+import { SearchCollection } from '../private/search-collection';
+import { SearchDomain } from '../private/search-domain';
+import { checkInteger, checkSeconds, invalidProp } from '../private/validation';
+
+/**
+ * Props of a `StreamIndexer`.
+ */
+export interface StreamIndexerProps {
+  /**
+   * The table to index. It needs a stream with new images (`StreamViewType.NEW_IMAGE` or
+   * `NEW_AND_OLD_IMAGES`).
+   */
+  readonly table: dynamodb.ITable;
+  /**
+   * The key attributes whose values, joined with `:`, make each document's id, e.g. `['room', 'message']`.
+   * Ids are stable, so replays and retries overwrite instead of duplicating, and a deleted item deletes its
+   * document (removals carry only the keys).
+   */
+  readonly documentId: string[];
+  /** The attributes copied into each document, with their mapping. */
+  readonly fields: IndexField[];
+  /**
+   * The index name (lower case).
+   * @default - derived from the construct path
+   */
+  readonly indexName?: string;
+  /**
+   * Where the documents live.
+   * @default SearchTarget.serverless()
+   */
+  readonly target?: SearchTarget;
+  /**
+   * Run both functions in this VPC. A serverless collection is then reachable only through an OpenSearch
+   * Serverless VPC endpoint; a domain target always lives here and requires it.
+   * @default - the functions run outside a VPC and sign requests to the collection's public endpoint
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Subnets of the functions, the VPC endpoint and the domain.
+   * @default - private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Stream records per indexer invocation, sent as one bulk request.
+   * @default 100
+   */
+  readonly batchSize?: number;
+  /**
+   * How long Lambda gathers records before invoking the indexer.
+   * @default Duration.seconds(1)
+   */
+  readonly maxBatchingWindow?: Duration;
+  /**
+   * Retries of a failing batch (it is split in halves on each error) before its records go to the dead-letter queue.
+   * @default 5
+   */
+  readonly retryAttempts?: number;
+  /**
+   * Records older than this go to the dead-letter queue instead of being indexed.
+   * @default Duration.days(1)
+   */
+  readonly maxRecordAge?: Duration;
+  /**
+   * The iterator age (how far indexing lags behind the table) that raises `iteratorAgeAlarm`.
+   * @default Duration.minutes(5)
+   */
+  readonly iteratorAgeAlarmThreshold?: Duration;
+  /**
+   * The HTTP API to add `GET /search` to. Create it first when it also sits behind a `CdnFrontDoor`, so the
+   * front door's `originCheckAuthorizer()` can be given as `searchAuthorizer`.
+   * @default - a new HTTP API with access logs and throttling
+   */
+  readonly searchApi?: apigwv2.HttpApi;
+  /**
+   * The authorizer of the `GET /search` route.
+   * @default - none: anyone may search the indexed fields
+   */
+  readonly searchAuthorizer?: apigwv2.IHttpRouteAuthorizer;
+  /**
+   * The largest `limit` the search API accepts (results per request).
+   * @default 50
+   */
+  readonly maxSearchResults?: number;
+  /**
+   * The longest `q` the search API accepts, in characters.
+   * @default 200
+   */
+  readonly maxQueryLength?: number;
+}
+
+/**
+ * Indexes a DynamoDB table into OpenSearch from its stream, and serves prefix search over it from an HTTP API.
+ *
+ * The indexer function creates the index with its mapping before its first write, then turns each batch of
+ * stream records into one bulk request: inserts and modifications are upserts, removals are deletes, both
+ * by a document id made from key attributes. Failed records are reported individually; a failing batch is
+ * split and retried a bounded number of times, and what still fails (or grows older than `maxRecordAge`)
+ * goes to an encrypted dead-letter queue. Alarms watch that queue and the stream's iterator age.
+ *
+ * The search function answers `GET /search?q=&limit=` (plus one exact-match parameter per filterable
+ * field, e.g. `&room=`) with a `bool_prefix` query across the searchable fields. See `SearchTarget` for
+ * the idle cost of each target.
+ *
+ * @example
+ * declare const messages: dynamodb.Table;
+ * new StreamIndexer(this, 'Search', {
+ *   table: messages,
+ *   documentId: ['room', 'message'],
+ *   fields: [
+ *     { name: 'text', type: IndexFieldType.SEARCH_AS_YOU_TYPE },
+ *     { name: 'room', type: IndexFieldType.KEYWORD, filterable: true },
+ *     { name: 'time', type: IndexFieldType.DATE },
+ *   ],
+ * });
+ */
+export class StreamIndexer extends Construct {
+  /** The function that writes stream records to the index. */
+  public readonly indexerFunction: lambda.Function;
+  /** The function behind `GET /search`. */
+  public readonly searchFunction: lambda.Function;
+  /** The HTTP API that serves `GET /search`. */
+  public readonly searchApi: apigwv2.HttpApi;
+  /** The URL of the search route on the API's own endpoint. */
+  public readonly searchUrl: string;
+  /** Records that could not be indexed (their stream positions, to replay from the table). */
+  public readonly deadLetterQueue: sqs.Queue;
+  /** In alarm while the dead-letter queue holds records. */
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** In alarm while indexing lags the table by more than `iteratorAgeAlarmThreshold`. */
+  public readonly iteratorAgeAlarm: cloudwatch.Alarm;
+  /** The index name. */
+  public readonly indexName: string;
+  /** `https://host` of the collection or domain. */
+  public readonly endpoint: string;
+  /** The serverless collection, when the target is serverless. */
+  public readonly collection?: aoss.CfnCollection;
+  /** The managed domain, when the target is a domain. */
+  public readonly domain?: opensearch.Domain;
+
+  private readonly fields: IndexField[];
+
+  constructor(scope: Construct, id: string, props: StreamIndexerProps) {
+    super(scope, id);
+    this.validate(props);
+    this.fields = props.fields;
+    this.indexName = props.indexName ?? lowerCaseName(`${id}-index`, 64);
+    const target = props.target ?? SearchTarget.serverless();
+    if (target.domainOptions && !props.vpc) {
+      invalidProp(this, 'target', 'SearchTarget.domain()', 'puts the domain in a VPC, but vpc is not set', 'give vpc, or use SearchTarget.serverless()');
+    }
+
+    const indexerRole = this.createFunctionRole('IndexerRole', 'writes the table\'s stream to the index', props.vpc);
+    const searchRole = this.createFunctionRole('SearchRole', 'answers GET /search', props.vpc);
+    const backend = this.createBackend(target, props, indexerRole, searchRole);
+    this.endpoint = backend.endpoint;
+    this.collection = backend instanceof SearchCollection ? backend.collection : undefined;
+    this.domain = backend instanceof SearchDomain ? backend.domain : undefined;
+
+    this.deadLetterQueue = this.createDeadLetterQueue();
+    this.indexerFunction = this.createIndexer(props, backend, indexerRole, searchRole);
+    this.searchFunction = this.createSearch(props, backend, searchRole);
+    backend.grantIndexer(indexerRole);
+    backend.grantSearch(searchRole);
+
+    this.searchApi = props.searchApi ?? this.createSearchApi();
+    this.searchApi.addRoutes({
+      path: '/search',
+      methods: [apigwv2.HttpMethod.GET],
+      integration: new integrations.HttpLambdaIntegration('Search', this.searchFunction),
+      authorizer: props.searchAuthorizer,
+    });
+    this.searchUrl = `${this.searchApi.apiEndpoint}/search`;
+
+    this.deadLetterAlarm = this.createDeadLetterAlarm();
+    this.iteratorAgeAlarm = this.createIteratorAgeAlarm(props.iteratorAgeAlarmThreshold ?? Duration.minutes(5));
+    this.acknowledgeNagFindings(props, indexerRole, searchRole);
+  }
+
+  /** Invocations of the indexer function that failed (each is retried, split, or sent to the dead-letter queue). */
+  public metricIndexingErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.indexerFunction.metricErrors(props);
+  }
+
+  private validate(props: StreamIndexerProps): void {
+    if (!props.table.tableStreamArn) {
+      invalidProp(this, 'table', props.table.node.path, 'has no stream',
+        'create the table with stream: StreamViewType.NEW_IMAGE (or import it with tableStreamArn)');
+    }
+    const viewType = streamViewType(props.table);
+    if (viewType !== undefined && viewType !== dynamodb.StreamViewType.NEW_IMAGE && viewType !== dynamodb.StreamViewType.NEW_AND_OLD_IMAGES) {
+      invalidProp(this, 'table stream', viewType, 'carries no new images to index', 'use StreamViewType.NEW_IMAGE or NEW_AND_OLD_IMAGES');
+    }
+    if (props.documentId.length === 0) {
+      invalidProp(this, 'documentId', '[]', 'is empty', 'list the key attributes that identify an item, e.g. [\'room\', \'message\']');
+    }
+    const keys = keyAttributes(props.table);
+    for (const attribute of props.documentId) {
+      if (keys && !keys.includes(attribute)) {
+        invalidProp(this, 'documentId', attribute, `is not a key attribute of the table (${keys.join(', ')}); removals carry only the keys`,
+          'use key attributes only');
+      }
+    }
+    if (props.fields.length === 0) {
+      invalidProp(this, 'fields', '[]', 'is empty', 'list the attributes to index');
+    }
+    const names = new Set<string>();
+    for (const field of props.fields) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]{0,99}$/.test(field.name)) {
+        invalidProp(this, 'fields name', field.name, 'is not a plain field name', 'use letters, digits and underscores, starting with a letter');
+      }
+      if (names.has(field.name)) {
+        invalidProp(this, 'fields name', field.name, 'is listed twice', 'list each field once');
+      }
+      names.add(field.name);
+      if (field.searchable && field.type !== IndexFieldType.TEXT && field.type !== IndexFieldType.SEARCH_AS_YOU_TYPE) {
+        invalidProp(this, `fields ${field.name} searchable`, true, `cannot apply to a ${field.type} field; prefix search needs text`,
+          'make it TEXT or SEARCH_AS_YOU_TYPE, or use filterable for exact matches');
+      }
+      if (field.filterable && field.type !== IndexFieldType.KEYWORD) {
+        invalidProp(this, `fields ${field.name} filterable`, true, `cannot apply to a ${field.type} field; filters match exact keywords`,
+          'make the field KEYWORD');
+      }
+      if (field.filterable && ['q', 'limit'].includes(field.name)) {
+        invalidProp(this, 'fields name', field.name, 'would clash with the search API\'s own parameter', 'rename the field or leave it unfilterable');
+      }
+    }
+    if (!props.fields.some(isSearchable)) {
+      invalidProp(this, 'fields', props.fields.map(f => f.name).join(', '), 'has no searchable field', 'add a TEXT or SEARCH_AS_YOU_TYPE field');
+    }
+    if (props.indexName !== undefined && !/^[a-z0-9][a-z0-9_-]{0,254}$/.test(props.indexName)) {
+      invalidProp(this, 'indexName', props.indexName, 'is not an index name', 'use lower-case letters, digits, hyphens and underscores, starting with a letter or digit');
+    }
+    checkInteger(this, 'batchSize', props.batchSize, 1, 10_000);
+    checkInteger(this, 'retryAttempts', props.retryAttempts, 0, 10_000);
+    checkInteger(this, 'maxSearchResults', props.maxSearchResults, 1, 100);
+    checkInteger(this, 'maxQueryLength', props.maxQueryLength, 1, 1_000);
+    if (props.maxRecordAge) {
+      checkSeconds(this, 'maxRecordAge', props.maxRecordAge, 60, 604_800, 'the event source mapping\'s record age');
+    }
+    if (props.maxBatchingWindow) {
+      checkSeconds(this, 'maxBatchingWindow', props.maxBatchingWindow, 0, 300, 'the event source mapping\'s batching window');
+    }
+  }
+
+  private createFunctionRole(id: string, purpose: string, vpc: ec2.IVpc | undefined): iam.Role {
+    const role = new iam.Role(this, id, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `The function of ${this.node.path} that ${purpose}`,
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName(
+        vpc ? 'service-role/AWSLambdaVPCAccessExecutionRole' : 'service-role/AWSLambdaBasicExecutionRole')],
+    });
+    return role;
+  }
+
+  private createBackend(target: SearchTarget, props: StreamIndexerProps, indexerRole: iam.Role, searchRole: iam.Role): SearchBackend {
+    if (target.domainOptions) {
+      return new SearchDomain(this, 'Domain', {
+        ...target.domainOptions, vpc: props.vpc!, vpcSubnets: props.vpcSubnets, indexerRole, searchRole,
+      });
+    }
+    return new SearchCollection(this, 'Collection', {
+      ...target.serverlessOptions, indexName: this.indexName, vpc: props.vpc, vpcSubnets: props.vpcSubnets,
+    });
+  }
+
+  private createDeadLetterQueue(): sqs.Queue {
+    const queue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledgeNag(queue, 'SQS3',
+      'This queue is itself the dead-letter destination of the indexer\'s event source; records in it are replayed from the table, not redelivered.');
+    return queue;
+  }
+
+  private functionOptions(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, name: string) {
+    return {
+      role,
+      architecture: lambda.Architecture.ARM_64,
+      vpc: props.vpc,
+      vpcSubnets: props.vpc ? props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } : undefined,
+      securityGroups: props.vpc && backend.clientSecurityGroups.length > 0 ? backend.clientSecurityGroups : undefined,
+      logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+    };
+  }
+
+  private createIndexer(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, searchRole: iam.Role): lambda.Function {
+    const fn = new IndexerFunction(this, 'Indexer', {
+      ...this.functionOptions(props, backend, role, 'Indexer'),
+      description: `Indexes ${props.table.node.path} into ${this.indexName}`,
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      environment: {
+        ...this.commonEnvironment(backend),
+        SEARCH_DOCUMENT_ID: JSON.stringify(props.documentId),
+        SEARCH_FIELDS: JSON.stringify(props.fields.map(f => ({ name: f.name, type: f.type }))),
+        ...(backend.signingService === 'es' ? { SEARCH_READER_ROLE_ARN: searchRole.roleArn } : {}),
+      },
+    });
+    fn.addEventSource(new sources.DynamoEventSource(props.table, {
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: props.batchSize ?? 100,
+      maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
+      bisectBatchOnError: true,
+      retryAttempts: props.retryAttempts ?? 5,
+      maxRecordAge: props.maxRecordAge ?? Duration.days(1),
+      reportBatchItemFailures: true,
+      onFailure: new sources.SqsDlq(this.deadLetterQueue),
+    }));
+    return fn;
+  }
+
+  private createSearch(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role): lambda.Function {
+    return new SearchFunction(this, 'Search', {
+      ...this.functionOptions(props, backend, role, 'Search'),
+      description: `Prefix search over ${this.indexName}`,
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      environment: {
+        ...this.commonEnvironment(backend),
+        SEARCH_QUERY_FIELDS: JSON.stringify(this.fields.filter(isSearchable).map(f => ({ name: f.name, type: f.type }))),
+        SEARCH_FILTER_FIELDS: JSON.stringify(this.fields.filter(f => f.filterable).map(f => f.name)),
+        SEARCH_MAX_LIMIT: String(props.maxSearchResults ?? 50),
+        SEARCH_MAX_QUERY_LENGTH: String(props.maxQueryLength ?? 200),
+      },
+    });
+  }
+
+  private commonEnvironment(backend: SearchBackend): Record<string, string> {
+    return { SEARCH_ENDPOINT: backend.endpoint, SEARCH_SERVICE: backend.signingService, SEARCH_INDEX: this.indexName };
+  }
+
+  private createSearchApi(): apigwv2.HttpApi {
+    const api = new apigwv2.HttpApi(this, 'SearchApi', {
+      description: `Search over ${this.indexName} (${this.node.path})`,
+      createDefaultStage: false,
+    });
+    const accessLogs = new logs.LogGroup(this, 'SearchApiAccessLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    new apigwv2.HttpStage(this, 'SearchApiStage', {
+      httpApi: api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: 100, burstLimit: 200 },
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
+    });
+    return api;
+  }
+
+  private createDeadLetterAlarm(): cloudwatch.Alarm {
+    return this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }).createAlarm(this, 'DeadLetterAlarm', {
+      alarmDescription: `Stream records of ${this.node.path} could not be indexed; replay them from the table`,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  private createIteratorAgeAlarm(threshold: Duration): cloudwatch.Alarm {
+    const metric = new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'IteratorAge',
+      dimensionsMap: { FunctionName: this.indexerFunction.functionName },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+    return metric.createAlarm(this, 'IteratorAgeAlarm', {
+      alarmDescription: `Indexing of ${this.node.path} lags its table by more than ${threshold.toHumanString()}`,
+      threshold: threshold.toMilliseconds(),
+      evaluationPeriods: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  private acknowledgeNagFindings(props: StreamIndexerProps, ...roles: iam.Role[]): void {
+    const managed = props.vpc ? 'AWSLambdaVPCAccessExecutionRole' : 'AWSLambdaBasicExecutionRole';
+    for (const role of roles) {
+      acknowledgeNag(role, `IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${managed}]`,
+        `The function uses ${managed} only to write its own logs${props.vpc ? ' and attach its network interfaces' : ''}.`);
+      const policy = role.node.tryFindChild('DefaultPolicy')?.node.defaultChild;
+      if (policy instanceof iam.CfnPolicy) {
+        acknowledgeWildcards(policy, 'The wildcards are the stream listing that Lambda\'s event source needs (it has no resource-level form) and the index paths under this construct\'s own collection or domain.');
+      }
+    }
+    if (!props.searchAuthorizer) {
+      const route = this.searchApi.node.tryFindChild('GET--search')?.node.defaultChild;
+      if (route) {
+        acknowledgeNag(route as apigwv2.CfnRoute, 'APIG4',
+          'The search route is public by design: it reads only the fields listed as indexed; give searchAuthorizer (e.g. a front door\'s originCheckAuthorizer()) to restrict it.');
+      }
+    }
+  }
+}
+
+/** The stream view type of a table made in this app, when it can be read. */
+function streamViewType(table: dynamodb.ITable): string | undefined {
+  const cfn = table.node.defaultChild;
+  if (cfn instanceof dynamodb.CfnTable) {
+    const spec = Stack.of(cfn).resolve(cfn.streamSpecification);
+    return spec?.streamViewType;
+  }
+  if (cfn instanceof dynamodb.CfnGlobalTable) {
+    const spec = Stack.of(cfn).resolve(cfn.streamSpecification);
+    return spec?.streamViewType;
+  }
+  return undefined;
+}
+
+/** The key attributes of a table made in this app, when they can be read. */
+function keyAttributes(table: dynamodb.ITable): string[] | undefined {
+  if (table instanceof dynamodb.Table) {
+    const schema = table.schemaV2();
+    return [...schema.partitionKeys, ...schema.sortKeys ?? []].map(a => a.name);
+  }
+  return undefined;
+}

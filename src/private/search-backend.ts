@@ -1,0 +1,29 @@
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { IndexField, IndexFieldType } from '../indexer/index-field';
+
+/** What the indexer and search functions need from a collection or domain. */
+export interface SearchBackend {
+  /** `https://host` of the collection or domain. */
+  readonly endpoint: string;
+  /** The SigV4 service name: `aoss` or `es`. */
+  readonly signingService: 'aoss' | 'es';
+  /** Security groups the functions must be in to reach the endpoint, when it lives in a VPC. */
+  readonly clientSecurityGroups: ec2.ISecurityGroup[];
+  /** Lets `indexer` create the index and write documents. */
+  grantIndexer(indexer: iam.IRole): void;
+  /** Lets `search` read documents. */
+  grantSearch(search: iam.IRole): void;
+}
+
+/** Whether `q` of the search API matches `field`. */
+export function isSearchable(field: IndexField): boolean {
+  return field.searchable ?? (field.type === IndexFieldType.SEARCH_AS_YOU_TYPE || field.type === IndexFieldType.TEXT);
+}
+
+/** A lower-case name of at most `maxLength` characters, from a construct's unique id. */
+export function lowerCaseName(uniqueId: string, maxLength: number): string {
+  const cleaned = uniqueId.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^[^a-z]+/, '');
+  const name = cleaned.length > maxLength ? cleaned.slice(0, maxLength - 9) + '-' + cleaned.slice(-8) : cleaned;
+  return name.replace(/-+$/, '');
+}

@@ -1,0 +1,132 @@
+import { Lazy, Names, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as aoss from 'aws-cdk-lib/aws-opensearchserverless';
+import { Construct } from 'constructs';
+import { SearchBackend, lowerCaseName } from './search-backend';
+import { invalidProp } from './validation';
+import { ServerlessCollectionOptions } from '../indexer/search-target';
+
+const INDEXER_PERMISSIONS = ['aoss:CreateIndex', 'aoss:DescribeIndex', 'aoss:UpdateIndex', 'aoss:WriteDocument', 'aoss:ReadDocument'];
+const SEARCH_PERMISSIONS = ['aoss:DescribeIndex', 'aoss:ReadDocument'];
+
+export interface SearchCollectionProps extends ServerlessCollectionOptions {
+  readonly indexName: string;
+  /** Reach the collection only through a VPC endpoint in these subnets. */
+  readonly vpc?: ec2.IVpc;
+  readonly vpcSubnets?: ec2.SubnetSelection;
+}
+
+/**
+ * An OpenSearch Serverless SEARCH collection whose policies name exactly the roles granted here: the
+ * encryption policy must exist before the collection, the network policy admits only the VPC endpoint
+ * (or the public endpoint, IAM-signed, without a VPC), and the data access policy is written at synthesis
+ * from the granted roles.
+ */
+export class SearchCollection extends Construct implements SearchBackend {
+  public readonly collection: aoss.CfnCollection;
+  public readonly vpcEndpoint?: aoss.CfnVpcEndpoint;
+  public readonly endpoint: string;
+  public readonly signingService = 'aoss' as const;
+  public readonly clientSecurityGroups: ec2.ISecurityGroup[] = [];
+  private readonly name: string;
+  private readonly indexName: string;
+  private readonly readers: iam.IRole[] = [];
+  private readonly writers: iam.IRole[] = [];
+
+  constructor(scope: Construct, id: string, props: SearchCollectionProps) {
+    super(scope, id);
+    this.name = props.collectionName ?? lowerCaseName(Names.uniqueId(this), 32);
+    if (!/^[a-z][a-z0-9-]{2,31}$/.test(this.name)) {
+      invalidProp(scope, 'target collectionName', this.name, 'is not a collection name',
+        'use 3-32 lower-case letters, digits and hyphens, starting with a letter');
+    }
+    this.indexName = props.indexName;
+
+    const encryption = new aoss.CfnSecurityPolicy(this, 'EncryptionPolicy', {
+      name: this.name,
+      type: 'encryption',
+      description: `Encryption at rest of ${this.name}`,
+      policy: Stack.of(this).toJsonString({
+        Rules: [{ ResourceType: 'collection', Resource: [`collection/${this.name}`] }],
+        ...(props.encryptionKey ? { KmsARN: props.encryptionKey.keyArn } : { AWSOwnedKey: true }),
+      }),
+    });
+    if (props.vpc) {
+      this.vpcEndpoint = this.createVpcEndpoint(props.vpc, props.vpcSubnets);
+    }
+    const network = new aoss.CfnSecurityPolicy(this, 'NetworkPolicy', {
+      name: this.name,
+      type: 'network',
+      description: this.vpcEndpoint ? `Only the VPC endpoint reaches ${this.name}` : `IAM-signed requests reach ${this.name} over its public endpoint`,
+      policy: Stack.of(this).toJsonString([{
+        Rules: [{ ResourceType: 'collection', Resource: [`collection/${this.name}`] }],
+        ...(this.vpcEndpoint ? { AllowFromPublic: false, SourceVPCEs: [this.vpcEndpoint.attrId] } : { AllowFromPublic: true }),
+      }]),
+    });
+    this.collection = new aoss.CfnCollection(this, 'Collection', {
+      name: this.name,
+      type: 'SEARCH',
+      standbyReplicas: props.standbyReplicas === false ? 'DISABLED' : 'ENABLED',
+      description: `Documents of ${scope.node.path}`,
+    });
+    this.collection.addDependency(encryption);
+    this.collection.addDependency(network);
+    this.endpoint = this.collection.attrCollectionEndpoint;
+    this.createDataAccessPolicy();
+  }
+
+  public grantIndexer(indexer: iam.IRole): void {
+    this.writers.push(indexer);
+    this.grantApiAccess(indexer);
+  }
+
+  public grantSearch(search: iam.IRole): void {
+    this.readers.push(search);
+    this.grantApiAccess(search);
+  }
+
+  private grantApiAccess(role: iam.IRole): void {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['aoss:APIAccessAll'], resources: [this.collection.attrArn] }));
+  }
+
+  private createVpcEndpoint(vpc: ec2.IVpc, vpcSubnets: ec2.SubnetSelection | undefined): aoss.CfnVpcEndpoint {
+    const securityGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
+      vpc,
+      description: `HTTPS from the functions of ${this.node.scope!.node.path} to the ${this.name} collection endpoint`,
+      allowAllOutbound: false,
+    });
+    const clients = new ec2.SecurityGroup(this, 'ClientSecurityGroup', {
+      vpc,
+      description: `Functions of ${this.node.scope!.node.path} that reach the ${this.name} collection`,
+    });
+    securityGroup.addIngressRule(clients, ec2.Port.tcp(443), 'HTTPS from the indexer and search functions');
+    this.clientSecurityGroups.push(clients);
+    return new aoss.CfnVpcEndpoint(this, 'VpcEndpoint', {
+      name: this.name,
+      vpcId: vpc.vpcId,
+      subnetIds: vpc.selectSubnets(vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
+      securityGroupIds: [securityGroup.securityGroupId],
+    });
+  }
+
+  /** Written lazily so it holds exactly the roles granted by the time the stack synthesizes. */
+  private createDataAccessPolicy(): void {
+    const entry = (roles: iam.IRole[], permissions: string[], description: string) => ({
+      Description: description,
+      Rules: [{ ResourceType: 'index', Resource: [`index/${this.name}/${this.indexName}`], Permission: permissions }],
+      Principal: roles.map(r => r.roleArn),
+    });
+    new aoss.CfnAccessPolicy(this, 'DataAccessPolicy', {
+      name: this.name,
+      type: 'data',
+      description: `Index ${this.indexName}: the indexer writes, the search function reads`,
+      policy: Lazy.string({
+        produce: () => Stack.of(this).toJsonString([
+          entry(this.writers, INDEXER_PERMISSIONS, 'The indexer creates the index and writes documents'),
+          entry(this.readers, SEARCH_PERMISSIONS, 'The search function reads documents'),
+        ].filter(e => e.Principal.length > 0)),
+      }),
+    });
+  }
+}
