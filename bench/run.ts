@@ -1,18 +1,22 @@
 /**
  * npm run bench: the fan-out benchmark (the kit against socket.io 4 with its Redis adapter, same load
- * generator, two server processes on one redis-server, 127.0.0.1 only) and the canvas benchmark.
+ * generator, two server processes on one redis-server, 127.0.0.1 only), the canvas benchmark and the chat
+ * benchmark (two chat server processes on one redis-server and dynalite; 1,000 clients in 10 rooms).
  * Prints tables and writes a timestamped JSON file under bench/results/ and the newest result of each
  * benchmark, with its date and machine, to bench/results/latest.json.
  *
- *   npm run bench                  both
+ *   npm run bench                  all three
  *   npm run bench -- fanout        only the fan-out comparison
  *   npm run bench -- canvas        only the canvas
+ *   npm run bench -- chat          only the chat
  *   BENCH_CLIENTS=2000 BENCH_STEP_SECONDS=5 BENCH_WATCHERS=1000 tune the load
+ *   BENCH_CHAT_CLIENTS=1000 BENCH_CHAT_ROOMS=10 BENCH_CHAT_RATES=50,100,200 BENCH_CHAT_SENDERS=240 tune the chat's
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { runCanvasBench } from './canvas/run-canvas';
+import { runChatBench } from './chat/run-chat';
 import { FanoutResult, runFanout, SYSTEMS } from './fanout/run-fanout';
 import { round } from './lib/stats';
 import { formatTable } from '../scripts/lib/table';
@@ -48,14 +52,25 @@ async function main(): Promise<void> {
     }, log);
     results.canvas = canvas;
   }
+  if (!which || which === 'chat') {
+    results.chat = await runChatBench({
+      clients: env('BENCH_CHAT_CLIENTS', 1000),
+      rooms: env('BENCH_CHAT_ROOMS', 10),
+      senders: process.env.BENCH_CHAT_SENDERS ? Number(process.env.BENCH_CHAT_SENDERS) : undefined,
+      rates: (process.env.BENCH_CHAT_RATES ?? '50,100,200,400,800,1200,1600,2000,2400').split(',').map(Number),
+      stepSeconds: env('BENCH_STEP_SECONDS', 5),
+      settleMs: 3000,
+      p99LimitMs: 250,
+    }, log);
+  }
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
   const text = JSON.stringify(results, null, 2);
-  // latest.json keeps the newest result of each benchmark, so running one does not drop the other's.
+  // latest.json keeps the newest result of each benchmark, so running one does not drop the others'.
   const latestFile = path.join(dir, 'latest.json');
   const previous = fs.existsSync(latestFile) ? JSON.parse(fs.readFileSync(latestFile, 'utf8')) : {};
   const stamp = { date: results.date, machine: results.machine };
-  const latest = { ...previous, ...Object.fromEntries(['fanout', 'canvas'].filter(k => k in results).map(k => [k, { ...stamp, ...(results[k] as object) }])) };
+  const latest = { ...previous, ...Object.fromEntries(['fanout', 'canvas', 'chat'].filter(k => k in results).map(k => [k, { ...stamp, ...(results[k] as object) }])) };
   delete latest.date;
   delete latest.machine;
   fs.writeFileSync(latestFile, JSON.stringify(latest, null, 2));

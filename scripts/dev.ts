@@ -2,6 +2,7 @@
  * Runs one example system locally on its embedded defaults:
  *
  *   npm run dev canvas       http://localhost:8080
+ *   npm run dev chat         http://localhost:8080 (search through a local stand-in of the search API)
  *
  * In-memory bus and board unless REALTIME_BUS_URL points at a Redis; a DynamoDB-API store (dynalite, in
  * memory) in this process unless DYNAMODB_ENDPOINT and the table variables are set; the example's web/
@@ -11,9 +12,10 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PLACEMENTS_TABLE_KEY } from '../examples/canvas/server/table';
+import { MESSAGES_TABLE_KEY, USERS_TABLE_KEY } from '../examples/chat/server/tables';
 import { startLocalDynamoDb } from '../examples/shared/local-dynamodb';
 
-const RUNNABLE = ['canvas', 'echo'];
+const RUNNABLE = ['canvas', 'chat', 'echo'];
 
 async function main(): Promise<void> {
   const name = process.argv[2];
@@ -32,6 +34,21 @@ async function main(): Promise<void> {
     }
     process.env.CANVAS_TOKEN_SECRET ??= randomBytes(24).toString('base64url');
     process.env.CANVAS_WEB_DIR ??= path.join(dir, 'web');
+  }
+  if (name === 'chat') {
+    if (!process.env.DYNAMODB_ENDPOINT && !process.env.CHAT_USERS_TABLE && !process.env.CHAT_MESSAGES_TABLE) {
+      const local = await startLocalDynamoDb();
+      await local.createTable('chat-users', USERS_TABLE_KEY);
+      await local.createTable('chat-messages', MESSAGES_TABLE_KEY);
+      process.env.DYNAMODB_ENDPOINT = local.endpoint;
+      process.env.CHAT_USERS_TABLE = 'chat-users';
+      process.env.CHAT_MESSAGES_TABLE = 'chat-messages';
+      console.log(`local DynamoDB-API store (dynalite, in memory) at ${local.endpoint}`);
+    }
+    process.env.CHAT_SESSION_SECRET ??= randomBytes(24).toString('base64url');
+    process.env.CHAT_WEB_DIR ??= path.join(dir, 'web');
+    // In AWS /search is the StreamIndexer's search API; locally an in-process stand-in answers it.
+    process.env.CHAT_LOCAL_SEARCH ??= '1';
   }
   if (fs.existsSync(path.join(dir, 'web'))) {
     console.log(`open http://localhost:${process.env.PORT}/`);

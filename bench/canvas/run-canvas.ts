@@ -1,10 +1,12 @@
 import * as path from 'path';
 import { Pool } from 'undici';
 import { WebSocket } from 'ws';
+import { PLACEMENTS_TABLE_KEY } from '../../examples/canvas/server/table';
 import { TokenSigner } from '../../examples/canvas/server/tokens';
 import { formatTable } from '../../scripts/lib/table';
 import { startRedis } from '../../test/support/redis-server';
-import { cpuSeconds, spawnTs, startReporting, stop } from '../lib/procs';
+import { spawnDynalite } from '../lib/dynalite-process';
+import { cpuSeconds, startReporting, stop } from '../lib/procs';
 import { percentile, round } from '../lib/stats';
 
 export interface CanvasBenchOptions {
@@ -46,7 +48,7 @@ export interface CanvasBenchResult {
 export async function runCanvasBench(options: CanvasBenchOptions, log: (line: string) => void): Promise<CanvasBenchResult> {
   console.log(`\nCanvas: 1 server process + redis-server + dynalite; ${options.watchers} watchers; placements by distinct users`);
   const redis = await startRedis({ password: 'bench' });
-  const dynamo = spawnTs(path.join(__dirname, 'dynalite-process.ts'), {});
+  const dynamo = spawnDynalite({ placements: PLACEMENTS_TABLE_KEY });
   const endpoint = await new Promise<string>(resolve => dynamo.once('message', (m: any) => resolve(m.endpoint)));
   const server = await startReporting(path.join(__dirname, 'canvas-server.ts'), {
     PORT: '0',

@@ -61,7 +61,7 @@ export const SOCKET_IO: Protocol = {
 };
 
 /** A small seeded generator, so both systems see the same arrival times. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -37,6 +37,11 @@ export interface RealtimeServerOptions<C, M> {
   readonly wsPath?: string;
   /** Largest frame a client may send; larger ones close the socket with 1009. @default 16 KiB */
   readonly maxFrameBytes?: number;
+  /**
+   * Largest message the application takes: a frame above this (but within `maxFrameBytes`) is answered
+   * with a `frame_too_large` error frame and the connection stays open. @default - `maxFrameBytes`
+   */
+  readonly maxMessageBytes?: number;
   /** Messages per second per connection. @default 20 a second, bursts of 40 */
   readonly rateLimit?: RateLimit;
   /** A client whose unsent data exceeds this is too slow and is closed. @default 4 MiB */
@@ -70,6 +75,8 @@ export interface BroadcastOptions<C> {
   readonly binary?: boolean;
   /** Only clients for which this returns true. */
   readonly filter?: (client: RealtimeClient<C>) => boolean;
+  /** Only these clients (e.g. the members of a room) rather than every client. @default - every client */
+  readonly clients?: Iterable<RealtimeClient<C>>;
 }
 
 /** One WebSocket connection and what the application keeps about it. */
@@ -144,6 +151,7 @@ export class RealtimeServer<C = undefined, M = unknown> {
   private readonly wsPath: string;
   private readonly rateLimit: RateLimit;
   private readonly maxBufferedBytes: number;
+  private readonly maxMessageBytes: number;
   private readonly minFlushIntervalMs: number;
   private pinger?: NodeJS.Timeout;
   private metadataPoller?: NodeJS.Timeout;
@@ -160,6 +168,7 @@ export class RealtimeServer<C = undefined, M = unknown> {
     this.wsPath = options.wsPath ?? '/ws';
     this.rateLimit = options.rateLimit ?? { perSecond: 20, burst: 40 };
     this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.maxMessageBytes = options.maxMessageBytes ?? options.maxFrameBytes ?? 16 * 1024;
     this.minFlushIntervalMs = options.minFlushIntervalMs ?? 33;
     // Compression would run once per socket; frames are built once and sent as they are.
     this.wss = new WebSocketServer({
@@ -192,14 +201,14 @@ export class RealtimeServer<C = undefined, M = unknown> {
   }
 
   /**
-   * Sends the same bytes to every open client (or those `filter` accepts): the caller serializes once per
-   * message, never per socket. Buffers go as binary frames unless `binary: false`. Returns how many
-   * clients it went to.
+   * Sends the same bytes to every open client (or to `clients`, and of those to the ones `filter`
+   * accepts): the caller serializes once per message, never per socket. Buffers go as binary frames
+   * unless `binary: false`. Returns how many clients it went to.
    */
   public broadcast(data: Buffer | string, options: BroadcastOptions<C> = {}): number {
     const frame = buildFrame(data, options.binary ?? Buffer.isBuffer(data));
     let sent = 0;
-    for (const client of this.clients) {
+    for (const client of options.clients ?? this.clients) {
       if (client.socket.readyState !== WebSocket.OPEN || (options.filter && !options.filter(client))) {
         continue;
       }
@@ -438,6 +447,10 @@ export class RealtimeServer<C = undefined, M = unknown> {
     }
     if (isBinary) {
       client.error('bad_message', 'send JSON text frames');
+      return;
+    }
+    if (data.length > this.maxMessageBytes) {
+      client.error('frame_too_large', `the message is ${data.length} bytes; the limit is ${this.maxMessageBytes}`);
       return;
     }
     let parsed: unknown;

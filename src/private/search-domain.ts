@@ -93,6 +93,8 @@ export class SearchDomain extends Construct implements SearchBackend {
   public grantSearch(search: iam.IRole): void {
     this.domain.grantRead(search);
     this.domain.grantIndexRead('*', search);
+    // Queries go as POST /<index>/_search, which the read grants (GET and HEAD) do not cover.
+    search.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['es:ESHttpPost'], resources: [`${this.domain.domainArn}/*/_search`] }));
   }
 
   /** The domain's resource policy admits the two roles only; fine-grained access control limits each further. */

@@ -123,6 +123,36 @@ describe('RealtimeServer', () => {
     other.close();
   });
 
+  test('answers a frame above maxMessageBytes with an error frame and keeps the connection', async () => {
+    const { port } = await start({ maxFrameBytes: 4096, maxMessageBytes: 1024 });
+    const ws = await connect(port);
+    const refused = next(ws);
+    ws.send(JSON.stringify({ type: 'say', text: 'x'.repeat(2000) }));
+    expect(await refused).toEqual({ type: 'error', code: 'frame_too_large', message: expect.stringMatching(/^the message is \d+ bytes; the limit is 1024$/) });
+    const reply = next(ws);
+    ws.send('{"type":"say","text":"still open"}');
+    expect((await reply).text).toBe('still open');
+    ws.close();
+  });
+
+  test('broadcasts to the given clients only, when a client list is passed', async () => {
+    const { server, port } = await start();
+    const [ann, bob] = await Promise.all([connect(port), connect(port, '/ws?user=bob')]);
+    const bobGot: any[] = [];
+    bob.on('message', d => bobGot.push(JSON.parse(d.toString())));
+    const annClient = [...server.clients].find(c => c.context.user === 'ann')!;
+    const first = next(ann);
+    expect(server.broadcast(JSON.stringify({ to: 'ann only' }), { binary: false, clients: [annClient] })).toBe(1);
+    expect(await first).toEqual({ to: 'ann only' });
+    // A later broadcast to everyone reaches bob, and nothing before it did.
+    const marker = new Promise(resolve => bob.once('message', resolve));
+    server.broadcast(JSON.stringify({ to: 'all' }), { binary: false });
+    await marker;
+    expect(bobGot).toEqual([{ to: 'all' }]);
+    ann.close();
+    bob.close();
+  });
+
   test('rate-limits a flooding client, then closes it with 1008, while others are served', async () => {
     const { port } = await start({ rateLimit: { perSecond: 5, burst: 5 } });
     const [flood, calm] = await Promise.all([connect(port), connect(port, '/ws?user=bob')]);

@@ -1,0 +1,133 @@
+import * as path from 'path';
+import { App, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { MESSAGES_TABLE_KEY, USERS_TABLE_KEY } from './server/tables';
+import {
+  CdnFrontDoor, FrontDoorSite, FrontDoorWebAcl, IndexFieldType, RealtimeFargateService, RedisPubSubBus, SearchTarget, StreamIndexer,
+} from '../../src';
+import { acknowledge } from '../shared/acknowledge';
+import { exampleApp, exampleEnv } from '../shared/example-app';
+import { TableKey } from '../shared/local-dynamodb';
+import { exampleVpc } from '../shared/network';
+import { serverImage } from '../shared/server-image';
+
+/**
+ * Realtime chat with full-text search: the chat server on RealtimeFargateService keeps accounts in a
+ * Users table and messages in a Messages table (partition `room`, time-ordered sort key) whose stream a
+ * StreamIndexer writes to OpenSearch Serverless; presence, login throttling and room fan-out run on a
+ * Valkey bus. One CdnFrontDoor serves `web/`, passes `/ws*` to the service's internal load balancer and
+ * `/search*` to the search API, whose route admits only requests that came through the distribution.
+ */
+export class ChatStack extends Stack {
+  public readonly service: RealtimeFargateService;
+  public readonly users: dynamodb.Table;
+  public readonly messages: dynamodb.Table;
+  public readonly search: StreamIndexer;
+  public readonly frontDoor: CdnFrontDoor;
+
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const vpc = exampleVpc(this);
+    const bus = new RedisPubSubBus(this, 'Bus', { vpc });
+    this.users = this.table('Users', USERS_TABLE_KEY);
+    this.messages = this.table('Messages', MESSAGES_TABLE_KEY, dynamodb.StreamViewType.NEW_IMAGE);
+
+    const sessionSecret = new secretsmanager.Secret(this, 'SessionSecret', {
+      description: 'Signs the chat session tokens that let a page resume its login after a reconnect',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+
+    this.service = new RealtimeFargateService(this, 'Chat', {
+      vpc,
+      image: serverImage(path.join(__dirname, 'server')),
+      bus,
+      publicLoadBalancer: false,
+      drainTimeout: Duration.seconds(60),
+      environment: {
+        CHAT_USERS_TABLE: this.users.tableName,
+        CHAT_MESSAGES_TABLE: this.messages.tableName,
+        CHAT_ROOMS: 'general,random,help,aws',
+      },
+      secrets: { CHAT_SESSION_SECRET: ecs.Secret.fromSecretsManager(sessionSecret) },
+    });
+    this.users.grantReadWriteData(this.service.taskDefinition.taskRole);
+    this.messages.grantReadWriteData(this.service.taskDefinition.taskRole);
+
+    // The API exists first so the front door can route to it and then guard its route.
+    const searchApi = this.searchApi();
+    this.frontDoor = new CdnFrontDoor(this, 'FrontDoor', {
+      site: FrontDoorSite.fromDirectory(path.join(__dirname, 'web')),
+      realtime: [{ pathPattern: '/ws*', service: this.service }],
+      api: [{ pathPattern: '/search*', httpApi: searchApi }],
+      webAclArn: this.region === 'us-east-1' ? new FrontDoorWebAcl(this, 'WebAcl').webAclArn : undefined,
+    });
+    this.search = new StreamIndexer(this, 'Search', {
+      table: this.messages,
+      documentId: ['room', 'message'],
+      fields: [
+        { name: 'text', type: IndexFieldType.SEARCH_AS_YOU_TYPE },
+        { name: 'room', type: IndexFieldType.KEYWORD, filterable: true },
+        { name: 'username', type: IndexFieldType.KEYWORD },
+        { name: 'message', type: IndexFieldType.KEYWORD },
+        { name: 'time', type: IndexFieldType.DATE },
+      ],
+      indexName: 'chat-messages',
+      target: SearchTarget.serverless(),
+      vpc,
+      searchApi,
+      searchAuthorizer: this.frontDoor.originCheckAuthorizer(),
+      maxSearchResults: 50,
+    });
+
+    acknowledge(this.service.taskDefinition, 'ECS2',
+      'The CHAT_* variables hold table names and the room list, none of them secret; the session-signing key and the bus credentials arrive from Secrets Manager as ECS secrets.');
+    acknowledge(sessionSecret, 'SMG4',
+      'Rotating the signing key would sign every user out at once; the key never leaves the task and is replaced by redeploying with a new secret.');
+  }
+
+  /** An HTTP API with a throttled, access-logged default stage; StreamIndexer adds `GET /search`. */
+  private searchApi(): apigwv2.HttpApi {
+    const api = new apigwv2.HttpApi(this, 'SearchApi', { description: 'Chat message search', createDefaultStage: false });
+    api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: 50, burstLimit: 100 },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(new logs.LogGroup(this, 'SearchApiAccessLogs', {
+          retention: logs.RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.DESTROY,
+        })),
+      },
+    });
+    return api;
+  }
+
+  private table(id: string, key: TableKey, stream?: dynamodb.StreamViewType): dynamodb.Table {
+    const attribute = (a: { name: string; type: string }) => ({ name: a.name, type: a.type as dynamodb.AttributeType });
+    return new dynamodb.Table(this, id, {
+      partitionKey: attribute(key.partitionKey),
+      sortKey: key.sortKey ? attribute(key.sortKey) : undefined,
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      stream,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+}
+
+/** Adds the example's stacks to an app. */
+export function createStacks(app: App): Stack[] {
+  return [new ChatStack(app, 'RealtimeChat', { env: exampleEnv() })];
+}
+
+if (require.main === module) {
+  const app = exampleApp();
+  createStacks(app);
+  app.synth();
+}

@@ -1,0 +1,109 @@
+import { randomBytes } from 'crypto';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { connectDynamo, Dynamo } from './dynamo';
+import { ChatError } from './errors';
+import { ChatMessage, LIMITS } from './protocol';
+
+const MESSAGE_ID = /^\d{13}-[0-9a-f]{16}$/;
+
+const PROCESS_ID = randomBytes(4).toString('hex');
+let sequence = randomBytes(4).readUInt32BE(0);
+
+/**
+ * `<13-digit zero-padded epoch ms>-<16 hex>`: lexicographic order is chronological. The hex is 8 random
+ * digits chosen once per process, then a counter, so ids are unique across servers and two messages
+ * that one server stores in the same millisecond keep their order.
+ */
+export function newMessageId(time: number): string {
+  sequence = (sequence + 1) % 2 ** 32;
+  return `${String(time).padStart(13, '0')}-${PROCESS_ID}${sequence.toString(16).padStart(8, '0')}`;
+}
+
+/** An opaque history cursor: base64url of the last key of the page, `{room, message}`. */
+export function encodeCursor(room: string, message: string): string {
+  return Buffer.from(JSON.stringify({ room, message })).toString('base64url');
+}
+
+/** The key a cursor stands for; `bad_cursor` unless it is one this server made for the same room. */
+export function decodeCursor(cursor: string, room: string): { room: string; message: string } {
+  const refuse = () => new ChatError('bad_cursor', 'the cursor is not one of this room\'s history pages');
+  if (!/^[A-Za-z0-9_-]{1,400}$/.test(cursor)) {
+    throw refuse();
+  }
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw refuse();
+  }
+  if (typeof key !== 'object' || key === null || Array.isArray(key) || Object.keys(key).length !== 2) {
+    throw refuse();
+  }
+  const { room: keyRoom, message } = key as Record<string, unknown>;
+  if (keyRoom !== room || typeof message !== 'string' || !MESSAGE_ID.test(message)) {
+    throw refuse();
+  }
+  return { room, message };
+}
+
+/** One page of a room's history, newest first; `next` is absent on the last page. */
+export interface HistoryPage {
+  readonly room: string;
+  readonly messages: ChatMessage[];
+  readonly next?: string;
+}
+
+/**
+ * The DynamoDB Messages table: partition key `room`, sort key `message`; attributes `username`, `text`
+ * (Strings) and `time` (Number, epoch ms), exactly what a StreamIndexer indexes (document id `room:message`).
+ */
+export class MessageStore {
+  private readonly dynamo: Dynamo;
+  private readonly db: DynamoDBDocumentClient;
+
+  constructor(private readonly tableName: string, endpoint?: string) {
+    this.dynamo = connectDynamo(endpoint);
+    this.db = this.dynamo.db;
+  }
+
+  /** Stores a message; resolves once DynamoDB has it. */
+  public async put(message: ChatMessage): Promise<void> {
+    const item: ChatMessage = { room: message.room, message: message.message, username: message.username, text: message.text, time: message.time };
+    try {
+      await this.db.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(message)' }));
+    } catch (err) {
+      throw new ChatError('unavailable', `the message could not be stored (${(err as Error).name}); send it again`);
+    }
+  }
+
+  /**
+   * Up to 20 messages older than `cursor` (or the newest 20), newest first. It reads 21, so `next` is set
+   * only when an older message exists: the last page never carries a cursor to an empty one.
+   */
+  public async page(room: string, cursor?: string): Promise<HistoryPage> {
+    const start = cursor === undefined ? undefined : decodeCursor(cursor, room);
+    let items: ChatMessage[];
+    try {
+      const out = await this.db.send(new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'room = :room',
+        ExpressionAttributeValues: { ':room': room },
+        ScanIndexForward: false,
+        Limit: LIMITS.pageSize + 1,
+        ExclusiveStartKey: start,
+      }));
+      items = (out.Items ?? []) as ChatMessage[];
+    } catch (err) {
+      throw new ChatError('unavailable', `the history could not be read (${(err as Error).name}); try again`);
+    }
+    const messages = items.slice(0, LIMITS.pageSize)
+      .map(i => ({ room: i.room, message: i.message, username: i.username, text: i.text, time: i.time }));
+    return items.length > LIMITS.pageSize
+      ? { room, messages, next: encodeCursor(room, messages[messages.length - 1].message) }
+      : { room, messages };
+  }
+
+  public close(): void {
+    this.dynamo.client.destroy();
+  }
+}

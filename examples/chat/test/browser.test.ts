@@ -1,0 +1,213 @@
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Browser, BrowserContext, Page } from 'playwright-core';
+import { ChatClient } from './chat-client';
+import { launchBrowser } from '../../../test/support/browser';
+import { startServer, ServerProcess } from '../../../test/support/node-server';
+import { freePort, stopProcess, waitForPort } from '../../../test/support/redis-server';
+import { LocalDynamoDb, startLocalDynamoDb } from '../../shared/local-dynamodb';
+import { MESSAGES_TABLE_KEY, USERS_TABLE_KEY } from '../server/tables';
+
+const ENTRY = path.join(__dirname, '..', 'server', 'server.ts');
+const FRONT_DOOR_SOURCE = path.join(__dirname, '..', '..', '..', 'src', 'front-door', 'cdn-front-door.ts');
+
+describe('the chat page in a real browser', () => {
+  let dynamo: LocalDynamoDb;
+  let server: ServerProcess;
+  let browser: Browser;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    dynamo = await startLocalDynamoDb();
+    await dynamo.createTable('users', USERS_TABLE_KEY);
+    await dynamo.createTable('messages', MESSAGES_TABLE_KEY);
+    server = await startServer(ENTRY, {
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      CHAT_USERS_TABLE: 'users',
+      CHAT_MESSAGES_TABLE: 'messages',
+      CHAT_SESSION_SECRET: 'browser-test-secret-value',
+      CHAT_WEB_DIR: path.join(__dirname, '..', 'web'),
+      CHAT_LOCAL_SEARCH: '1',
+      LOG_LEVEL: 'warn',
+    });
+    browser = await launchBrowser();
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    await dynamo?.stop();
+  });
+
+  test('the page is served with CdnFrontDoor\'s default Content-Security-Policy, as in AWS', async () => {
+    const csp = /const DEFAULT_CSP = "([^"]+)";/.exec(fs.readFileSync(FRONT_DOOR_SOURCE, 'utf8'))![1];
+    const res = await fetch(`http://127.0.0.1:${server.port}/`);
+    expect(res.headers.get('content-security-policy')).toBe(csp);
+    expect(await res.text()).not.toMatch(/<script>|<style|\sstyle=|\son[a-z]+=/);
+  });
+
+  test('the local search stand-in answers in the search API\'s format and refuses bad queries with 400', async () => {
+    const writer = await ChatClient.connect(server.port);
+    await writer.anonymous();
+    await writer.join('aws');
+    const stored = await writer.say('aws', 'Deploy pipeline is green');
+    await writer.close();
+    const search = (query: string) => fetch(`http://127.0.0.1:${server.port}/search?${query}`);
+    const found = await search('q=deploy%20pipe&room=aws');
+    expect(found.status).toBe(200);
+    expect(found.headers.get('x-search-backend')).toBe('local-stand-in');
+    expect(await found.json()).toEqual({ hits: [{ id: `aws:${stored.message}`, score: expect.any(Number), document: stored }] });
+    expect(await (await search('q=deploy&room=general')).json()).toEqual({ hits: [] });
+    expect(await (await search('q=ploy')).json()).toEqual({ hits: [] });
+    for (const bad of ['', 'q=', 'q=%20', 'q=deploy&limit=0', 'q=deploy&limit=51', 'q=deploy&limit=two', `q=${'a'.repeat(201)}`]) {
+      const res = await search(bad);
+      expect([bad, res.status, res.headers.get('x-search-backend')]).toEqual([bad, 400, 'local-stand-in']);
+      expect(await res.json()).toEqual({ error: { code: 'invalid_request', message: expect.any(String) } });
+    }
+  });
+
+  /** A browser context on the page (any CSP violation or script error lands in `problems`). */
+  async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('pageerror', err => problems.push(`pageerror: ${err.message}`));
+    page.on('console', msg => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
+    await page.setViewportSize({ width: 1000, height: 700 });
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.waitForSelector('#status[data-state="live"]');
+    return { context, page };
+  }
+
+  const room = (page: Page) => page.evaluate(() => (window as any).chatApp.room as string | null);
+  const texts = (page: Page) => page.evaluate(() => (window as any).chatApp.messages() as string[]);
+
+  test('a registered and an anonymous user chat in one room: typing, messages, presence, history after reload, search', async () => {
+    const alice = await newPage();
+    const bob = await newPage();
+    const pa = alice.page;
+    const pb = bob.page;
+
+    // Alice registers; Bob continues anonymously. Both land in #general.
+    await pa.fill('#username', 'Alice');
+    await pa.fill('#password', 'alice-password');
+    await pa.click('#register-button');
+    await pa.waitForFunction(() => (window as any).chatApp.room === 'general');
+    expect(await pa.textContent('#whoami')).toBe('alice');
+    await pb.click('#anonymous-button');
+    await pb.waitForFunction(() => (window as any).chatApp.room === 'general');
+    const bobName = (await pb.textContent('#whoami'))!.replace(' (anonymous)', '');
+    expect(bobName).toMatch(/^anonymous_[0-9a-f]{6}$/);
+    await pa.waitForFunction(() => document.getElementById('presence')!.textContent === '2 people here');
+    await pa.waitForFunction(name => document.getElementById('messages')!.textContent!.includes(`${name} joined`), bobName);
+    expect(await pa.textContent('#room-list button[data-room="general"] .count')).toBe('2');
+
+    // Alice types: Bob sees the indicator; she sends: Bob sees the message and the indicator goes away.
+    await pa.click('#text');
+    await pa.keyboard.type('hello from alice', { delay: 10 });
+    await pb.waitForFunction(() => document.getElementById('typing')!.textContent === 'alice is typing…');
+    await pa.keyboard.press('Enter');
+    await pb.waitForFunction(() => (window as any).chatApp.messages().includes('hello from alice'));
+    await pb.waitForFunction(() => document.getElementById('typing')!.textContent === '');
+    expect(await pa.inputValue('#text')).toBe('');
+
+    await pb.fill('#text', 'hi alice, from bob');
+    await pb.click('#send-form button');
+    await pa.waitForFunction(() => (window as any).chatApp.messages().includes('hi alice, from bob'));
+    expect(await texts(pa)).toEqual(['hello from alice', 'hi alice, from bob']);
+
+    // Bob reloads: the tab's session resumes (no new anonymous name) and the history is there.
+    await pb.reload();
+    await pb.waitForFunction(() => (window as any).chatApp.room === 'general' && (window as any).chatApp.messages().length === 2);
+    expect(await texts(pb)).toEqual(['hello from alice', 'hi alice, from bob']);
+    expect(await pb.textContent('#whoami')).toBe(`${bobName} (anonymous)`);
+
+    // Search goes through the local stand-in of the search API, and says so.
+    await pa.fill('#search', 'hell');
+    await pa.waitForSelector('#result-list li.hit');
+    expect(await pa.isVisible('#search-backend')).toBe(true);
+    expect(await pa.textContent('#search-backend')).toBe('local stand-in');
+    expect(await pa.locator('#result-list li.hit .text').allTextContents()).toEqual(['hello from alice']);
+    expect(await pa.textContent('#result-list li.hit .author')).toBe('alice');
+
+    expect(problems).toEqual([]);
+    await Promise.all([alice.context.close(), bob.context.close()]);
+  });
+
+  test('scrolling to the top of a room loads older pages until the whole history is shown', async () => {
+    const writer = await ChatClient.connect(server.port);
+    await writer.anonymous();
+    await writer.join('random');
+    for (let i = 0; i < 45; i++) {
+      await writer.say('random', `old message ${i}`);
+    }
+    await writer.close();
+
+    const { context, page } = await newPage();
+    await page.click('#anonymous-button');
+    await page.waitForFunction(() => (window as any).chatApp.room === 'general');
+    await page.click('#room-list button[data-room="random"]');
+    await page.waitForFunction(() => (window as any).chatApp.room === 'random' && (window as any).chatApp.messages().length >= 20);
+    expect(await room(page)).toBe('random');
+    expect((await texts(page)).slice(-1)).toEqual(['old message 44']);
+    const deadline = Date.now() + 10_000;
+    while ((await texts(page)).length < 45 && Date.now() < deadline) {
+      await page.evaluate(() => { document.getElementById('messages')!.scrollTop = 0; });
+      await page.waitForTimeout(100);
+    }
+    expect(await texts(page)).toEqual(Array.from({ length: 45 }, (_, i) => `old message ${i}`));
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  test('a drained server\'s page says it is restarting, reconnects with backoff and resumes its session and room', async () => {
+    const port = await freePort();
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      CHAT_USERS_TABLE: 'users',
+      CHAT_MESSAGES_TABLE: 'messages',
+      CHAT_SESSION_SECRET: 'browser-test-secret-value',
+      CHAT_WEB_DIR: path.join(__dirname, '..', 'web'),
+      REALTIME_DRAIN_SECONDS: '1',
+      LOG_LEVEL: 'warn',
+    };
+    const run = async (): Promise<ChildProcess> => {
+      const proc = spawn(process.execPath, ['--import', 'tsx', ENTRY], { env, stdio: 'ignore' });
+      await waitForPort(port, 20_000);
+      return proc;
+    };
+    let proc = await run();
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      page.on('pageerror', err => problems.push(`pageerror: ${err.message}`));
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.click('#anonymous-button');
+      await page.waitForFunction(() => (window as any).chatApp.room === 'general');
+      await page.click('#room-list button[data-room="help"]');
+      await page.waitForFunction(() => (window as any).chatApp.room === 'help');
+      await page.fill('#text', 'before the restart');
+      await page.press('#text', 'Enter');
+      await page.waitForFunction(() => (window as any).chatApp.messages().includes('before the restart'));
+      const name = await page.evaluate(() => (window as any).chatApp.username as string);
+
+      const exited = new Promise(resolve => proc.once('exit', resolve));
+      proc.kill('SIGTERM');
+      await page.waitForSelector('#status[data-state="offline"]');
+      expect(await page.textContent('#status')).toBe('server restarting, reconnecting…');
+      expect(await exited).toBe(0);
+      proc = await run();
+      await page.waitForSelector('#status[data-state="live"]', { timeout: 15_000 });
+      await page.waitForFunction(() => (window as any).chatApp.room === 'help' && (window as any).chatApp.messages().includes('before the restart'));
+      expect(await page.evaluate(() => (window as any).chatApp.username)).toBe(name);
+      await page.fill('#text', 'after the restart');
+      await page.press('#text', 'Enter');
+      await page.waitForFunction(() => (window as any).chatApp.messages().includes('after the restart'));
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+      await stopProcess(proc);
+    }
+  });
+});
