@@ -44,6 +44,8 @@ export interface BoardStore {
   restore(snapshot: BoardSnapshot): Promise<void>;
   /** Takes the right to restore for `ttlMs`; false when another process holds it. */
   lockRestore(ttlMs: number): Promise<boolean>;
+  /** Gives the right to restore back without restoring (someone else already did). */
+  unlockRestore(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -124,6 +126,10 @@ export class RedisBoardStore implements BoardStore {
     return (await this.redis.set(KEYS.restoreLock, String(process.pid), 'PX', ttlMs, 'NX')) === 'OK';
   }
 
+  public async unlockRestore(): Promise<void> {
+    await this.redis.del(KEYS.restoreLock);
+  }
+
   public async close(): Promise<void> {
     this.redis.disconnect();
   }
@@ -174,6 +180,8 @@ export class MemoryBoardStore implements BoardStore {
   public async lockRestore(): Promise<boolean> {
     return true;
   }
+
+  public async unlockRestore(): Promise<void> {}
 
   public async close(): Promise<void> {}
 }

@@ -331,10 +331,16 @@ export class CanvasServer {
         if (await this.store.hasBoard()) {
           this.boardReady = true;
         } else if (await this.store.lockRestore(30_000)) {
-          const rebuilt = await this.placements.rebuild(this.settings);
-          await this.store.restore(rebuilt);
+          // Restoring releases the lock, so another process may have restored between our check and
+          // our lock; rebuilding again would rewind the sequence under placements made since.
+          if (await this.store.hasBoard()) {
+            await this.store.unlockRestore();
+          } else {
+            const rebuilt = await this.placements.rebuild(this.settings);
+            await this.store.restore(rebuilt);
+            this.log.info({ seq: rebuilt.seq, placements: rebuilt.placements }, 'board restored from the placement history');
+          }
           this.boardReady = true;
-          this.log.info({ seq: rebuilt.seq, placements: rebuilt.placements }, 'board restored from the placement history');
         } else {
           await new Promise(r => setTimeout(r, 500));
         }
