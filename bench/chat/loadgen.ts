@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import { mulberry32 } from '../fanout/loadgen';
+import { digitsAt, mulberry32 } from '../fanout/loadgen';
 import { cpuSeconds, machineCpuSeconds, rssMiB } from '../lib/procs';
 import { percentile } from '../lib/stats';
 
@@ -61,19 +61,6 @@ interface Connection {
   readonly ws: WebSocket;
   readonly room: number;
   readonly pending: Map<number, { resolve(result: unknown): void; reject(err: Error): void }>;
-}
-
-/** Reads the decimal digits at `offset` without decoding the message to a string. */
-function digitsAt(data: Buffer, offset: number): number {
-  let n = 0;
-  for (let i = offset; i < data.length; i++) {
-    const c = data[i] - 48;
-    if (c < 0 || c > 9) {
-      break;
-    }
-    n = n * 10 + c;
-  }
-  return n;
 }
 
 function startsWith(data: Buffer, prefix: Buffer): boolean {

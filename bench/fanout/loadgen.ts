@@ -12,7 +12,7 @@ export interface Protocol {
 }
 
 /** Reads the decimal digits at `offset` without decoding the message to a string. */
-function digitsAt(data: Buffer, offset: number): number {
+export function digitsAt(data: Buffer, offset: number): number {
   let n = 0;
   for (let i = offset; i < data.length; i++) {
     const c = data[i] - 48;

@@ -1,11 +1,9 @@
-import * as path from 'path';
 import { ChatClient } from './chat-client';
+import { CHAT_ENTRY, chatEnv, startChatTables } from './local-chat';
 import { startServer, ServerProcess } from '../../../test/support/node-server';
-import { LocalDynamoDb, startLocalDynamoDb } from '../../shared/local-dynamodb';
+import { LocalDynamoDb } from '../../shared/local-dynamodb';
 import { encodeCursor } from '../server/messages';
-import { MESSAGES_TABLE_KEY, USERS_TABLE_KEY } from '../server/tables';
 
-const ENTRY = path.join(__dirname, '..', 'server', 'server.ts');
 
 /** What a connection has done before the bad frame. */
 type Stage = 'fresh' | 'logged in' | 'in general';
@@ -17,16 +15,8 @@ let token: string;
 const open: ChatClient[] = [];
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamoDb();
-  await dynamo.createTable('users', USERS_TABLE_KEY);
-  await dynamo.createTable('messages', MESSAGES_TABLE_KEY);
-  server = await startServer(ENTRY, {
-    DYNAMODB_ENDPOINT: dynamo.endpoint,
-    CHAT_USERS_TABLE: 'users',
-    CHAT_MESSAGES_TABLE: 'messages',
-    CHAT_SESSION_SECRET: 'bad-input-test-secret',
-    LOG_LEVEL: 'warn',
-  });
+  dynamo = await startChatTables();
+  server = await startServer(CHAT_ENTRY, chatEnv(dynamo));
   const first = await ChatClient.connect(server.port);
   token = (await first.register('tester', 'tester-password')).token;
   await first.close();

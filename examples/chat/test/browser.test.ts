@@ -3,13 +3,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Browser, BrowserContext, Page } from 'playwright-core';
 import { ChatClient } from './chat-client';
+import { CHAT_ENTRY, chatEnv, startChatTables } from './local-chat';
 import { launchBrowser } from '../../../test/support/browser';
 import { startServer, ServerProcess } from '../../../test/support/node-server';
 import { freePort, stopProcess, waitForPort } from '../../../test/support/redis-server';
-import { LocalDynamoDb, startLocalDynamoDb } from '../../shared/local-dynamodb';
-import { MESSAGES_TABLE_KEY, USERS_TABLE_KEY } from '../server/tables';
+import { LocalDynamoDb } from '../../shared/local-dynamodb';
 
-const ENTRY = path.join(__dirname, '..', 'server', 'server.ts');
+const WEB_DIR = path.join(__dirname, '..', 'web');
 const FRONT_DOOR_SOURCE = path.join(__dirname, '..', '..', '..', 'src', 'front-door', 'cdn-front-door.ts');
 
 describe('the chat page in a real browser', () => {
@@ -19,18 +19,8 @@ describe('the chat page in a real browser', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    dynamo = await startLocalDynamoDb();
-    await dynamo.createTable('users', USERS_TABLE_KEY);
-    await dynamo.createTable('messages', MESSAGES_TABLE_KEY);
-    server = await startServer(ENTRY, {
-      DYNAMODB_ENDPOINT: dynamo.endpoint,
-      CHAT_USERS_TABLE: 'users',
-      CHAT_MESSAGES_TABLE: 'messages',
-      CHAT_SESSION_SECRET: 'browser-test-secret-value',
-      CHAT_WEB_DIR: path.join(__dirname, '..', 'web'),
-      CHAT_LOCAL_SEARCH: '1',
-      LOG_LEVEL: 'warn',
-    });
+    dynamo = await startChatTables();
+    server = await startServer(CHAT_ENTRY, chatEnv(dynamo, { CHAT_WEB_DIR: WEB_DIR, CHAT_LOCAL_SEARCH: '1' }));
     browser = await launchBrowser();
   }, 120_000);
   afterAll(async () => {
@@ -161,19 +151,9 @@ describe('the chat page in a real browser', () => {
 
   test('a drained server\'s page says it is restarting, reconnects with backoff and resumes its session and room', async () => {
     const port = await freePort();
-    const env = {
-      ...process.env,
-      PORT: String(port),
-      DYNAMODB_ENDPOINT: dynamo.endpoint,
-      CHAT_USERS_TABLE: 'users',
-      CHAT_MESSAGES_TABLE: 'messages',
-      CHAT_SESSION_SECRET: 'browser-test-secret-value',
-      CHAT_WEB_DIR: path.join(__dirname, '..', 'web'),
-      REALTIME_DRAIN_SECONDS: '1',
-      LOG_LEVEL: 'warn',
-    };
+    const env = { ...process.env, ...chatEnv(dynamo, { PORT: String(port), CHAT_WEB_DIR: WEB_DIR, REALTIME_DRAIN_SECONDS: '1' }) };
     const run = async (): Promise<ChildProcess> => {
-      const proc = spawn(process.execPath, ['--import', 'tsx', ENTRY], { env, stdio: 'ignore' });
+      const proc = spawn(process.execPath, ['--import', 'tsx', CHAT_ENTRY], { env, stdio: 'ignore' });
       await waitForPort(port, 20_000);
       return proc;
     };

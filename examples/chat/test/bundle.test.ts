@@ -1,30 +1,21 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as path from 'path';
 import { ChatClient } from './chat-client';
+import { chatEnv, startChatTables } from './local-chat';
 import { freePort, stopProcess, waitForPort } from '../../../test/support/redis-server';
-import { startLocalDynamoDb } from '../../shared/local-dynamodb';
 import { bundleServer } from '../../shared/server-image';
-import { MESSAGES_TABLE_KEY, USERS_TABLE_KEY } from '../server/tables';
 
 // The container runs the esbuild bundle, not the TypeScript: check that the bundle itself works.
 test('the bundled server the image runs registers a user, stores a message and stops cleanly on SIGTERM', async () => {
   const outfile = bundleServer(path.join(__dirname, '..', 'server'));
-  const dynamo = await startLocalDynamoDb();
-  await dynamo.createTable('users', USERS_TABLE_KEY);
-  await dynamo.createTable('messages', MESSAGES_TABLE_KEY);
+  const dynamo = await startChatTables();
   const port = await freePort();
   let proc: ChildProcess | undefined;
   try {
     proc = spawn(process.execPath, [outfile], {
       env: {
         ...process.env,
-        PORT: String(port),
-        DYNAMODB_ENDPOINT: dynamo.endpoint,
-        CHAT_USERS_TABLE: 'users',
-        CHAT_MESSAGES_TABLE: 'messages',
-        CHAT_SESSION_SECRET: 'bundle-test-secret-value',
-        REALTIME_DRAIN_SECONDS: '1',
-        LOG_LEVEL: 'warn',
+        ...chatEnv(dynamo, { PORT: String(port), REALTIME_DRAIN_SECONDS: '1' }),
       },
       stdio: 'ignore',
     });

@@ -1,14 +1,12 @@
 import { ChildProcess, spawn } from 'child_process';
-import * as path from 'path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ChatClient, ChatRequestError } from './chat-client';
+import { CHAT_ENTRY as ENTRY, chatEnv, startChatTables } from './local-chat';
 import { startServer, ServerProcess } from '../../../test/support/node-server';
 import { freePort, RedisClusterProcess, RedisProcess, startRedis, startRedisCluster, stopProcess, waitForPort } from '../../../test/support/redis-server';
-import { LocalDynamoDb, startLocalDynamoDb } from '../../shared/local-dynamodb';
-import { MESSAGES_TABLE_KEY, USERS_TABLE_KEY } from '../server/tables';
+import { LocalDynamoDb } from '../../shared/local-dynamodb';
 
-const ENTRY = path.join(__dirname, '..', 'server', 'server.ts');
 const AUTH = 'chat-test-token';
 const PRESENCE_TTL_SECONDS = 3;
 const ROOMS = 'general,random,help,aws,lobby,quiet';
@@ -20,19 +18,14 @@ let a: number;
 let b: number;
 const open: ChatClient[] = [];
 
-function chatEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return {
+function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return chatEnv(dynamo, {
     REALTIME_BUS_URL: redis.url,
     REALTIME_BUS_AUTH: AUTH,
-    DYNAMODB_ENDPOINT: dynamo.endpoint,
-    CHAT_USERS_TABLE: 'users',
-    CHAT_MESSAGES_TABLE: 'messages',
-    CHAT_SESSION_SECRET: 'a-shared-secret-for-every-server',
     CHAT_ROOMS: ROOMS,
     CHAT_PRESENCE_TTL_SECONDS: String(PRESENCE_TTL_SECONDS),
-    LOG_LEVEL: 'warn',
     ...extra,
-  };
+  });
 }
 
 async function connect(port: number): Promise<ChatClient> {
@@ -63,11 +56,9 @@ function code(err: unknown): string {
 }
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamoDb();
-  await dynamo.createTable('users', USERS_TABLE_KEY);
-  await dynamo.createTable('messages', MESSAGES_TABLE_KEY);
+  dynamo = await startChatTables();
   redis = await startRedis({ password: AUTH });
-  servers = await Promise.all([0, 1].map(() => startServer(ENTRY, chatEnv())));
+  servers = await Promise.all([0, 1].map(() => startServer(ENTRY, serverEnv())));
   [a, b] = servers.map(s => s.port);
 }, 60_000);
 
@@ -253,7 +244,7 @@ describe('a server process that dies without a word', () => {
   beforeAll(async () => {
     // Node itself with tsx as a loader (not the tsx CLI, whose child would survive the parent's SIGKILL).
     const port = await freePort();
-    const proc = spawn(process.execPath, ['--import', 'tsx', ENTRY], { env: { ...process.env, ...chatEnv(), PORT: String(port) }, stdio: 'ignore' });
+    const proc = spawn(process.execPath, ['--import', 'tsx', ENTRY], { env: { ...process.env, ...serverEnv(), PORT: String(port) }, stdio: 'ignore' });
     doomed = { port, proc, exited: new Promise(resolve => proc.once('exit', exitCode => resolve(exitCode))) };
     await waitForPort(port, 20_000);
   });
@@ -281,7 +272,7 @@ describe('a server process that dies without a word', () => {
 
 describe('a server stopped by ECS', () => {
   test('SIGTERM closes its clients with 1012, others see them leave at once, and it exits 0', async () => {
-    const leaving = await startServer(ENTRY, chatEnv({ REALTIME_DRAIN_SECONDS: '1' }));
+    const leaving = await startServer(ENTRY, serverEnv({ REALTIME_DRAIN_SECONDS: '1' }));
     try {
       const watcher = await member(a, 'quiet');
       const base = (await watcher.join('quiet')).numUsers;
@@ -307,7 +298,7 @@ describe('chat servers on a 3-node Redis Cluster (sharded pub/sub, one-key trans
 
   beforeAll(async () => {
     cluster = await startRedisCluster({ password: AUTH });
-    pair = await Promise.all([0, 1].map(() => startServer(ENTRY, chatEnv({ REALTIME_BUS_URL: cluster.url, REALTIME_BUS_CLUSTER: 'true' }))));
+    pair = await Promise.all([0, 1].map(() => startServer(ENTRY, serverEnv({ REALTIME_BUS_URL: cluster.url, REALTIME_BUS_CLUSTER: 'true' }))));
   }, 60_000);
   afterAll(async () => {
     await Promise.all((pair ?? []).map(s => s.stop()));
