@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { App, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { App, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -12,6 +12,7 @@ import { acknowledge } from '../shared/acknowledge';
 import { exampleApp, exampleEnv } from '../shared/example-app';
 import { exampleVpc } from '../shared/network';
 import { serverImage } from '../shared/server-image';
+import { exampleTable } from '../shared/table';
 
 /**
  * The shared pixel board: a Valkey bus for the board bitfield, cooldowns and update fan-out; DynamoDB for
@@ -31,14 +32,7 @@ export class CanvasStack extends Stack {
     const vpc = exampleVpc(this);
     const bus = new RedisPubSubBus(this, 'Bus', { vpc });
 
-    this.placements = new dynamodb.Table(this, 'Placements', {
-      partitionKey: { name: PLACEMENTS_TABLE_KEY.partitionKey.name, type: dynamodb.AttributeType.NUMBER },
-      sortKey: { name: PLACEMENTS_TABLE_KEY.sortKey!.name, type: dynamodb.AttributeType.NUMBER },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.placements = exampleTable(this, 'Placements', PLACEMENTS_TABLE_KEY);
     const tokenSecret = new secretsmanager.Secret(this, 'TokenSecret', {
       description: 'Signs the canvas anonymous session tokens',
       generateSecretString: { passwordLength: 48, excludePunctuation: true },

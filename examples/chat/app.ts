@@ -12,9 +12,9 @@ import {
 } from '../../src';
 import { acknowledge } from '../shared/acknowledge';
 import { exampleApp, exampleEnv } from '../shared/example-app';
-import { TableKey } from '../shared/local-dynamodb';
 import { exampleVpc } from '../shared/network';
 import { serverImage } from '../shared/server-image';
+import { exampleTable } from '../shared/table';
 
 /**
  * Realtime chat with full-text search: the chat server on RealtimeFargateService keeps accounts in a
@@ -34,8 +34,8 @@ export class ChatStack extends Stack {
     super(scope, id, props);
     const vpc = exampleVpc(this);
     const bus = new RedisPubSubBus(this, 'Bus', { vpc });
-    this.users = this.table('Users', USERS_TABLE_KEY);
-    this.messages = this.table('Messages', MESSAGES_TABLE_KEY, dynamodb.StreamViewType.NEW_IMAGE);
+    this.users = exampleTable(this, 'Users', USERS_TABLE_KEY);
+    this.messages = exampleTable(this, 'Messages', MESSAGES_TABLE_KEY, dynamodb.StreamViewType.NEW_IMAGE);
 
     const sessionSecret = new secretsmanager.Secret(this, 'SessionSecret', {
       description: 'Signs the chat session tokens that let a page resume its login after a reconnect',
@@ -107,18 +107,6 @@ export class ChatStack extends Stack {
     return api;
   }
 
-  private table(id: string, key: TableKey, stream?: dynamodb.StreamViewType): dynamodb.Table {
-    const attribute = (a: { name: string; type: string }) => ({ name: a.name, type: a.type as dynamodb.AttributeType });
-    return new dynamodb.Table(this, id, {
-      partitionKey: attribute(key.partitionKey),
-      sortKey: key.sortKey ? attribute(key.sortKey) : undefined,
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      stream,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-  }
 }
 
 /** Adds the example's stacks to an app. */

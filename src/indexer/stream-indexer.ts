@@ -157,17 +157,11 @@ export class StreamIndexer extends Construct {
   /** The managed domain, when the target is a domain. */
   public readonly domain?: opensearch.Domain;
 
-  private readonly fields: IndexField[];
-
   constructor(scope: Construct, id: string, props: StreamIndexerProps) {
     super(scope, id);
     this.validate(props);
-    this.fields = props.fields;
     this.indexName = props.indexName ?? lowerCaseName(`${id}-index`, 64);
     const target = props.target ?? SearchTarget.serverless();
-    if (target.domainOptions && !props.vpc) {
-      invalidProp(this, 'target', 'SearchTarget.domain()', 'puts the domain in a VPC, but vpc is not set', 'give vpc, or use SearchTarget.serverless()');
-    }
 
     const indexerRole = this.createFunctionRole('IndexerRole', 'writes the table\'s stream to the index', props.vpc);
     const searchRole = this.createFunctionRole('SearchRole', 'answers GET /search', props.vpc);
@@ -202,6 +196,9 @@ export class StreamIndexer extends Construct {
   }
 
   private validate(props: StreamIndexerProps): void {
+    if (props.target?.domainOptions && !props.vpc) {
+      invalidProp(this, 'target', 'SearchTarget.domain()', 'puts the domain in a VPC, but vpc is not set', 'give vpc, or use SearchTarget.serverless()');
+    }
     if (!props.table.tableStreamArn) {
       invalidProp(this, 'table', props.table.node.path, 'has no stream',
         'create the table with stream: StreamViewType.NEW_IMAGE (or import it with tableStreamArn)');
@@ -263,13 +260,12 @@ export class StreamIndexer extends Construct {
   }
 
   private createFunctionRole(id: string, purpose: string, vpc: ec2.IVpc | undefined): iam.Role {
-    const role = new iam.Role(this, id, {
+    return new iam.Role(this, id, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `The function of ${this.node.path} that ${purpose}`,
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName(
         vpc ? 'service-role/AWSLambdaVPCAccessExecutionRole' : 'service-role/AWSLambdaBasicExecutionRole')],
     });
-    return role;
   }
 
   private createBackend(target: SearchTarget, props: StreamIndexerProps, indexerRole: iam.Role, searchRole: iam.Role): SearchBackend {
@@ -339,8 +335,8 @@ export class StreamIndexer extends Construct {
       timeout: Duration.seconds(10),
       environment: {
         ...this.commonEnvironment(backend),
-        SEARCH_QUERY_FIELDS: JSON.stringify(this.fields.filter(isSearchable).map(f => ({ name: f.name, type: f.type }))),
-        SEARCH_FILTER_FIELDS: JSON.stringify(this.fields.filter(f => f.filterable).map(f => f.name)),
+        SEARCH_QUERY_FIELDS: JSON.stringify(props.fields.filter(isSearchable).map(f => ({ name: f.name, type: f.type }))),
+        SEARCH_FILTER_FIELDS: JSON.stringify(props.fields.filter(f => f.filterable).map(f => f.name)),
         SEARCH_MAX_LIMIT: String(props.maxSearchResults ?? 50),
         SEARCH_MAX_QUERY_LENGTH: String(props.maxQueryLength ?? 200),
       },

@@ -411,3 +411,25 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
 function error(status: number, type: string, reason: string): [number, unknown] {
   return [status, { error: { root_cause: [{ type, reason }], type, reason }, status }];
 }
+
+/** One stand-in per signing service, shared by a test file. */
+export interface FakeOpenSearchPair {
+  aoss: FakeOpenSearch;
+  es: FakeOpenSearch;
+}
+
+/** Starts an `aoss` and an `es` stand-in before the file's tests, resets both before each, closes them after. */
+export function useFakeOpenSearchPair(): FakeOpenSearchPair {
+  const pair = {} as FakeOpenSearchPair;
+  beforeAll(async () => {
+    [pair.aoss, pair.es] = await Promise.all([FakeOpenSearch.start({ service: 'aoss' }), FakeOpenSearch.start({ service: 'es' })]);
+  });
+  afterAll(async () => {
+    await Promise.all([pair.aoss?.close(), pair.es?.close()]);
+  });
+  beforeEach(() => {
+    pair.aoss.reset();
+    pair.es.reset();
+  });
+  return pair;
+}

@@ -1,5 +1,5 @@
 import { record, sequenceNumbers, streamEvent } from './events';
-import { FakeOpenSearch, TEST_CREDENTIALS, TEST_REGION } from './fake-opensearch';
+import { FakeOpenSearch, useFakeOpenSearchPair, TEST_CREDENTIALS, TEST_REGION } from './fake-opensearch';
 import { handler } from '../../src/indexer/indexer.lambda';
 import type { IndexerConfig } from '../../src/indexer/runtime/config';
 import { createIndexer, IndexerDeps } from '../../src/indexer/runtime/indexer';
@@ -22,19 +22,7 @@ const FIELDS: IndexerConfig['fields'] = [
 
 const FAST_RETRY = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 4 };
 
-let aoss: FakeOpenSearch;
-let es: FakeOpenSearch;
-
-beforeAll(async () => {
-  [aoss, es] = await Promise.all([FakeOpenSearch.start({ service: 'aoss' }), FakeOpenSearch.start({ service: 'es' })]);
-});
-afterAll(async () => {
-  await Promise.all([aoss.close(), es.close()]);
-});
-beforeEach(() => {
-  aoss.reset();
-  es.reset();
-});
+const fakes = useFakeOpenSearchPair();
 
 function config(fake: FakeOpenSearch, overrides: Partial<IndexerConfig> = {}): IndexerConfig {
   return { endpoint: fake.endpoint, service: fake.service, region: TEST_REGION, index: 'messages', documentId: ['room', 'message'], fields: FIELDS, ...overrides };
@@ -65,15 +53,15 @@ const m3 = { room: 'random', message: 'm3', text: 'third', author: 'cid' };
 
 describe('indexing a batch', () => {
   test('creates the index once with top-level mappings, then writes one bulk request with idempotent ids', async () => {
-    const { handle, logs } = indexer(aoss);
+    const { handle, logs } = indexer(fakes.aoss);
     const m1Edited = { ...m1, text: 'hello there', likes: { N: '4' } };
     const batch = [record('INSERT', m1), record('INSERT', m2), record('MODIFY', m1Edited, m1), record('REMOVE', m2)];
 
     await expect(handle(streamEvent(...batch))).resolves.toEqual({ batchItemFailures: [] });
 
-    expect(requestLine(aoss)).toEqual(['PUT /messages 200', 'POST /messages/_bulk 200']);
+    expect(requestLine(fakes.aoss)).toEqual(['PUT /messages 200', 'POST /messages/_bulk 200']);
     // Mappings at the top level, no settings (Serverless rejects them): search_as_you_type really exists.
-    expect(JSON.parse(aoss.requests[0].body)).toEqual({
+    expect(JSON.parse(fakes.aoss.requests[0].body)).toEqual({
       mappings: {
         properties: {
           text: { type: 'search_as_you_type' },
@@ -85,9 +73,9 @@ describe('indexing a batch', () => {
         },
       },
     });
-    expect(aoss.indices.get('messages')!.mappings.properties.text).toEqual({ type: 'search_as_you_type' });
+    expect(fakes.aoss.indices.get('messages')!.mappings.properties.text).toEqual({ type: 'search_as_you_type' });
 
-    const bulk = aoss.requests[1];
+    const bulk = fakes.aoss.requests[1];
     expect(bulk.headers['content-type']).toBe('application/x-ndjson');
     expect(bulk.query).toEqual({}); // no refresh
     expect(bulk.body.endsWith('\n')).toBe(true);
@@ -103,7 +91,7 @@ describe('indexing a batch', () => {
     ]);
     expect(bulk.body).toContain('"likes":3,');
 
-    const docs = aoss.indices.get('messages')!.docs;
+    const docs = fakes.aoss.indices.get('messages')!.docs;
     expect([...docs.keys()]).toEqual(['general:m1']);
     expect(docs.get('general:m1')).not.toHaveProperty('secret');
 
@@ -113,15 +101,15 @@ describe('indexing a batch', () => {
 
     // Same instance, next batch: the index is not created again.
     await expect(handle(streamEvent(record('INSERT', m3)))).resolves.toEqual({ batchItemFailures: [] });
-    expect(requestLine(aoss)).toEqual(['PUT /messages 200', 'POST /messages/_bulk 200', 'POST /messages/_bulk 200']);
+    expect(requestLine(fakes.aoss)).toEqual(['PUT /messages 200', 'POST /messages/_bulk 200', 'POST /messages/_bulk 200']);
     expect(docs.get('random:m3')).toEqual({ text: 'third', room: 'random', author: 'cid' });
   });
 
   test('a new instance (container) treats an existing index as created', async () => {
-    await indexer(aoss).handle(streamEvent(record('INSERT', m1)));
-    const { handle, logs } = indexer(aoss);
+    await indexer(fakes.aoss).handle(streamEvent(record('INSERT', m1)));
+    const { handle, logs } = indexer(fakes.aoss);
     await expect(handle(streamEvent(record('INSERT', m2)))).resolves.toEqual({ batchItemFailures: [] });
-    expect(requestLine(aoss)).toEqual(['PUT /messages 200', 'POST /messages/_bulk 200', 'PUT /messages 400', 'POST /messages/_bulk 200']);
+    expect(requestLine(fakes.aoss)).toEqual(['PUT /messages 200', 'POST /messages/_bulk 200', 'PUT /messages 400', 'POST /messages/_bulk 200']);
     expect(logs).toContainEqual(expect.objectContaining({ event: 'index_exists' }));
   });
 
@@ -129,20 +117,20 @@ describe('indexing a batch', () => {
     // REMOVE of a KEYS_ONLY-style record: only Keys carry the id.
     const remove = record('REMOVE', m1);
     delete remove.dynamodb!.OldImage;
-    const { handle } = indexer(aoss);
+    const { handle } = indexer(fakes.aoss);
     await expect(handle(streamEvent(record('INSERT', m1), remove))).resolves.toEqual({ batchItemFailures: [] });
-    expect(ndjson(bulkRequests(aoss)[0].body)[2]).toEqual({ delete: { _id: 'general:m1' } });
+    expect(ndjson(bulkRequests(fakes.aoss)[0].body)[2]).toEqual({ delete: { _id: 'general:m1' } });
   });
 
   test('skips records without id attributes with a structured error line, and indexes the rest', async () => {
     const broken = record('INSERT', m1);
     delete broken.dynamodb!.NewImage!.message;
     delete broken.dynamodb!.Keys!.message;
-    const { handle, logs } = indexer(aoss);
+    const { handle, logs } = indexer(fakes.aoss);
 
     await expect(handle(streamEvent(broken, record('INSERT', m2)))).resolves.toEqual({ batchItemFailures: [] });
 
-    expect(ndjson(bulkRequests(aoss)[0].body)).toEqual([{ index: { _id: 'general:m2' } }, expect.any(Object)]);
+    expect(ndjson(bulkRequests(fakes.aoss)[0].body)).toEqual([{ index: { _id: 'general:m2' } }, expect.any(Object)]);
     expect(logs).toContainEqual({
       level: 'error',
       event: 'record_skipped',
@@ -157,33 +145,33 @@ describe('indexing a batch', () => {
 
   test('drops a value that does not fit its mapped type instead of sending a document OpenSearch rejects', async () => {
     const odd = { room: 'general', message: 'm9', text: { M: { nested: { S: 'x' } } }, likes: { S: 'many' }, author: { SS: ['a', 'b'] } };
-    const { handle, logs } = indexer(aoss);
+    const { handle, logs } = indexer(fakes.aoss);
     await expect(handle(streamEvent(record('INSERT', odd)))).resolves.toEqual({ batchItemFailures: [] });
-    expect(aoss.indices.get('messages')!.docs.get('general:m9')).toEqual({ room: 'general', author: ['a', 'b'] });
+    expect(fakes.aoss.indices.get('messages')!.docs.get('general:m9')).toEqual({ room: 'general', author: ['a', 'b'] });
     expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', event: 'fields_dropped', fields: ['text', 'likes'] }));
   });
 
   test('a batch with nothing to write sends nothing', async () => {
     const broken = record('INSERT', m1);
     delete broken.dynamodb!.NewImage;
-    const { handle } = indexer(aoss);
+    const { handle } = indexer(fakes.aoss);
     await expect(handle(streamEvent(broken))).resolves.toEqual({ batchItemFailures: [] });
-    expect(aoss.requests).toEqual([]);
+    expect(fakes.aoss.requests).toEqual([]);
   });
 });
 
 describe('partial failures', () => {
   test('reports the failed record and every later one; deleting a missing document is not a failure', async () => {
     const batch = [record('INSERT', m1), record('INSERT', m2), record('REMOVE', { room: 'general', message: 'gone' }), record('INSERT', m3)];
-    aoss.failItem({ id: 'general:m2', status: 400, type: 'mapper_parsing_exception', times: 1 });
-    const { handle, logs } = indexer(aoss);
+    fakes.aoss.failItem({ id: 'general:m2', status: 400, type: 'mapper_parsing_exception', times: 1 });
+    const { handle, logs } = indexer(fakes.aoss);
 
     const result = await handle(streamEvent(...batch));
 
     // Lambda resumes from the lowest reported sequence number; the later records are replayed in order.
     expect(result.batchItemFailures.map(f => f.itemIdentifier)).toEqual(sequenceNumbers(batch.slice(1)));
-    expect(bulkRequests(aoss)).toHaveLength(1); // a 400 item is not retried
-    expect([...aoss.indices.get('messages')!.docs.keys()].sort()).toEqual(['general:m1', 'random:m3']);
+    expect(bulkRequests(fakes.aoss)).toHaveLength(1); // a 400 item is not retried
+    expect([...fakes.aoss.indices.get('messages')!.docs.keys()].sort()).toEqual(['general:m1', 'random:m3']);
     expect(logs).toContainEqual({
       level: 'error', event: 'item_failed', sequenceNumber: batch[1].dynamodb!.SequenceNumber, action: 'index', status: 400, type: 'mapper_parsing_exception',
     });
@@ -193,9 +181,9 @@ describe('partial failures', () => {
   });
 
   test('a batch whose only failure would be a 404 delete succeeds', async () => {
-    const { handle } = indexer(aoss);
+    const { handle } = indexer(fakes.aoss);
     await expect(handle(streamEvent(record('REMOVE', { room: 'general', message: 'never-indexed' })))).resolves.toEqual({ batchItemFailures: [] });
-    expect(bulkRequests(aoss).map(r => r.status)).toEqual([200]);
+    expect(bulkRequests(fakes.aoss).map(r => r.status)).toEqual([200]);
   });
 });
 
@@ -203,33 +191,33 @@ describe('retries', () => {
   const bulkOnly = (r: { path: string }) => r.path.endsWith('/_bulk');
 
   test('503 twice, then OK: the batch succeeds on the third request', async () => {
-    aoss.inject({ match: bulkOnly, times: 2, status: 503 });
-    const { handle } = indexer(aoss);
+    fakes.aoss.inject({ match: bulkOnly, times: 2, status: 503 });
+    const { handle } = indexer(fakes.aoss);
     await expect(handle(streamEvent(record('INSERT', m1)))).resolves.toEqual({ batchItemFailures: [] });
-    expect(bulkRequests(aoss).map(r => r.status)).toEqual([503, 503, 200]);
-    expect(aoss.indices.get('messages')!.docs.has('general:m1')).toBe(true);
+    expect(bulkRequests(fakes.aoss).map(r => r.status)).toEqual([503, 503, 200]);
+    expect(fakes.aoss.indices.get('messages')!.docs.has('general:m1')).toBe(true);
   });
 
   test('429 on the whole request is retried too', async () => {
-    aoss.inject({ match: bulkOnly, times: 1, status: 429 });
-    const { handle } = indexer(aoss);
+    fakes.aoss.inject({ match: bulkOnly, times: 1, status: 429 });
+    const { handle } = indexer(fakes.aoss);
     await expect(handle(streamEvent(record('INSERT', m1)))).resolves.toEqual({ batchItemFailures: [] });
-    expect(bulkRequests(aoss).map(r => r.status)).toEqual([429, 200]);
+    expect(bulkRequests(fakes.aoss).map(r => r.status)).toEqual([429, 200]);
   });
 
   test('always 503: gives up after the attempt bound and fails the whole batch by throwing (so Lambda can bisect it)', async () => {
-    aoss.inject({ match: bulkOnly, times: 100, status: 503 });
-    const { handle, logs } = indexer(aoss);
+    fakes.aoss.inject({ match: bulkOnly, times: 100, status: 503 });
+    const { handle, logs } = indexer(fakes.aoss);
     await expect(handle(streamEvent(record('INSERT', m1), record('INSERT', m2)))).rejects.toThrow(/bulk request to messages failed: HTTP 503/);
-    expect(bulkRequests(aoss)).toHaveLength(FAST_RETRY.maxAttempts);
+    expect(bulkRequests(fakes.aoss)).toHaveLength(FAST_RETRY.maxAttempts);
     expect(logs).toContainEqual(expect.objectContaining({ level: 'error', event: 'batch_failed', records: 2 }));
   });
 
   test('a 400 on the whole request is not retried', async () => {
-    aoss.inject({ match: bulkOnly, times: 100, status: 400, body: { error: { type: 'illegal_argument_exception', reason: 'bad' }, status: 400 } });
-    const { handle } = indexer(aoss);
+    fakes.aoss.inject({ match: bulkOnly, times: 100, status: 400, body: { error: { type: 'illegal_argument_exception', reason: 'bad' }, status: 400 } });
+    const { handle } = indexer(fakes.aoss);
     await expect(handle(streamEvent(record('INSERT', m1)))).rejects.toThrow(/HTTP 400 illegal_argument_exception: bad/);
-    expect(bulkRequests(aoss)).toHaveLength(1);
+    expect(bulkRequests(fakes.aoss)).toHaveLength(1);
   });
 
   test('network errors are retried up to the bound, then the batch fails', async () => {
@@ -237,39 +225,39 @@ describe('retries', () => {
     const endpoint = closed.endpoint;
     await closed.close();
     let calls = 0;
-    const { handle } = indexer(aoss, { endpoint }, { fetch: (input, init) => { calls++; return fetch(input, init); } });
+    const { handle } = indexer(fakes.aoss, { endpoint }, { fetch: (input, init) => { calls++; return fetch(input, init); } });
     await expect(handle(streamEvent(record('INSERT', m1)))).rejects.toThrow(/failed after 3 attempts/);
     expect(calls).toBe(3);
   });
 
   test('bulk items answered 429 are resent once as a smaller bulk of just those items', async () => {
-    aoss.failItem({ id: 'general:m2', status: 429, type: 'es_rejected_execution_exception', times: 1 });
-    const { handle, logs } = indexer(aoss);
+    fakes.aoss.failItem({ id: 'general:m2', status: 429, type: 'es_rejected_execution_exception', times: 1 });
+    const { handle, logs } = indexer(fakes.aoss);
     await expect(handle(streamEvent(record('INSERT', m1), record('INSERT', m2), record('INSERT', m3)))).resolves.toEqual({ batchItemFailures: [] });
-    const bulks = bulkRequests(aoss);
+    const bulks = bulkRequests(fakes.aoss);
     expect(bulks).toHaveLength(2);
     expect(ndjson(bulks[1].body)).toEqual([{ index: { _id: 'general:m2' } }, expect.objectContaining({ text: 'second message' })]);
-    expect(aoss.indices.get('messages')!.docs.size).toBe(3);
+    expect(fakes.aoss.indices.get('messages')!.docs.size).toBe(3);
     expect(logs).toContainEqual(expect.objectContaining({ event: 'batch', indexed: 3, failed: 0, itemRetries: 1 }));
   });
 
   test('items still throttled after the bounded rounds are reported failed', async () => {
-    aoss.failItem({ id: 'general:m2', status: 429, type: 'es_rejected_execution_exception', times: 100 });
+    fakes.aoss.failItem({ id: 'general:m2', status: 429, type: 'es_rejected_execution_exception', times: 100 });
     const batch = [record('INSERT', m1), record('INSERT', m2), record('INSERT', m3)];
-    const { handle } = indexer(aoss, {}, { itemRetryRounds: 2 });
+    const { handle } = indexer(fakes.aoss, {}, { itemRetryRounds: 2 });
     const result = await handle(streamEvent(...batch));
     expect(result.batchItemFailures.map(f => f.itemIdentifier)).toEqual(sequenceNumbers(batch.slice(1)));
-    expect(bulkRequests(aoss).map(r => ndjson(r.body).length)).toEqual([6, 2, 2]);
+    expect(bulkRequests(fakes.aoss).map(r => ndjson(r.body).length)).toEqual([6, 2, 2]);
   });
 
   test('a throttled item is not resent when a later action on the same id already succeeded', async () => {
     // INSERT m1 is throttled, MODIFY m1 succeeds: resending the INSERT would bring back the old text.
-    aoss.failItem({ id: 'general:m1', status: 429, type: 'es_rejected_execution_exception', times: 1 });
+    fakes.aoss.failItem({ id: 'general:m1', status: 429, type: 'es_rejected_execution_exception', times: 1 });
     const batch = [record('INSERT', m1), record('MODIFY', { ...m1, text: 'edited' }, m1)];
-    const { handle } = indexer(aoss);
+    const { handle } = indexer(fakes.aoss);
     const result = await handle(streamEvent(...batch));
-    expect(bulkRequests(aoss)).toHaveLength(1);
-    expect(aoss.indices.get('messages')!.docs.get('general:m1')).toMatchObject({ text: 'edited' });
+    expect(bulkRequests(fakes.aoss)).toHaveLength(1);
+    expect(fakes.aoss.indices.get('messages')!.docs.get('general:m1')).toMatchObject({ text: 'edited' });
     // Replayed from the INSERT, in order, by Lambda.
     expect(result.batchItemFailures.map(f => f.itemIdentifier)).toEqual(sequenceNumbers(batch));
   });
@@ -277,23 +265,23 @@ describe('retries', () => {
 
 describe('index creation failure', () => {
   test('fails the batch without writing, and the next invocation creates the index again', async () => {
-    aoss.inject({ match: r => r.method === 'PUT', times: 3, status: 500 });
-    const { handle, logs } = indexer(aoss);
+    fakes.aoss.inject({ match: r => r.method === 'PUT', times: 3, status: 500 });
+    const { handle, logs } = indexer(fakes.aoss);
 
     await expect(handle(streamEvent(record('INSERT', m1)))).rejects.toThrow(/creating index messages failed: HTTP 500/);
-    expect(requestLine(aoss)).toEqual(['PUT /messages 500', 'PUT /messages 500', 'PUT /messages 500']);
+    expect(requestLine(fakes.aoss)).toEqual(['PUT /messages 500', 'PUT /messages 500', 'PUT /messages 500']);
     expect(logs).toContainEqual(expect.objectContaining({ level: 'error', event: 'batch_failed' }));
 
     await expect(handle(streamEvent(record('INSERT', m1)))).resolves.toEqual({ batchItemFailures: [] });
-    expect(requestLine(aoss).slice(3)).toEqual(['PUT /messages 200', 'POST /messages/_bulk 200']);
-    expect(aoss.indices.get('messages')!.mappings).toBeDefined();
+    expect(requestLine(fakes.aoss).slice(3)).toEqual(['PUT /messages 200', 'POST /messages/_bulk 200']);
+    expect(fakes.aoss.indices.get('messages')!.mappings).toBeDefined();
   });
 
   test('a 403 (no data access) is not retried', async () => {
-    aoss.inject({ match: r => r.method === 'PUT', times: 1, status: 403, body: { status: 403, message: 'User does not have permissions for the requested resource' } });
-    const { handle } = indexer(aoss);
+    fakes.aoss.inject({ match: r => r.method === 'PUT', times: 1, status: 403, body: { status: 403, message: 'User does not have permissions for the requested resource' } });
+    const { handle } = indexer(fakes.aoss);
     await expect(handle(streamEvent(record('INSERT', m1)))).rejects.toThrow(/HTTP 403: User does not have permissions/);
-    expect(aoss.requests).toHaveLength(1);
+    expect(fakes.aoss.requests).toHaveLength(1);
   });
 });
 
@@ -301,38 +289,38 @@ describe('managed domain (es) with fine-grained access control', () => {
   const roleArn = 'arn:aws:iam::123456789012:role/Stack-SearchFunctionRole-ABC';
 
   test('maps the search function role to a read-only role on the index after creating it', async () => {
-    const { handle, logs } = indexer(es, { readerRoleArn: roleArn });
+    const { handle, logs } = indexer(fakes.es, { readerRoleArn: roleArn });
     await expect(handle(streamEvent(record('INSERT', m1)))).resolves.toEqual({ batchItemFailures: [] });
 
-    expect(requestLine(es)).toEqual([
+    expect(requestLine(fakes.es)).toEqual([
       'PUT /messages 200',
       'PUT /_plugins/_security/api/roles/messages-reader 201',
       'PUT /_plugins/_security/api/rolesmapping/messages-reader 201',
       'POST /messages/_bulk 200',
     ]);
-    expect(es.roles.get('messages-reader')).toEqual({ index_permissions: [{ index_patterns: ['messages'], allowed_actions: ['read'] }] });
-    expect(es.roleMappings.get('messages-reader')).toEqual({ backend_roles: [roleArn] });
+    expect(fakes.es.roles.get('messages-reader')).toEqual({ index_permissions: [{ index_patterns: ['messages'], allowed_actions: ['read'] }] });
+    expect(fakes.es.roleMappings.get('messages-reader')).toEqual({ backend_roles: [roleArn] });
     expect(logs).toContainEqual(expect.objectContaining({ event: 'reader_role_mapped', role: 'messages-reader', backendRole: roleArn }));
   });
 
   test('a failed role mapping fails the batch and is retried with the next invocation', async () => {
-    es.inject({ match: r => r.path.includes('rolesmapping'), times: 1, status: 403, body: { status: 'FORBIDDEN', message: 'no permissions' } });
-    const { handle } = indexer(es, { readerRoleArn: roleArn });
+    fakes.es.inject({ match: r => r.path.includes('rolesmapping'), times: 1, status: 403, body: { status: 'FORBIDDEN', message: 'no permissions' } });
+    const { handle } = indexer(fakes.es, { readerRoleArn: roleArn });
     await expect(handle(streamEvent(record('INSERT', m1)))).rejects.toThrow(/rolesmapping\/messages-reader failed: HTTP 403: no permissions/);
     await expect(handle(streamEvent(record('INSERT', m1)))).resolves.toEqual({ batchItemFailures: [] });
-    expect(es.roleMappings.get('messages-reader')).toEqual({ backend_roles: [roleArn] });
+    expect(fakes.es.roleMappings.get('messages-reader')).toEqual({ backend_roles: [roleArn] });
   });
 
   test('without a reader role ARN no security API is called', async () => {
-    const { handle } = indexer(es);
+    const { handle } = indexer(fakes.es);
     await handle(streamEvent(record('INSERT', m1)));
-    expect(requestLine(es)).toEqual(['PUT /messages 200', 'POST /messages/_bulk 200']);
+    expect(requestLine(fakes.es)).toEqual(['PUT /messages 200', 'POST /messages/_bulk 200']);
   });
 });
 
 describe('the Lambda entry point', () => {
   test('builds the indexer from the environment contract on its first invocation', async () => {
-    process.env.SEARCH_ENDPOINT = `${aoss.endpoint}/`; // a trailing slash is tolerated
+    process.env.SEARCH_ENDPOINT = `${fakes.aoss.endpoint}/`; // a trailing slash is tolerated
     process.env.SEARCH_SERVICE = 'aoss';
     process.env.SEARCH_INDEX = 'chat';
     process.env.AWS_REGION = TEST_REGION;
@@ -342,8 +330,8 @@ describe('the Lambda entry point', () => {
     try {
       await expect(handler(streamEvent(record('INSERT', m1)))).resolves.toEqual({ batchItemFailures: [] });
       await expect(handler(streamEvent(record('INSERT', m2)))).resolves.toEqual({ batchItemFailures: [] });
-      expect(requestLine(aoss)).toEqual(['PUT /chat 200', 'POST /chat/_bulk 200', 'POST /chat/_bulk 200']);
-      expect(aoss.indices.get('chat')!.docs.get('general:m1')).toEqual({ text: 'hello world', room: 'general' });
+      expect(requestLine(fakes.aoss)).toEqual(['PUT /chat 200', 'POST /chat/_bulk 200', 'POST /chat/_bulk 200']);
+      expect(fakes.aoss.indices.get('chat')!.docs.get('general:m1')).toEqual({ text: 'hello world', room: 'general' });
       const lines = log.mock.calls.map(([line]) => JSON.parse(line));
       expect(lines).toContainEqual(expect.objectContaining({ level: 'info', event: 'batch', records: 1, indexed: 1 }));
     } finally {

@@ -1,25 +1,13 @@
 import { createHash, createHmac } from 'crypto';
 import { record, streamEvent } from './events';
-import { FakeOpenSearch, RecordedRequest, TEST_CREDENTIALS, TEST_REGION } from './fake-opensearch';
+import { FakeOpenSearch, useFakeOpenSearchPair, RecordedRequest, TEST_CREDENTIALS, TEST_REGION } from './fake-opensearch';
 import { createIndexer } from '../../src/indexer/runtime/indexer';
 import { OpenSearchClient, OpenSearchClientOptions } from '../../src/indexer/runtime/opensearch-client';
 
 // SigV4 against the fake's verifier, which re-signs what arrived on the wire with the known credentials.
 // The negative cases show the verifier really refuses what AWS would refuse.
 
-let aoss: FakeOpenSearch;
-let es: FakeOpenSearch;
-
-beforeAll(async () => {
-  [aoss, es] = await Promise.all([FakeOpenSearch.start({ service: 'aoss' }), FakeOpenSearch.start({ service: 'es' })]);
-});
-afterAll(async () => {
-  await Promise.all([aoss.close(), es.close()]);
-});
-beforeEach(() => {
-  aoss.reset();
-  es.reset();
-});
+const fakes = useFakeOpenSearchPair();
 
 function client(fake: FakeOpenSearch, options: OpenSearchClientOptions = {}, service = fake.service): OpenSearchClient {
   return new OpenSearchClient(
@@ -62,7 +50,7 @@ function tamper(change: (url: string, init: RequestInit) => [string, RequestInit
 
 describe.each(['aoss', 'es'] as const)('requests signed for %s', service => {
   test('are accepted by the verifying endpoint, with x-amz-content-sha256 and the session token signed', async () => {
-    const fake = service === 'aoss' ? aoss : es;
+    const fake = service === 'aoss' ? fakes.aoss : fakes.es;
     const indexer = createIndexer(
       { endpoint: fake.endpoint, service, region: TEST_REGION, index: 'messages', documentId: ['room', 'message'], fields: [{ name: 'text', type: 'text' }] },
       { credentials: TEST_CREDENTIALS, log: () => undefined },
@@ -84,24 +72,24 @@ describe.each(['aoss', 'es'] as const)('requests signed for %s', service => {
 
 describe('the verifier', () => {
   test('accepts a signed query string (the unknown route answers 404, not 403)', async () => {
-    const res = await client(aoss).request({ method: 'GET', path: '/_cluster/health', query: { 'level': 'indices', 'odd key': "a/b c*(')" } });
+    const res = await client(fakes.aoss).request({ method: 'GET', path: '/_cluster/health', query: { 'level': 'indices', 'odd key': "a/b c*(')" } });
     expect(res.status).toBe(404);
-    expect(aoss.requests[0].query).toEqual({ 'level': 'indices', 'odd key': "a/b c*(')" });
-    expect(aoss.requests[0].rejected).toBeUndefined();
-    expect(receivedSignature(aoss.requests[0])).toBe(specSignature(aoss.requests[0], 'aoss'));
+    expect(fakes.aoss.requests[0].query).toEqual({ 'level': 'indices', 'odd key': "a/b c*(')" });
+    expect(fakes.aoss.requests[0].rejected).toBeUndefined();
+    expect(receivedSignature(fakes.aoss.requests[0])).toBe(specSignature(fakes.aoss.requests[0], 'aoss'));
   });
 
   test('refuses a body changed after signing (x-amz-content-sha256 no longer matches)', async () => {
-    const c = client(aoss, { fetch: tamper((url, init) => [url, { ...init, body: `${init.body} ` }]) });
+    const c = client(fakes.aoss, { fetch: tamper((url, init) => [url, { ...init, body: `${init.body} ` }]) });
     const res = await c.request({ method: 'PUT', path: '/messages', json: { mappings: {} } });
     expect(res.status).toBe(403);
     expect(res.attempts).toBe(1); // 403 is not retried
-    expect(aoss.requests[0].rejected).toMatch(/x-amz-content-sha256/);
-    expect(aoss.indices.size).toBe(0);
+    expect(fakes.aoss.requests[0].rejected).toMatch(/x-amz-content-sha256/);
+    expect(fakes.aoss.indices.size).toBe(0);
   });
 
   test('refuses a changed body even when x-amz-content-sha256 is updated to match it', async () => {
-    const c = client(aoss, {
+    const c = client(fakes.aoss, {
       fetch: tamper((url, init) => {
         const body = '{"mappings":{"properties":{"evil":{"type":"keyword"}}}}';
         const headers = { ...(init.headers as Record<string, string>), 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex') };
@@ -109,29 +97,30 @@ describe('the verifier', () => {
       }),
     });
     expect((await c.request({ method: 'PUT', path: '/messages', json: { mappings: {} } })).status).toBe(403);
-    expect(aoss.requests[0].rejected).toMatch(/signature we calculated does not match/);
+    expect(fakes.aoss.requests[0].rejected).toMatch(/signature we calculated does not match/);
   });
 
   test('refuses a changed path', async () => {
-    const c = client(aoss, { fetch: tamper((url, init) => [url.replace('/messages', '/other'), init]) });
+    const c = client(fakes.aoss, { fetch: tamper((url, init) => [url.replace('/messages', '/other'), init]) });
     expect((await c.request({ method: 'PUT', path: '/messages', json: {} })).status).toBe(403);
-    expect(aoss.requests[0].rejected).toMatch(/signature we calculated does not match/);
+    expect(fakes.aoss.requests[0].rejected).toMatch(/signature we calculated does not match/);
   });
 
   test('refuses a request signed for the other service', async () => {
-    expect((await client(aoss, {}, 'es').request({ method: 'PUT', path: '/messages', json: {} })).status).toBe(403);
-    expect(aoss.requests[0].rejected).toBe('credential scope names service es, this endpoint is aoss');
-    expect((await client(es, {}, 'aoss').request({ method: 'PUT', path: '/messages', json: {} })).status).toBe(403);
-    expect(es.requests[0].rejected).toBe('credential scope names service aoss, this endpoint is es');
+    expect((await client(fakes.aoss, {}, 'es').request({ method: 'PUT', path: '/messages', json: {} })).status).toBe(403);
+    expect(fakes.aoss.requests[0].rejected).toBe('credential scope names service es, this endpoint is aoss');
+    expect((await client(fakes.es, {}, 'aoss').request({ method: 'PUT', path: '/messages', json: {} })).status).toBe(403);
+    expect(fakes.es.requests[0].rejected).toBe('credential scope names service aoss, this endpoint is es');
   });
 
   test('refuses a wrong secret key and a missing session token', async () => {
-    const wrongSecret = client(aoss, { credentials: { ...TEST_CREDENTIALS, secretAccessKey: 'not-the-secret' } });
+    const wrongSecret = client(fakes.aoss, { credentials: { ...TEST_CREDENTIALS, secretAccessKey: 'not-the-secret' } });
     expect((await wrongSecret.request({ method: 'PUT', path: '/messages', json: {} })).status).toBe(403);
-    expect(aoss.requests[0].rejected).toMatch(/signature we calculated does not match/);
+    expect(fakes.aoss.requests[0].rejected).toMatch(/signature we calculated does not match/);
 
-    const noToken = client(aoss, { credentials: { accessKeyId: TEST_CREDENTIALS.accessKeyId, secretAccessKey: TEST_CREDENTIALS.secretAccessKey } });
+    const { accessKeyId, secretAccessKey } = TEST_CREDENTIALS;
+    const noToken = client(fakes.aoss, { credentials: { accessKeyId, secretAccessKey } });
     expect((await noToken.request({ method: 'PUT', path: '/messages', json: {} })).status).toBe(403);
-    expect(aoss.requests[1].rejected).toMatch(/x-amz-security-token/);
+    expect(fakes.aoss.requests[1].rejected).toMatch(/x-amz-security-token/);
   });
 });
