@@ -64,6 +64,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
   devDeps: [
     'cdk-nag@3.0.2',
+    // AWS Control Tower's proactive controls (cfn-guard rules plus the cfn-guard binary, offline): the
+    // second policy engine every example stack passes next to cdk-nag (DESIGN.md §2)
+    '@cdklabs/cdk-validator-cfnguard@0.0.62',
     '@aws-cdk/aws-service-spec',
     '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
     '@aws-cdk/integ-runner@2.197.10',
