@@ -1,51 +1,27 @@
 /**
- * Packages the Python, Java, .NET and Go bindings where this machine has the toolchain and reaches its
- * registry; otherwise generates each language's bindings offline (`jsii-pacmak --code-only`) into
- * bindings/<language> and byte-compiles the Python, so a jsii break still fails the build. Says which.
- * Needs a compiled `.jsii` assembly (`npx projen compile`).
+ * Packages the Python, Java, .NET and Go bindings where this machine has the toolchain and reaches the package
+ * source that toolchain is configured to use (see lib/bindings.ts); otherwise generates each language's bindings
+ * offline (`jsii-pacmak --code-only`) into bindings/<language> and byte-compiles the Python, so a jsii break still
+ * fails the build. Says which, and why. Needs a compiled `.jsii` assembly (`npx projen compile`).
  */
-import { execFileSync, spawnSync } from 'child_process';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { defaultToolchains, dotnetBlocker, goBlocker, javaBlocker, pythonBlocker, Toolchains } from './lib/bindings';
 
 interface Target {
   readonly language: string;
   readonly pacmakTarget: string;
-  /** Executable the packaging needs. */
-  readonly tool: string[];
-  /** Registry the packaging downloads build dependencies from. */
-  readonly registry?: string;
+  /** Why this machine cannot package the language, or undefined when it can. */
+  readonly blocker: (toolchains: Toolchains) => Promise<string | undefined>;
 }
 
 const TARGETS: Target[] = [
-  { language: 'Python', pacmakTarget: 'python', tool: ['python3', '-m', 'pip', '--version'], registry: 'https://pypi.org/simple/' },
-  { language: 'Java', pacmakTarget: 'java', tool: ['mvn', '--version'], registry: 'https://repo.maven.apache.org/maven2/' },
-  { language: '.NET', pacmakTarget: 'dotnet', tool: ['dotnet', '--version'], registry: 'https://api.nuget.org/v3/index.json' },
-  { language: 'Go', pacmakTarget: 'go', tool: ['go', 'version'], registry: 'https://proxy.golang.org/' },
+  { language: 'Python', pacmakTarget: 'python', blocker: pythonBlocker },
+  { language: 'Java', pacmakTarget: 'java', blocker: javaBlocker },
+  { language: '.NET', pacmakTarget: 'dotnet', blocker: dotnetBlocker },
+  { language: 'Go', pacmakTarget: 'go', blocker: goBlocker },
 ];
-
-async function reachable(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(4000) });
-    return res.status < 500;
-  } catch {
-    return false;
-  }
-}
-
-function hasTool(command: string[]): boolean {
-  return spawnSync(command[0], command.slice(1), { stdio: 'ignore' }).status === 0;
-}
-
-async function whyNot(target: Target): Promise<string | undefined> {
-  if (!hasTool(target.tool)) {
-    return `${target.tool[0]} is not installed`;
-  }
-  if (target.registry && !(await reachable(target.registry))) {
-    return `${new URL(target.registry).host} is not reachable`;
-  }
-  return undefined;
-}
 
 function run(command: string, args: string[]): void {
   execFileSync(command, args, { stdio: 'inherit' });
@@ -55,8 +31,9 @@ async function main(): Promise<void> {
   if (!fs.existsSync('.jsii')) {
     throw new Error('No .jsii assembly: run `npx projen compile` first');
   }
+  const toolchains = defaultToolchains();
   for (const target of TARGETS) {
-    const reason = await whyNot(target);
+    const reason = await target.blocker(toolchains);
     if (!reason) {
       console.log(`${target.language}: packaging with jsii-pacmak`);
       run('npx', ['projen', `package:${target.pacmakTarget}`]);
