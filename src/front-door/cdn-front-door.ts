@@ -3,7 +3,6 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -13,7 +12,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { cloudFrontPrefixListId } from './cloudfront-prefix-list';
+import { additionalBehaviours, DEFAULT_REALTIME_PATH, spaRewriteFunction } from './front-door-behaviours';
+import { FrontDoorOrigins } from './front-door-origins';
 import { FrontDoorSite } from './front-door-site';
 import { OriginCheckAuthorizer } from './origin-check';
 import { ApiRoute, CachedRoute, RealtimeRoute } from './routes';
@@ -116,21 +116,24 @@ export interface CdnFrontDoorProps {
    * The ID of the managed prefix list `com.amazonaws.global.cloudfront.origin-facing` in the services'
    * region, for regions this library does not know.
    *
-   * @default - looked up in the library's table by the stack's region, without AWS calls
+   * @default - looked up in the library's table by each service's stack region, without AWS calls
    */
   readonly cloudFrontPrefixListId?: string;
+
+  /**
+   * Let CloudFront reach an internet-facing service that has no certificate over plain HTTP. Its secret
+   * origin header then crosses the internet in clear text, where anyone on the path can read it and reach
+   * the service around the distribution. For development stacks only; otherwise give the service a
+   * certificate or an internal load balancer (reached through a CloudFront VPC origin).
+   *
+   * @default false - synthesis fails for such a route
+   */
+  readonly insecureHttpToOrigin?: boolean;
 }
 
-/** Default WebSocket path of a realtime route. */
-const DEFAULT_REALTIME_PATH = '/ws*';
 /** Header CloudFront adds to every request to an internet-facing origin; its value is a secret. */
 const ORIGIN_HEADER = 'X-Origin-Verify';
 const DEFAULT_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
-
-interface Behaviour {
-  readonly pathPattern: string;
-  readonly options: cloudfront.BehaviorOptions;
-}
 
 /**
  * One CloudFront distribution in front of a realtime system, with every origin closed to everything but
@@ -185,27 +188,31 @@ export class CdnFrontDoor extends Construct {
   /** The viewer-facing URL: `https://` plus the first custom domain name, or the distribution's name. */
   public readonly url: string;
 
-  private readonly serviceOrigins = new Map<RealtimeFargateService, Map<string, cloudfront.IOrigin>>();
-  private readonly apiOrigins = new Map<string, cloudfront.IOrigin>();
-  private readonly prefixListId: string;
+  private readonly origins: FrontDoorOrigins;
   private originCheck?: OriginCheckAuthorizer;
 
   constructor(scope: Construct, id: string, props: CdnFrontDoorProps) {
     super(scope, id);
     this.validateRoutes(props);
     this.validateDomain(props.domain);
-    this.prefixListId = props.cloudFrontPrefixListId ?? cloudFrontPrefixListId(this, this.node.path);
     this.originHeaderName = ORIGIN_HEADER;
     if (this.needsOriginSecret(props)) {
       this.originSecret = this.createOriginSecret();
     }
+    this.origins = new FrontDoorOrigins({
+      frontDoor: this,
+      headerName: ORIGIN_HEADER,
+      secret: this.originSecret,
+      insecureHttpToOrigin: props.insecureHttpToOrigin ?? false,
+      cloudFrontPrefixListId: props.cloudFrontPrefixListId,
+    });
 
     this.accessLogsBucket = props.accessLogsBucket ?? this.createAccessLogsBucket();
     this.siteBucket = this.createSiteBucket();
     this.responseHeadersPolicy = this.createResponseHeadersPolicy(props.contentSecurityPolicy ?? DEFAULT_CSP);
     this.distribution = this.createDistribution(props);
     this.siteDeployment = this.deploySite(props.site);
-    this.protectServices();
+    this.origins.protectServices();
     if (props.domain?.hostedZone) {
       this.createRecords(props.domain);
     }
@@ -218,14 +225,15 @@ export class CdnFrontDoor extends Construct {
    * An authorizer that admits only requests carrying this distribution's secret origin header. Give it
    * to every route of each HTTP API behind the front door (`authorizer` of `addRoutes`, or the API's
    * `defaultAuthorizer`); synthesis fails while a route of such an API lacks it, because that route
-   * would answer on the API's own endpoint, around CloudFront.
+   * would answer on the API's own endpoint, around CloudFront. Call it as often as you like: each API
+   * gets one authorizer, shared by its routes.
    */
   public originCheckAuthorizer(): apigwv2.IHttpRouteAuthorizer {
     if (!this.originSecret) {
       throw new Error(`${this.node.path}: originCheckAuthorizer() is for HTTP APIs behind the front door, and api routes none; add { pathPattern, httpApi } to api`);
     }
     this.originCheck ??= new OriginCheckAuthorizer(this, 'OriginCheck', { headerName: this.originHeaderName, secret: this.originSecret });
-    return this.originCheck.authorizer();
+    return this.originCheck.authorizer;
   }
 
   private validateRoutes(props: CdnFrontDoorProps): void {
@@ -345,7 +353,13 @@ export class CdnFrontDoor extends Construct {
 
   private createDistribution(props: CdnFrontDoorProps): cloudfront.Distribution {
     const site = props.site;
-    const behaviours = this.behaviours(props);
+    const behaviours = additionalBehaviours(this, {
+      realtime: props.realtime ?? [],
+      api: props.api ?? [],
+      cached: props.cached ?? [],
+      origins: this.origins,
+      responseHeadersPolicy: this.responseHeadersPolicy,
+    });
     return new cloudfront.Distribution(this, 'Distribution', {
       comment: this.node.path.slice(0, 128),
       defaultBehavior: {
@@ -354,12 +368,12 @@ export class CdnFrontDoor extends Construct {
         cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
         responseHeadersPolicy: this.responseHeadersPolicy,
         compress: true,
+        functionAssociations: site.singlePageApp
+          ? [{ eventType: cloudfront.FunctionEventType.VIEWER_REQUEST, function: spaRewriteFunction(this, site.defaultRootObject) }]
+          : undefined,
       },
-      additionalBehaviors: Object.fromEntries(behaviours.map(b => [b.pathPattern, b.options])),
+      additionalBehaviors: behaviours,
       defaultRootObject: site.defaultRootObject,
-      errorResponses: site.singlePageApp
-        ? [403, 404].map(httpStatus => ({ httpStatus, responseHttpStatus: 200, responsePagePath: `/${site.defaultRootObject}`, ttl: Duration.seconds(10) }))
-        : undefined,
       domainNames: props.domain?.domainNames,
       certificate: props.domain?.certificate,
       minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
@@ -375,120 +389,6 @@ export class CdnFrontDoor extends Construct {
     });
   }
 
-  /** Cached paths first (most specific), then realtime, then API: CloudFront takes the first match. */
-  private behaviours(props: CdnFrontDoorProps): Behaviour[] {
-    const cached = (props.cached ?? []).map(route => ({
-      pathPattern: route.pathPattern,
-      options: {
-        origin: this.serviceOrigin(route.service, route.originDomainName),
-        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-        allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-        cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
-        cachePolicy: this.shortTtlPolicy(route),
-        responseHeadersPolicy: this.responseHeadersPolicy,
-        compress: true,
-      },
-    }));
-    const realtime = (props.realtime ?? []).map(route => ({
-      pathPattern: route.pathPattern ?? DEFAULT_REALTIME_PATH,
-      options: {
-        origin: this.serviceOrigin(route.service, route.originDomainName),
-        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
-        allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
-        cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
-        // Every viewer header but Host: the Sec-WebSocket-* handshake passes, and TLS to the origin is
-        // checked against the origin's name, not the viewer's.
-        originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-        compress: false,
-      },
-    }));
-    const api = (props.api ?? []).map(route => ({
-      pathPattern: route.pathPattern,
-      options: {
-        origin: route.service ? this.serviceOrigin(route.service, route.originDomainName) : this.httpApiOrigin(route),
-        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-        allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
-        cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
-        originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-        responseHeadersPolicy: this.responseHeadersPolicy,
-        compress: true,
-      },
-    }));
-    return [...cached, ...realtime, ...api];
-  }
-
-  private shortTtlPolicy(route: CachedRoute): cloudfront.CachePolicy {
-    const ttl = route.ttl ?? Duration.seconds(1);
-    const name = route.pathPattern.replace(/[^A-Za-z0-9]+/g, ' ').trim().split(' ').map(w => w[0].toUpperCase() + w.slice(1)).join('');
-    return new cloudfront.CachePolicy(this, `Cache${name || 'Path'}`, {
-      comment: `${route.pathPattern} for ${ttl.toSeconds()}s at most`,
-      minTtl: Duration.seconds(0),
-      defaultTtl: ttl,
-      maxTtl: ttl,
-      queryStringBehavior: route.queryStrings?.length
-        ? cloudfront.CacheQueryStringBehavior.allowList(...route.queryStrings)
-        : cloudfront.CacheQueryStringBehavior.none(),
-      headerBehavior: cloudfront.CacheHeaderBehavior.none(),
-      cookieBehavior: cloudfront.CacheCookieBehavior.none(),
-      enableAcceptEncodingGzip: true,
-      enableAcceptEncodingBrotli: true,
-    });
-  }
-
-  /** One origin per service and origin name, shared by its routes. */
-  private serviceOrigin(service: RealtimeFargateService, originDomainName: string | undefined): cloudfront.IOrigin {
-    const https = service.listenerProtocol === elbv2.ApplicationProtocol.HTTPS;
-    if (https && !originDomainName) {
-      invalidProp(this, `originDomainName for ${service.node.path}`, undefined,
-        'is required because the service serves HTTPS and CloudFront checks the origin certificate against the name it connects to',
-        'give a name on the service\'s certificate that resolves to its load balancer');
-    }
-    const key = originDomainName ?? '';
-    const perService = this.serviceOrigins.get(service) ?? new Map<string, cloudfront.IOrigin>();
-    this.serviceOrigins.set(service, perService);
-    const existing = perService.get(key);
-    if (existing) {
-      return existing;
-    }
-    const protocolPolicy = https ? cloudfront.OriginProtocolPolicy.HTTPS_ONLY : cloudfront.OriginProtocolPolicy.HTTP_ONLY;
-    const common = {
-      protocolPolicy,
-      originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
-      // Long polls and slow API answers; WebSockets are bounded by CloudFront's 10-minute idle limit instead.
-      readTimeout: Duration.seconds(60),
-      keepaliveTimeout: Duration.seconds(60),
-    };
-    let origin: cloudfront.IOrigin;
-    if (!service.internetFacing) {
-      origin = origins.VpcOrigin.withApplicationLoadBalancer(service.loadBalancer, {
-        ...common,
-        domainName: originDomainName,
-      });
-    } else {
-      const customHeaders = { [ORIGIN_HEADER]: this.originSecret!.secretValue.unsafeUnwrap() };
-      origin = originDomainName
-        ? new origins.HttpOrigin(originDomainName, { ...common, customHeaders })
-        : new origins.LoadBalancerV2Origin(service.loadBalancer, { ...common, customHeaders });
-    }
-    perService.set(key, origin);
-    return origin;
-  }
-
-  private httpApiOrigin(route: ApiRoute): cloudfront.IOrigin {
-    const api = route.httpApi!;
-    const existing = this.apiOrigins.get(api.apiId);
-    if (existing) {
-      return existing;
-    }
-    const origin = new origins.HttpOrigin(`${api.apiId}.execute-api.${Stack.of(api).region}.${Stack.of(api).urlSuffix}`, {
-      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
-      originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
-      customHeaders: { [ORIGIN_HEADER]: this.originSecret!.secretValue.unsafeUnwrap() },
-    });
-    this.apiOrigins.set(api.apiId, origin);
-    return origin;
-  }
-
   private deploySite(site: FrontDoorSite): s3deploy.BucketDeployment {
     return new s3deploy.BucketDeployment(this, 'SiteDeployment', {
       sources: site.sources,
@@ -498,23 +398,6 @@ export class CdnFrontDoor extends Construct {
       prune: true,
       memoryLimit: 256,
     });
-  }
-
-  /** Closes each routed service's load balancer to everything but this distribution. */
-  private protectServices(): void {
-    const peer = ec2.Peer.prefixList(this.prefixListId);
-    for (const service of this.serviceOrigins.keys()) {
-      if (service.internetFacing) {
-        service.addOriginProtection({
-          frontDoor: this,
-          peer,
-          headerName: ORIGIN_HEADER,
-          headerValue: this.originSecret!.secretValue.unsafeUnwrap(),
-        });
-      } else {
-        service.addOriginProtection({ frontDoor: this, peer });
-      }
-    }
   }
 
   /** Routes of the routed HTTP APIs that answer without the origin check. */
@@ -567,10 +450,10 @@ export class CdnFrontDoor extends Construct {
       acknowledgeNag(this.distribution, 'CFR2',
         'No web ACL was given; the origins still accept only this distribution, and FrontDoorWebAcl adds AWS managed rules and a rate limit when wanted.');
     }
-    const httpServices = [...this.serviceOrigins.keys()].filter(s => s.internetFacing && s.listenerProtocol !== elbv2.ApplicationProtocol.HTTPS);
+    const httpServices = this.origins.services.filter(s => s.internetFacing && s.listenerProtocol !== elbv2.ApplicationProtocol.HTTPS);
     if (httpServices.length > 0) {
       acknowledgeNag(this.distribution, 'CFR5',
-        `The services ${httpServices.map(s => s.node.path).join(', ')} have no certificate, so CloudFront reaches their load balancers over HTTP; the listeners admit only CloudFront's origin-facing addresses carrying the secret origin header; give the service a certificate and originDomainName for HTTPS to the origin.`);
+        `The services ${httpServices.map(s => s.node.path).join(', ')} have no certificate and insecureHttpToOrigin was set for development, so CloudFront reaches their load balancers over HTTP; the listeners still admit only CloudFront's origin-facing addresses carrying the secret origin header.`);
     }
     this.acknowledgeSiteDeployment();
   }

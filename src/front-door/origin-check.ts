@@ -46,6 +46,7 @@ export class OriginCheckAuthorizer extends Construct {
   /** The function that compares the header with the secret. */
   public readonly function: lambda.Function;
   private readonly headerName: string;
+  private readonly byApi = new Map<string, authorizers.HttpLambdaAuthorizer>();
 
   constructor(scope: Construct, id: string, props: OriginCheckAuthorizerProps) {
     super(scope, id);
@@ -69,14 +70,26 @@ export class OriginCheckAuthorizer extends Construct {
   }
 
   /**
-   * A new authorizer on this function, for one HTTP API (`HttpApiProps.defaultAuthorizer` or a route's
-   * `authorizer`); API Gateway binds an authorizer object to one API only.
+   * The authorizer to give routes: it binds one `HttpLambdaAuthorizer` per HTTP API (API Gateway ties an
+   * authorizer to one API), however many routes of that API use it.
    */
-  public authorizer(): apigwv2.IHttpRouteAuthorizer {
-    return new authorizers.HttpLambdaAuthorizer('OriginCheck', this.function, {
-      identitySource: [`$request.header.${this.headerName}`],
-      responseTypes: [authorizers.HttpLambdaResponseType.SIMPLE],
-      resultsCacheTtl: Duration.minutes(5),
-    });
+  public get authorizer(): apigwv2.IHttpRouteAuthorizer {
+    return this.perApi;
   }
+
+  private readonly perApi: apigwv2.IHttpRouteAuthorizer = {
+    bind: options => {
+      const key = options.route.httpApi.node.path;
+      let authorizer = this.byApi.get(key);
+      if (!authorizer) {
+        authorizer = new authorizers.HttpLambdaAuthorizer('OriginCheck', this.function, {
+          identitySource: [`$request.header.${this.headerName}`],
+          responseTypes: [authorizers.HttpLambdaResponseType.SIMPLE],
+          resultsCacheTtl: Duration.minutes(5),
+        });
+        this.byApi.set(key, authorizer);
+      }
+      return authorizer.bind(options);
+    },
+  };
 }

@@ -1,15 +1,20 @@
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 
 /**
- * How a front door closes a RealtimeFargateService's load balancer to everything but itself.
+ * How a front door closes a RealtimeFargateService's load balancer to everything but CloudFront.
  */
 export interface OriginProtectionOptions {
   /** The construct that fronts the service (for error messages and rule descriptions). */
   readonly frontDoor: Construct;
 
-  /** The only source allowed to reach the listener ports, e.g. CloudFront's origin-facing prefix list. */
-  readonly peer: ec2.IPeer;
+  /**
+   * The ID of the managed prefix list `com.amazonaws.global.cloudfront.origin-facing` in the service's
+   * region. It is admitted on the forwarding listener's port only (a reference to it counts 55 rules
+   * against the security group's quota of 60).
+   *
+   * @default - looked up in the library's table by the service's stack region, without AWS calls
+   */
+  readonly cloudFrontPrefixListId?: string;
 
   /**
    * A header every request from the front door carries; requests without it are answered 403.

@@ -1,4 +1,4 @@
-import { Annotations, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -7,11 +7,13 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { LoadBalancerExposure } from './load-balancer-exposure';
 import { OriginProtectionOptions } from './origin-protection';
 import { ScaleToZero } from './scale-to-zero';
 import { RealtimeScalingOptions, ScaleToZeroOptions } from './scaling-options';
 import { CONNECTION_METRIC, EnvContract } from '../private/env-contract';
 import { acknowledgeNag } from '../private/nag';
+import { enforceRuleQuota } from '../private/rule-quota';
 import { checkInteger, checkSeconds, invalidProp } from '../private/validation';
 import { IRealtimeBus } from '../pubsub/realtime-bus';
 
@@ -108,6 +110,14 @@ export interface RealtimeFargateServiceProps {
   readonly readonlyRootFilesystem?: boolean;
 
   /**
+   * The user the container runs as (`uid`, `uid:gid` or a name the image defines). Running as root inside
+   * the container widens what a compromised server can do; the image's files must be readable by this user.
+   *
+   * @default '1000' (the `node` user of the official Node.js images)
+   */
+  readonly user?: string;
+
+  /**
    * How long the container log group keeps its events.
    *
    * @default logs.RetentionDays.ONE_MONTH
@@ -192,10 +202,11 @@ export interface RealtimeFargateServiceProps {
   readonly scaling?: RealtimeScalingOptions;
 
   /**
-   * Scale to zero tasks when idle and back up on the first request (opt-in; see ScaleToZeroOptions for
-   * the wake-up path and its latency).
+   * Tunes scale to zero, which `scaling.minCapacity: 0` turns on: the idle period before the service
+   * stops its last task and how many tasks a request starts. See ScaleToZeroOptions for the wake-up path
+   * and what a client sees meanwhile. Setting this without `minCapacity: 0` fails synthesis.
    *
-   * @default - never below `scaling.minCapacity`
+   * @default - 15 idle minutes, 1 task on wake (only with `scaling.minCapacity: 0`)
    */
   readonly scaleToZero?: ScaleToZeroOptions;
 
@@ -259,6 +270,8 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
   public readonly loadBalancerSecurityGroup: ec2.ISecurityGroup;
   /** The listener that forwards to the tasks: HTTPS on 443 with a certificate, else HTTP on 80. */
   public readonly listener: elbv2.ApplicationListener;
+  /** The port of `listener`, the only one a front door admits CloudFront on. */
+  public readonly listenerPort: number;
   /** The target group of the tasks. */
   public readonly targetGroup: elbv2.ApplicationTargetGroup;
   /** The bucket the load balancer writes access logs to. */
@@ -276,9 +289,13 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
   /** The idle timeout the container must keep its pings inside, in seconds. */
   public readonly keepaliveBoundSeconds: number;
 
+  /** In alarm while the service is idle, when `scaling.minCapacity` is 0: its action stops the last task. */
+  public readonly idleAlarm?: cloudwatch.Alarm;
+  /** In alarm while the load balancer refuses requests for want of a task, when `scaling.minCapacity` is 0: its action starts tasks. */
+  public readonly wakeAlarm?: cloudwatch.Alarm;
+
   private readonly settings: Settings;
-  private readonly publicIngress: Construct;
-  private frontDoor?: Construct;
+  private readonly exposure: LoadBalancerExposure;
 
   constructor(scope: Construct, id: string, props: RealtimeFargateServiceProps) {
     super(scope, id);
@@ -305,13 +322,27 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
     });
     this.loadBalancer = this.createLoadBalancer();
     this.targetGroup = this.createTargetGroup(props);
-    this.listenerProtocol = props.certificate ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP;
-    this.listener = this.createListeners(props.certificate);
-    this.publicIngress = this.openToInternet();
+    this.exposure = new LoadBalancerExposure(this, {
+      loadBalancer: this.loadBalancer,
+      securityGroup: this.loadBalancerSecurityGroup,
+      targetGroup: this.targetGroup,
+      certificate: props.certificate,
+    });
+    this.listener = this.exposure.listener;
+    this.listenerProtocol = this.exposure.protocol;
+    this.listenerPort = this.exposure.port;
 
     this.service = this.createService(props);
     this.connections = this.service.connections;
     this.scalableTaskCount = this.configureScaling(props);
+    if (this.settings.minCapacity === 0) {
+      const scaleToZero = this.configureScaleToZero(props.scaleToZero ?? {});
+      this.idleAlarm = scaleToZero.idleAlarm;
+      this.wakeAlarm = scaleToZero.wakeAlarm;
+    }
+    for (const group of [this.loadBalancerSecurityGroup, ...this.connections.securityGroups]) {
+      enforceRuleQuota(group);
+    }
 
     props.bus?.connect(this.service);
     this.acknowledgeNagFindings(props);
@@ -319,29 +350,18 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
   }
 
   /**
-   * Closes the load balancer to everything but `peer` and, when a header is given, answers 403 to any
-   * request without it. `CdnFrontDoor` calls this with CloudFront's origin-facing prefix list and a secret
-   * header; a service protected this way needs neither a certificate nor `insecureHttp`.
+   * Closes the load balancer to everything but CloudFront's origin-facing prefix list (of the service's
+   * region, on the forwarding listener's port only) and, when a header is given, answers 403 to any
+   * request without it. `CdnFrontDoor` calls this; a service protected this way needs neither a
+   * certificate nor `insecureHttp`.
    */
   public addOriginProtection(options: OriginProtectionOptions): void {
-    if (this.frontDoor) {
-      throw new Error(`${this.node.path}: already protected by ${this.frontDoor.node.path}; a service can sit behind one front door only`);
-    }
-    this.frontDoor = options.frontDoor;
-    this.node.tryRemoveChild(this.publicIngress.node.id);
-    for (const port of this.listenerPorts()) {
-      this.loadBalancerSecurityGroup.addIngressRule(options.peer, ec2.Port.tcp(port), `From ${options.frontDoor.node.path}`);
-    }
-    if (options.headerName !== undefined && options.headerValue !== undefined) {
-      this.requireOriginHeader(options.headerName, options.headerValue);
-    } else if (options.headerName !== undefined || options.headerValue !== undefined) {
-      throw new Error(`${this.node.path}: addOriginProtection needs both headerName and headerValue, or neither`);
-    }
+    this.exposure.protect(options);
   }
 
   /** True once a front door protects this service's origin. */
   public get isFronted(): boolean {
-    return this.frontDoor !== undefined;
+    return this.exposure.protectedBy !== undefined;
   }
 
   /**
@@ -377,7 +397,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
    * @default - sum over 1 minute
    */
   public metricNewConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.loadBalancer.metrics.newConnectionCount({ statistic: 'Sum', ...props });
+    return this.loadBalancer.metrics.newConnectionCount({ statistic: 'Sum', period: Duration.minutes(1), ...props });
   }
 
   /**
@@ -386,7 +406,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
    * @default - sum over 1 minute
    */
   public metricRequestCount(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.loadBalancer.metrics.requestCount({ statistic: 'Sum', ...props });
+    return this.loadBalancer.metrics.requestCount({ statistic: 'Sum', period: Duration.minutes(1), ...props });
   }
 
   /**
@@ -395,7 +415,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
    * @default - minimum over 1 minute
    */
   public metricHealthyTaskCount(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.targetGroup.metrics.healthyHostCount({ statistic: 'Minimum', ...props });
+    return this.targetGroup.metrics.healthyHostCount({ statistic: 'Minimum', period: Duration.minutes(1), ...props });
   }
 
   /**
@@ -404,7 +424,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
    * @default - sum over 1 minute
    */
   public metricLoadBalancer5xx(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { statistic: 'Sum', ...props });
+    return this.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { statistic: 'Sum', period: Duration.minutes(1), ...props });
   }
 
   /**
@@ -448,7 +468,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
   }
 
   private validateScaling(scaling: RealtimeScalingOptions, scaleToZero: ScaleToZeroOptions | undefined): ScalingSettings {
-    const minCapacity = scaling.minCapacity ?? (scaleToZero ? 0 : 2);
+    const minCapacity = scaling.minCapacity ?? 2;
     const maxCapacity = scaling.maxCapacity ?? Math.max(10, minCapacity);
     checkInteger(this, 'scaling.minCapacity', minCapacity, 0, 5000);
     checkInteger(this, 'scaling.maxCapacity', maxCapacity, 1, 5000);
@@ -456,27 +476,25 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       invalidProp(this, 'scaling.minCapacity', minCapacity, `is greater than scaling.maxCapacity ${maxCapacity}`, 'raise maxCapacity or lower minCapacity');
     }
     if (scaleToZero && minCapacity > 0) {
-      invalidProp(this, 'scaling.minCapacity', minCapacity, 'contradicts scaleToZero', 'set scaling.minCapacity to 0 (or leave it unset) with scaleToZero, or remove scaleToZero');
-    }
-    if (!scaleToZero && minCapacity === 0) {
-      invalidProp(this, 'scaling.minCapacity', 0, 'leaves no way to wake the service', 'set scaleToZero to scale to zero and wake on the first request, or use a minimum of 1 or more');
+      invalidProp(this, 'scaleToZero', `{${Object.keys(scaleToZero).join(', ')}}`, `only tunes scale to zero, which is off while scaling.minCapacity is ${minCapacity}`,
+        'set scaling.minCapacity to 0 to scale to zero when idle, or remove scaleToZero');
     }
     checkInteger(this, 'scaling.targetCpuUtilizationPercent', scaling.targetCpuUtilizationPercent, 1, 100);
     checkInteger(this, 'scaling.targetMemoryUtilizationPercent', scaling.targetMemoryUtilizationPercent, 1, 100);
     checkInteger(this, 'scaling.connectionsPerTask', scaling.connectionsPerTask, 1, 1_000_000);
-    if (scaleToZero) {
-      const idle = scaleToZero.idlePeriod ?? Duration.minutes(15);
+    if (minCapacity === 0) {
+      const idle = scaleToZero?.idlePeriod ?? Duration.minutes(15);
       const seconds = checkSeconds(this, 'scaleToZero.idlePeriod', idle, 60, 86_400, 'CloudWatch alarm evaluation');
       if (seconds % 60 !== 0) {
         invalidProp(this, 'scaleToZero.idlePeriod', idle, 'is not whole minutes', 'use whole minutes (alarm periods are 60 s)');
       }
-      checkInteger(this, 'scaleToZero.wakeCapacity', scaleToZero.wakeCapacity, 1, maxCapacity);
+      checkInteger(this, 'scaleToZero.wakeCapacity', scaleToZero?.wakeCapacity, 1, maxCapacity);
     }
     return { minCapacity, maxCapacity };
   }
 
   private validateExposure(props: RealtimeFargateServiceProps): string[] {
-    if (props.certificate || props.insecureHttp || this.frontDoor) {
+    if (props.certificate || props.insecureHttp || this.isFronted) {
       return [];
     }
     return [`${this.node.path}: certificate is not set, no front door routes to the service and insecureHttp is not set, so the load balancer would serve plain HTTP to the internet; `
@@ -523,6 +541,9 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       image: props.image,
       essential: true,
       readonlyRootFilesystem: props.readonlyRootFilesystem ?? true,
+      user: props.user ?? '1000',
+      // A hard limit equal to the task's memory: the container is stopped rather than starving others.
+      memoryLimitMiB: props.memoryLimitMiB ?? 1024,
       stopTimeout: Duration.seconds(Math.min(this.settings.drainSeconds + STOP_MARGIN_SECONDS, FARGATE_MAX_STOP_SECONDS)),
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'server' }),
       portMappings: [{ containerPort: port, protocol: ecs.Protocol.TCP, name: 'http' }],
@@ -588,72 +609,15 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
     });
   }
 
-  private createListeners(certificate: acm.ICertificate | undefined): elbv2.ApplicationListener {
-    if (!certificate) {
-      return this.loadBalancer.addListener('Http', {
-        port: 80,
-        protocol: elbv2.ApplicationProtocol.HTTP,
-        open: false,
-        defaultTargetGroups: [this.targetGroup],
-      });
-    }
-    this.loadBalancer.addListener('HttpRedirect', {
-      port: 80,
-      protocol: elbv2.ApplicationProtocol.HTTP,
-      open: false,
-      defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
-    });
-    return this.loadBalancer.addListener('Https', {
-      port: 443,
-      protocol: elbv2.ApplicationProtocol.HTTPS,
-      certificates: [certificate],
-      sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
-      open: false,
-      defaultTargetGroups: [this.targetGroup],
-    });
-  }
-
-  private listenerPorts(): number[] {
-    return this.listenerProtocol === elbv2.ApplicationProtocol.HTTPS ? [80, 443] : [80];
-  }
-
-  /** Internet ingress lives in its own child so a front door can remove it whole. */
-  private openToInternet(): Construct {
-    const ingress = new Construct(this, 'PublicIngress');
-    for (const port of this.listenerPorts()) {
-      new ec2.CfnSecurityGroupIngress(ingress, `Port${port}`, {
-        groupId: this.loadBalancerSecurityGroup.securityGroupId,
-        ipProtocol: 'tcp',
-        fromPort: port,
-        toPort: port,
-        cidrIp: '0.0.0.0/0',
-        description: `Internet to ${this.node.path} on ${port}`,
-      });
-    }
-    acknowledgeNag(ingress, 'EC23',
-      'Without a front door the load balancer is the public entry point of the realtime service, so its listener ports must accept any address; CdnFrontDoor removes these rules and admits only CloudFront.');
-    return ingress;
-  }
-
-  private requireOriginHeader(name: string, value: string): void {
-    this.listener.addAction('RejectWithoutOriginHeader', {
-      action: elbv2.ListenerAction.fixedResponse(403, { contentType: 'text/plain', messageBody: 'Forbidden' }),
-    });
-    Annotations.of(this.listener).acknowledgeWarning('@aws-cdk/aws-elbv2:listenerExistingDefaultActionReplaced',
-      'The front door replaces the forward action with a 403 so only requests carrying its secret header reach the tasks.');
-    this.listener.addAction('FromFrontDoor', {
-      priority: 1,
-      conditions: [elbv2.ListenerCondition.httpHeader(name, [value])],
-      action: elbv2.ListenerAction.forward([this.targetGroup]),
-    });
-  }
-
   private createService(props: RealtimeFargateServiceProps): ecs.FargateService {
     const service = new ecs.FargateService(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: this.taskDefinition,
       serviceName: props.serviceName,
-      desiredCount: this.settings.minCapacity > 0 ? this.settings.minCapacity : props.scaleToZero?.wakeCapacity ?? 1,
+      // No DesiredCount: Application Auto Scaling owns the task count, and a count in the template would
+      // reset it on every update, stopping tasks scaled out above it. CloudFormation starts a new service
+      // with 1 task and the scalable target's minimum raises it (AWS::ECS::Service DesiredCount).
+      desiredCount: undefined,
       vpcSubnets: props.taskSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       assignPublicIp: false,
       // Start new tasks before stopping old ones so a deploy never drops below the running capacity.
@@ -687,17 +651,18 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       targetValue: scaling.connectionsPerTask ?? 5000,
       ...cooldowns,
     });
-    if (props.scaleToZero) {
-      new ScaleToZero(this, 'ScaleToZero', {
-        taskCount,
-        idlePeriod: props.scaleToZero.idlePeriod ?? Duration.minutes(15),
-        wakeCapacity: props.scaleToZero.wakeCapacity ?? 1,
-        connections: this.metricActiveConnections({ statistic: 'Sum' }),
-        requests: this.metricRequestCount(),
-        healthyTasks: this.targetGroup.metrics.healthyHostCount({ statistic: 'Maximum', period: Duration.minutes(1) }),
-      });
-    }
     return taskCount;
+  }
+
+  private configureScaleToZero(options: ScaleToZeroOptions): ScaleToZero {
+    return new ScaleToZero(this, 'ScaleToZero', {
+      taskCount: this.scalableTaskCount,
+      idlePeriod: options.idlePeriod ?? Duration.minutes(15),
+      wakeCapacity: options.wakeCapacity ?? 1,
+      connections: this.metricActiveConnections({ statistic: 'Maximum' }),
+      requests: this.metricRequestCount(),
+      refusals: this.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_503_COUNT, { statistic: 'Sum', period: Duration.minutes(1) }),
+    });
   }
 
   private acknowledgeNagFindings(props: RealtimeFargateServiceProps): void {

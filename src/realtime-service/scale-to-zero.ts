@@ -10,59 +10,64 @@ export interface ScaleToZeroProps {
   readonly taskCount: ecs.ScalableTaskCount;
   readonly idlePeriod: Duration;
   readonly wakeCapacity: number;
-  /** Open connections summed over all tasks. */
+  /** The most connections any task held, from the tasks' own `ActiveConnections` lines. */
   readonly connections: cloudwatch.IMetric;
-  /** Requests the load balancer received. */
+  /** Requests the load balancer passed to a task. */
   readonly requests: cloudwatch.IMetric;
-  /** Healthy targets behind the load balancer. */
-  readonly healthyTasks: cloudwatch.IMetric;
+  /** Requests the load balancer refused itself with 503 because no task was registered. */
+  readonly refusals: cloudwatch.IMetric;
 }
 
 /**
  * Two step-scaling policies beside the target-tracking ones: one sets the task count to 0 after an idle
- * period, one sets it to the wake capacity when requests arrive and no task is healthy.
+ * period, one sets it to the wake capacity when the load balancer turns requests away for want of a task.
  *
  * Target tracking alone never reaches zero: with several policies Application Auto Scaling scales in
  * only as far as the policy that wants most tasks, and CPU utilization of a running task is never 0.
+ *
+ * Waking reads `HTTPCode_ELB_503_Count`, not `RequestCount`: the load balancer counts a request in
+ * `RequestCount` only when it could choose a target, so with no task that metric stays empty, while the
+ * 503 it answers itself is counted
+ * (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html).
+ *
+ * Idling needs connection data: a minute in which no task reported `ActiveConnections` is missing data,
+ * and missing data never counts as idle, so an image that does not write the metric is never scaled to
+ * zero under its users.
  */
 export class ScaleToZero extends Construct {
   /** Alarm in state ALARM while the service is idle. */
   public readonly idleAlarm: cloudwatch.Alarm;
-  /** Alarm in state ALARM while requests arrive and no task is healthy. */
+  /** Alarm in state ALARM while the load balancer refuses requests for want of a task. */
   public readonly wakeAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: ScaleToZeroProps) {
     super(scope, id);
     // ScalableTaskCount keeps its ScalableTarget as the child 'Target'; step actions need the target itself.
     const target = props.taskCount.node.findChild('Target') as appscaling.IScalableTarget;
-    const minute = Duration.minutes(1);
+    const minutes = props.idlePeriod.toMinutes();
 
-    const activity = new cloudwatch.MathExpression({
-      label: 'Open connections plus requests',
-      expression: 'FILL(connections, 0) + FILL(requests, 0)',
-      usingMetrics: { connections: props.connections, requests: props.requests },
-      period: minute,
+    // A value only where a task reported its connections and nothing else was asked of the service; the
+    // two-argument IF leaves the other minutes without a value, and the alarm treats those as not idle.
+    const idleConnections = new cloudwatch.MathExpression({
+      label: 'Open connections while no request arrives',
+      expression: 'IF(FILL(requests, 0) + FILL(refusals, 0) == 0, connections)',
+      usingMetrics: { connections: props.connections, requests: props.requests, refusals: props.refusals },
+      period: Duration.minutes(1),
     });
     this.idleAlarm = new cloudwatch.Alarm(this, 'IdleAlarm', {
-      alarmDescription: `No connections and no requests for ${props.idlePeriod.toMinutes()} minutes: scale to zero`,
-      metric: activity,
+      alarmDescription: `Tasks reported no open connection and no request arrived for ${minutes} minutes: scale to zero`,
+      metric: idleConnections,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
       threshold: 0,
-      evaluationPeriods: props.idlePeriod.toMinutes(),
-      datapointsToAlarm: props.idlePeriod.toMinutes(),
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      evaluationPeriods: minutes,
+      datapointsToAlarm: minutes,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.exactCapacityOn(this.idleAlarm, target, 'ScaleToZero', 0, 'below');
 
-    const wanted = new cloudwatch.MathExpression({
-      label: 'Requests while no task is healthy',
-      expression: 'IF(FILL(healthy, 0) == 0, FILL(requests, 0), 0)',
-      usingMetrics: { healthy: props.healthyTasks, requests: props.requests },
-      period: minute,
-    });
     this.wakeAlarm = new cloudwatch.Alarm(this, 'WakeAlarm', {
-      alarmDescription: `Requests while no task is healthy: start ${props.wakeCapacity} task(s)`,
-      metric: wanted,
+      alarmDescription: `The load balancer answered 503 for want of a task: start ${props.wakeCapacity} task(s)`,
+      metric: props.refusals,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       threshold: 1,
       evaluationPeriods: 1,

@@ -11,9 +11,10 @@ export interface RealtimeScalingOptions {
   /**
    * Fewest tasks. Two keeps one task per Availability Zone so a zone failure does not drop every socket.
    *
-   * Zero is only allowed together with `scaleToZero`.
+   * Zero turns on scale to zero: the service stops its last task after an idle period and starts again
+   * when a request arrives (see ScaleToZeroOptions, and `scaleToZero` to tune it).
    *
-   * @default 2 (0 when `scaleToZero` is set)
+   * @default 2
    */
   readonly minCapacity?: number;
 
@@ -67,26 +68,32 @@ export interface RealtimeScalingOptions {
 }
 
 /**
- * Scale a RealtimeFargateService to zero tasks when nobody uses it, and back up on the first request.
+ * How a RealtimeFargateService scales to zero tasks when nobody uses it, and back up on demand. Scale to
+ * zero is on when `scaling.minCapacity` is 0; these options only tune it.
  *
- * Scale-in: when the sum of `ActiveConnections` over all tasks and the load balancer's `RequestCount`
- * are both zero for `idlePeriod`, a step-scaling policy sets the task count to 0.
+ * Scale-in: when, for `idlePeriod`, every minute has the tasks' own `ActiveConnections` reports at 0 and the
+ * load balancer saw no request, a step-scaling policy sets the task count to 0. A minute without
+ * connection reports (an image that does not write `ActiveConnections`, or a metric delayed) never counts
+ * as idle, so such a service simply stays up.
  *
- * Wake-up: while the target group has no healthy target, any request counted by the load balancer
- * (answered 503 by the ALB, since nothing is registered) trips an alarm whose step-scaling policy sets
- * the count to `wakeCapacity`. Clients must retry with backoff; the example kit's client does.
+ * Wake-up: with no task registered, the load balancer answers every request 503 itself. It does not count
+ * those in `RequestCount` (that metric counts only requests for which it could choose a target), so the wake
+ * alarm reads `HTTPCode_ELB_503_Count` instead; one refused request sets the task count to `wakeCapacity`.
  *
- * Wake-up latency is the sum of parts we cannot shorten, from AWS's published behaviour: the ALB
- * publishes `RequestCount` once a minute (about 60 s until the datapoint exists), the alarm evaluates a
- * one-minute period (up to 60 s more), Application Auto Scaling then updates the service (a few
- * seconds), and Fargate pulls the image and starts the task (typically 30-60 s for a small ARM64
- * image), which must pass two `/healthz` checks 10 s apart. Expect about 2-3 minutes from the first
- * request to the first served connection; that is why scale-to-zero is opt-in and suits development
- * and rarely used systems, not interactive production traffic.
+ * What a client sees: 503 (through a CdnFrontDoor, CloudFront passes the 503 on) until the first task is
+ * healthy. Clients must retry with backoff and should say so ("starting…"); the example pages do.
+ *
+ * How long a wake takes, from AWS's published behaviour: the load balancer publishes its metrics in
+ * one-minute periods (the datapoint exists about a minute after the request), the alarm evaluates that
+ * period (up to a minute more), Application Auto Scaling updates the service (seconds), Fargate pulls the
+ * image and starts the task (typically 30-60 s for a small ARM64 image), and the task must pass two
+ * `/healthz` checks 10 s apart. Expect 2-4 minutes from the first request to the first served connection;
+ * scale to zero suits development and rarely used systems, not interactive production traffic.
  */
 export interface ScaleToZeroOptions {
   /**
-   * How long the service must see no connections and no requests before it scales to zero.
+   * How long the tasks must report no open connection, with no request arriving, before the service
+   * scales to zero.
    * Whole minutes from 1 to 1440.
    *
    * @default Duration.minutes(15)

@@ -10,7 +10,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { nagFindings } from '../../examples/shared/nag';
 import { CdnFrontDoor, CdnFrontDoorProps, FrontDoorSite, RealtimeFargateService, RealtimeFargateServiceProps } from '../../src';
-import { cloudFrontPrefixListId } from '../../src/front-door/cloudfront-prefix-list';
+import { cloudFrontPrefixListId } from '../../src/private/cloudfront-prefix-list';
 import { ORIGIN_CHECK_SOURCE } from '../../src/front-door/origin-check';
 import { onlyResource, stackWithVpc, synthError, testImage } from '../support/stacks';
 
@@ -29,9 +29,10 @@ interface Setup {
   frontDoor?: (svc: RealtimeFargateService, stack: Stack) => Partial<CdnFrontDoorProps>;
 }
 
+/** A front door over a service; by default the service's load balancer is internal (a VPC origin). */
 function build(setup: Setup = {}) {
   const { stack, vpc } = stackWithVpc();
-  const svc = new RealtimeFargateService(stack, 'Canvas', { vpc, image: testImage, ...setup.service });
+  const svc = new RealtimeFargateService(stack, 'Canvas', { vpc, image: testImage, publicLoadBalancer: false, ...setup.service });
   const frontDoor = new CdnFrontDoor(stack, 'FrontDoor', {
     site,
     realtime: [{ service: svc }],
@@ -148,11 +149,28 @@ describe('CdnFrontDoor: the site', () => {
     });
   });
 
-  test('a single-page app answers unknown paths with the root object', () => {
+  // Custom error responses apply to every behaviour of a distribution, so they would answer an API's 403
+  // or 404 with 200 and the page; the rewrite must live on the site behaviour alone:
+  // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/GeneratingCustomErrorResponses.html
+  test('a single-page app rewrites extensionless site paths on the site behaviour only; API errors pass unchanged', () => {
     const { t } = build({ frontDoor: () => ({ site: FrontDoorSite.fromSources([s3deploy.Source.data('app.html', 'x')], { singlePageApp: true, defaultRootObject: 'app.html' }) }) });
     const config = onlyResource(t, 'AWS::CloudFront::Distribution').props.DistributionConfig;
     expect(config.DefaultRootObject).toBe('app.html');
-    expect(config.CustomErrorResponses).toEqual([403, 404].map(code => ({ ErrorCode: code, ResponseCode: 200, ResponsePagePath: '/app.html', ErrorCachingMinTTL: 10 })));
+    expect(config.CustomErrorResponses).toBeUndefined();
+    const [association] = config.DefaultCacheBehavior.FunctionAssociations;
+    expect(association).toEqual({ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [expect.stringMatching(/FrontDoorSpaRewrite/), 'FunctionARN'] } });
+    for (const b of config.CacheBehaviors) {
+      expect(b.FunctionAssociations).toBeUndefined();
+    }
+    const fn = onlyResource(t, 'AWS::CloudFront::Function').props;
+    expect(fn.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
+    // The function's own code, run on CloudFront's viewer-request event shape.
+    const handler = new Function(`${fn.FunctionCode}; return handler;`)();
+    const uri = (path: string) => handler({ request: { uri: path, headers: {} } }).uri;
+    expect(uri('/rooms/42')).toBe('/app.html');
+    expect(uri('/')).toBe('/app.html');
+    expect(uri('/app.js')).toBe('/app.js');
+    expect(uri('/assets/logo.svg')).toBe('/assets/logo.svg');
   });
 
   test('security headers on every response, with a strict default content security policy', () => {
@@ -288,6 +306,29 @@ describe('CdnFrontDoor: realtime, API and cached paths', () => {
     expect(ours).toEqual([]);
   });
 
+  test('originCheckAuthorizer() for several routes of one API gives that API one authorizer; a second API gets its own', () => {
+    const { stack, frontDoor } = build({
+      service: { publicLoadBalancer: false },
+      frontDoor: (_svc, st) => ({ api: [{ pathPattern: '/search*', httpApi: new apigwv2.HttpApi(st, 'Search') }, { pathPattern: '/admin*', httpApi: new apigwv2.HttpApi(st, 'Admin') }], cached: [] }),
+    });
+    const fn = new lambda.Function(stack, 'Handler', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
+    for (const [apiId, paths] of [['Search', ['/search', '/search/recent']], ['Admin', ['/admin']]] as const) {
+      const api = stack.node.findChild(apiId) as apigwv2.HttpApi;
+      for (const path of paths) {
+        api.addRoutes({ path, methods: [apigwv2.HttpMethod.GET], integration: new integrations.HttpLambdaIntegration(`I${path}`, fn), authorizer: frontDoor.originCheckAuthorizer() });
+      }
+    }
+    const t = Template.fromStack(stack);
+    const authorizers = t.findResources('AWS::ApiGatewayV2::Authorizer');
+    expect(Object.values(authorizers).map((a: any) => a.Properties.ApiId.Ref).sort()).toEqual([expect.stringMatching(/^Admin/), expect.stringMatching(/^Search/)]);
+    const routes = Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r: any) => r.Properties);
+    expect(routes).toHaveLength(3);
+    for (const route of routes) {
+      expect(route.AuthorizationType).toBe('CUSTOM');
+    }
+    expect(new Set(routes.filter(r => r.ApiId.Ref.startsWith('Search')).map(r => JSON.stringify(r.AuthorizerId))).size).toBe(1);
+  });
+
   test('an HTTP API route without the origin check fails synth with the fix', () => {
     const { stack } = withSearchApi(false);
     expect(synthError(stack)).toContain("Test/FrontDoor: route 'GET /search' of Test/Search answers on the API's own endpoint, around the distribution; give it authorizer: FrontDoor.originCheckAuthorizer()");
@@ -337,17 +378,28 @@ describe('the origin-check function', () => {
 });
 
 describe('CdnFrontDoor: origin protection', () => {
-  test('an internet-facing load balancer admits only CloudFront\'s prefix list and requires the secret header', () => {
-    const { t, svc } = build();
+  const originCert = () => acm.Certificate.fromCertificateArn(stackWithVpc().stack, 'C', 'arn:aws:acm:eu-west-1:111122223333:certificate/origin');
+  const internetFacing = (): Setup => ({
+    service: { publicLoadBalancer: true, certificate: originCert() },
+    frontDoor: svc => ({
+      realtime: [{ service: svc, originDomainName: 'origin.example.com' }],
+      cached: [{ pathPattern: '/api/board', service: svc, originDomainName: 'origin.example.com' }],
+      api: [{ pathPattern: '/api/*', service: svc, originDomainName: 'origin.example.com' }],
+    }),
+  });
+
+  test('an internet-facing load balancer admits only CloudFront\'s prefix list on 443 and requires the secret header', () => {
+    const { t, svc } = build(internetFacing());
     expect(svc.isFronted).toBe(true);
     expect(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { CidrIp: '0.0.0.0/0' } })).toEqual({});
     const lbIngress = t.findResources('AWS::EC2::SecurityGroupIngress', {
       Properties: { GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('CanvasLoadBalancerSecurityGroup'), 'GroupId'] } },
     });
     expect(Object.values(lbIngress).map((r: any) => r.Properties)).toEqual([
-      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, SourcePrefixListId: EU_WEST_1_PREFIX_LIST }),
+      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, SourcePrefixListId: EU_WEST_1_PREFIX_LIST }),
     ]);
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Port: 443,
       DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '403', ContentType: 'text/plain', MessageBody: 'Forbidden' } }],
     });
     const rule = onlyResource(t, 'AWS::ElasticLoadBalancingV2::ListenerRule').props;
@@ -357,13 +409,24 @@ describe('CdnFrontDoor: origin protection', () => {
       Actions: [expect.objectContaining({ Type: 'forward' })],
     }));
     const origin = originOf(t, behaviour(t, '/ws*'));
-    expect(origin.DomainName).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/CanvasLoadBalancer/), 'DNSName'] });
-    expect(origin.CustomOriginConfig).toEqual(expect.objectContaining({ OriginProtocolPolicy: 'http-only', OriginReadTimeout: 60, OriginKeepaliveTimeout: 60 }));
+    expect(origin.DomainName).toBe('origin.example.com');
+    expect(origin.CustomOriginConfig).toEqual(expect.objectContaining({ OriginProtocolPolicy: 'https-only', OriginReadTimeout: 60, OriginKeepaliveTimeout: 60 }));
     expect(origin.OriginCustomHeaders).toEqual([{ HeaderName: 'X-Origin-Verify', HeaderValue: SECRET_REF }]);
   });
 
+  test('the secret header never goes in clear text to an internet-facing HTTP origin unless asked for by name', () => {
+    expect(() => build({ service: { publicLoadBalancer: true } })).toThrow("Test/FrontDoor: route to Test/Canvas 'HTTP' would send the secret origin header across the internet in clear text, "
+      + "because the service's internet-facing load balancer has no certificate; give the service a certificate (and the route an originDomainName), "
+      + 'make its load balancer internal (publicLoadBalancer: false) so CloudFront reaches it through a VPC origin, or set insecureHttpToOrigin: true for a development stack');
+    const { t, stack } = build({ service: { publicLoadBalancer: true }, frontDoor: () => ({ insecureHttpToOrigin: true }) });
+    const origin = originOf(t, behaviour(t, '/ws*'));
+    expect(origin.DomainName).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/CanvasLoadBalancer/), 'DNSName'] });
+    expect(origin.CustomOriginConfig).toEqual(expect.objectContaining({ OriginProtocolPolicy: 'http-only' }));
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
   test('the header value is one generated secret, the same in the distribution and the listener rule', () => {
-    const { t } = build();
+    const { t } = build(internetFacing());
     const secret = onlyResource(t, 'AWS::SecretsManager::Secret');
     expect(secret.props.GenerateSecretString).toEqual({ ExcludePunctuation: true, IncludeSpace: false, PasswordLength: 48 });
     const rule = onlyResource(t, 'AWS::ElasticLoadBalancingV2::ListenerRule').props;
@@ -387,26 +450,9 @@ describe('CdnFrontDoor: origin protection', () => {
     expect(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { CidrIp: '0.0.0.0/0' } })).toEqual({});
   });
 
-  test('a service with a certificate is reached over HTTPS at a name on its certificate', () => {
-    const { t } = build({
-      service: { certificate: acm.Certificate.fromCertificateArn(stackWithVpc().stack, 'C', 'arn:aws:acm:eu-west-1:111122223333:certificate/origin') },
-      frontDoor: svc => ({
-        realtime: [{ service: svc, originDomainName: 'origin.example.com' }],
-        cached: [{ pathPattern: '/api/board', service: svc, originDomainName: 'origin.example.com' }],
-        api: [{ pathPattern: '/api/*', service: svc, originDomainName: 'origin.example.com' }],
-      }),
-    });
-    const origin = originOf(t, behaviour(t, '/ws*'));
-    expect(origin.DomainName).toBe('origin.example.com');
-    expect(origin.CustomOriginConfig).toEqual(expect.objectContaining({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'] }));
-    const ports = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { SourcePrefixListId: EU_WEST_1_PREFIX_LIST } }))
-      .map((r: any) => r.Properties.FromPort).sort();
-    expect(ports).toEqual([443, 80]);
-  });
-
   test('a service with a certificate and no origin name fails with the fix', () => {
     expect(() => build({
-      service: { certificate: acm.Certificate.fromCertificateArn(stackWithVpc().stack, 'C', 'arn:aws:acm:eu-west-1:111122223333:certificate/origin') },
+      service: { certificate: originCert() },
     })).toThrow(/^Test\/FrontDoor: originDomainName for Test\/Canvas undefined is required because the service serves HTTPS .*; give a name on the service's certificate that resolves to its load balancer$/);
   });
 
@@ -515,5 +561,49 @@ describe('CdnFrontDoor: validation', () => {
   test('overlap detection leaves disjoint and nested cached/API paths alone', () => {
     expect(() => build({ frontDoor: svc => ({ api: [{ pathPattern: '/api/*', service: svc }, { pathPattern: '/wsx', service: svc }], realtime: [{ pathPattern: '/ws/*', service: svc }] }) }))
       .not.toThrow();
+  });
+});
+
+describe('CdnFrontDoor: front door and services in separate stacks', () => {
+  function split(frontDoorRegion: string, serviceRegion: string, publicLoadBalancer: boolean) {
+    const app = new App();
+    const data = new Stack(app, 'App', { env: { account: '111122223333', region: serviceRegion }, crossRegionReferences: frontDoorRegion !== serviceRegion });
+    const svc = new RealtimeFargateService(data, 'Canvas', {
+      image: testImage,
+      publicLoadBalancer,
+      ...(publicLoadBalancer ? { insecureHttp: true } : {}),
+    });
+    const edge = new Stack(app, 'Edge', { env: { account: '111122223333', region: frontDoorRegion }, crossRegionReferences: frontDoorRegion !== serviceRegion });
+    const build = () => new CdnFrontDoor(edge, 'FrontDoor', { site, realtime: [{ service: svc }], insecureHttpToOrigin: true });
+    return { app, data, edge, build };
+  }
+
+  test('same region: the rule sits in the service\'s stack and the app synthesizes', () => {
+    const { app, data, build } = split('eu-west-1', 'eu-west-1', false);
+    build();
+    const assembly = app.synth();
+    const template = assembly.getStackByName('App').template;
+    const rules = Object.values(template.Resources).filter((r: any) => r.Type === 'AWS::EC2::SecurityGroupIngress' && r.Properties.SourcePrefixListId);
+    expect(rules.map((r: any) => r.Properties)).toEqual([expect.objectContaining({ SourcePrefixListId: EU_WEST_1_PREFIX_LIST, FromPort: 80 })]);
+    // References flow one way, from the front door's stack to the service's.
+    expect(JSON.stringify(template)).not.toContain('Fn::ImportValue');
+    expect(data.dependencies).toEqual([]);
+  });
+
+  // The origin-facing list has a different ID in every region; a security group can only reference a
+  // prefix list of its own region, so the ID must come from the service's stack, not the front door's.
+  test('front door in us-east-1, service in eu-west-1: the service admits the eu-west-1 list', () => {
+    const { app, build } = split('us-east-1', 'eu-west-1', false);
+    build();
+    const template = app.synth().getStackByName('App').template;
+    const rules = Object.values(template.Resources).filter((r: any) => r.Type === 'AWS::EC2::SecurityGroupIngress' && r.Properties.SourcePrefixListId);
+    expect(rules.map((r: any) => r.Properties.SourcePrefixListId)).toEqual([EU_WEST_1_PREFIX_LIST]);
+    expect(JSON.stringify(template)).not.toContain('pl-3b927c52');
+  });
+
+  test('an internet-facing service in another stack fails with the fix (the secret header would make the stacks refer to each other)', () => {
+    const { build } = split('eu-west-1', 'eu-west-1', true);
+    expect(build).toThrow("Edge/FrontDoor: route to App/Canvas 'App' is another stack, and an internet-facing service checks this front door's secret header while the front door needs the service's address, so the stacks would refer to each other; "
+      + "make the service's load balancer internal (publicLoadBalancer: false), which CloudFront reaches through a VPC origin without a shared secret, or create the front door in the service's stack");
   });
 });

@@ -1,16 +1,48 @@
+import { App, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import { nagFindings } from '../../examples/shared/nag';
 import { RealtimeFargateService } from '../../src';
-import { stackWithVpc, template, testImage } from '../support/stacks';
+import { stackWithVpc, synthError, template, testImage } from '../support/stacks';
+
+// AWS's documented figures, stated here independently of the library's own table:
+// - "Inbound or outbound rules per security group: 60" (default quota), and "when you reference a prefix
+//   list in a security group rule, the maximum number of entries of the prefix list counts as that many
+//   rules": https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html#vpc-limits-security-groups
+// - com.amazonaws.global.cloudfront.origin-facing has weight 55:
+//   https://docs.aws.amazon.com/vpc/latest/userguide/working-with-aws-managed-prefix-lists.html
+// - Its ID per region (eu-west-1 pl-4fa04526, us-east-1 pl-3b927c52), as published with "Limit access to
+//   your origins using the AWS-managed prefix list for Amazon CloudFront".
+const RULES_PER_SECURITY_GROUP = 60;
+const ORIGIN_FACING_WEIGHT = 55;
+const EU_WEST_1_ORIGIN_FACING = 'pl-4fa04526';
+
+/** Inbound rules of the load balancer's group, inline and separate. */
+function loadBalancerIngress(t: ReturnType<typeof template>): any[] {
+  const group = Object.values(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: 'Load balancer of Test/Service' } }))[0] as any;
+  const separate = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress', {
+    Properties: { GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('ServiceLoadBalancerSecurityGroup'), 'GroupId'] } },
+  })).map((r: any) => r.Properties);
+  return [...group.Properties.SecurityGroupIngress ?? [], ...separate];
+}
+
+/** The rules as AWS counts them against the quota: a prefix-list rule weighs the list's size. */
+function inboundWeight(t: ReturnType<typeof template>): number {
+  return loadBalancerIngress(t).reduce((sum, rule) => sum + (rule.SourcePrefixListId ? ORIGIN_FACING_WEIGHT : 1), 0);
+}
 
 describe('addOriginProtection', () => {
-  function protectedService() {
+  function protectedService(certificate = false) {
     const { stack, vpc } = stackWithVpc();
-    const svc = new RealtimeFargateService(stack, 'Service', { vpc, image: testImage });
+    const svc = new RealtimeFargateService(stack, 'Service', {
+      vpc,
+      image: testImage,
+      certificate: certificate ? acm.Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:eu-west-1:123456789012:certificate/abc') : undefined,
+    });
     const frontDoor = new Construct(stack, 'FrontDoor');
-    svc.addOriginProtection({ frontDoor, peer: ec2.Peer.prefixList('pl-3b927c52'), headerName: 'X-Origin-Verify', headerValue: 'secret-value' });
+    svc.addOriginProtection({ frontDoor, headerName: 'X-Origin-Verify', headerValue: 'secret-value' });
     return { stack, svc, frontDoor };
   }
 
@@ -20,16 +52,35 @@ describe('addOriginProtection', () => {
     expect(svc.isFronted).toBe(true);
   });
 
-  test('removes the internet ingress and admits only the front door\'s peer', () => {
+  test('removes the internet ingress and admits only CloudFront\'s list of the service\'s region', () => {
     const t = template(protectedService().stack);
-    const open = t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { CidrIp: '0.0.0.0/0' } });
-    expect(open).toEqual({});
-    const lbIngress = t.findResources('AWS::EC2::SecurityGroupIngress', {
-      Properties: { GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('ServiceLoadBalancerSecurityGroup'), 'GroupId'] } },
-    });
-    expect(Object.values(lbIngress).map((r: any) => r.Properties)).toEqual([
-      expect.objectContaining({ FromPort: 80, ToPort: 80, IpProtocol: 'tcp', SourcePrefixListId: 'pl-3b927c52', Description: 'From Test/FrontDoor' }),
-    ]);
+    expect(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { CidrIp: '0.0.0.0/0' } })).toEqual({});
+    expect(loadBalancerIngress(t)).toEqual([expect.objectContaining({
+      IpProtocol: 'tcp', FromPort: 80, ToPort: 80, SourcePrefixListId: EU_WEST_1_ORIGIN_FACING, Description: 'CloudFront to Test/FrontDoor',
+    })]);
+  });
+
+  test.each([false, true])('with certificate %s the origin-facing list stays within the security group rule quota', certificate => {
+    const t = template(protectedService(certificate).stack);
+    expect(inboundWeight(t)).toBeLessThanOrEqual(RULES_PER_SECURITY_GROUP);
+    // CloudFront reaches a service with a certificate on 443 only (HTTPS_ONLY); 80 merely redirects.
+    expect(loadBalancerIngress(t).map(r => r.FromPort)).toEqual([certificate ? 443 : 80]);
+  });
+
+  test('a rule that would push a group over the quota fails synthesis, naming the group and the fix', () => {
+    const { stack, svc } = protectedService(true);
+    svc.loadBalancerSecurityGroup.addIngressRule(ec2.Peer.prefixList(EU_WEST_1_ORIGIN_FACING), ec2.Port.tcp(80), 'A second reference');
+    expect(synthError(stack)).toContain('Test/Service/LoadBalancerSecurityGroup: its inbound rules weigh 110 (2 × pl-4fa04526 of weight 55) '
+      + 'against the quota of 60 rules per security group, so AWS would refuse the deployment with RulesPerSecurityGroupLimitExceeded');
+  });
+
+  test('a raised quota is honoured through context', () => {
+    const stack = new Stack(new App({ context: { 'cdk-realtime:rulesPerSecurityGroup': 200 } }), 'Test', { env: { region: 'eu-west-1' } });
+    const certificate = acm.Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:eu-west-1:123456789012:certificate/abc');
+    const svc = new RealtimeFargateService(stack, 'Service', { image: testImage, certificate });
+    svc.addOriginProtection({ frontDoor: new Construct(stack, 'FrontDoor') });
+    svc.loadBalancerSecurityGroup.addIngressRule(ec2.Peer.prefixList(EU_WEST_1_ORIGIN_FACING), ec2.Port.tcp(80), 'A second reference');
+    expect(() => template(stack)).not.toThrow();
   });
 
   test('answers 403 by default and forwards only requests with the secret header', () => {
@@ -51,14 +102,14 @@ describe('addOriginProtection', () => {
 
   test('a second front door is refused', () => {
     const { stack, svc } = protectedService();
-    expect(() => svc.addOriginProtection({ frontDoor: new Construct(stack, 'Other'), peer: ec2.Peer.ipv4('10.0.0.0/8') }))
+    expect(() => svc.addOriginProtection({ frontDoor: new Construct(stack, 'Other') }))
       .toThrow('Test/Service: already protected by Test/FrontDoor; a service can sit behind one front door only');
   });
 
   test('a header name without a value is refused', () => {
     const { stack, vpc } = stackWithVpc();
     const svc = new RealtimeFargateService(stack, 'Service', { vpc, image: testImage });
-    expect(() => svc.addOriginProtection({ frontDoor: new Construct(stack, 'FrontDoor'), peer: ec2.Peer.ipv4('10.0.0.0/8'), headerName: 'X-Origin-Verify' }))
+    expect(() => svc.addOriginProtection({ frontDoor: new Construct(stack, 'FrontDoor'), headerName: 'X-Origin-Verify' }))
       .toThrow('Test/Service: addOriginProtection needs both headerName and headerValue, or neither');
   });
 });

@@ -75,7 +75,6 @@ describe('RealtimeFargateService defaults', () => {
   test('runs tasks in private subnets with a rolling deploy that never drops capacity and rolls back on failure', () => {
     t.hasResourceProperties('AWS::ECS::Service', {
       LaunchType: 'FARGATE',
-      DesiredCount: 2,
       HealthCheckGracePeriodSeconds: 60,
       DeploymentConfiguration: {
         MinimumHealthyPercent: 100,
@@ -89,6 +88,24 @@ describe('RealtimeFargateService defaults', () => {
         }),
       },
     });
+  });
+
+  // "For existing services, if a desired count is not specified, it is omitted from the operation", while a
+  // count in the template is applied on every update, undoing what auto scaling did:
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ecs-service.html#cfn-ecs-service-desiredcount
+  test('an update never resets the task count: DesiredCount is left to the scalable target', () => {
+    const service = Object.values(t.findResources('AWS::ECS::Service'))[0] as any;
+    expect(Object.keys(service.Properties)).not.toContain('DesiredCount');
+    const target = Object.values(t.findResources('AWS::ApplicationAutoScaling::ScalableTarget'))[0] as any;
+    expect(target.Properties).toMatchObject({ ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: 2 });
+  });
+
+  test('runs the container as a non-root user with a memory hard limit', () => {
+    const definition = Object.values(t.findResources('AWS::ECS::TaskDefinition'))[0] as any;
+    const [container] = definition.Properties.ContainerDefinitions;
+    expect(container.User).toBeDefined();
+    expect(['root', '0'].includes(String(container.User).split(':')[0])).toBe(false);
+    expect(container.Memory).toBe(Number(definition.Properties.Memory));
   });
 
   test('gives the ALB a 120 s idle timeout, drops invalid headers and logs to the access-log bucket', () => {
@@ -360,7 +377,6 @@ describe('RealtimeFargateService props', () => {
       },
     }).stack);
     t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 3, MaxCapacity: 30 });
-    t.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 3 });
     for (const target of [50, 80, 2000]) {
       t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
         TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: target, ScaleInCooldown: 600, ScaleOutCooldown: 30 }),
