@@ -4,6 +4,7 @@ export * from './realtime-service/origin-protection';
 export * from './pubsub/redis-pubsub-bus';
 export * from './pubsub/bus-engine';
 export * from './pubsub/bus-mode';
+export * from './pubsub/node-aggregation';
 export * from './pubsub/realtime-bus';
 export * from './front-door/cdn-front-door';
 export * from './front-door/front-door-site';

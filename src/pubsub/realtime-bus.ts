@@ -7,8 +7,8 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
  */
 export interface IRealtimeBus {
   /**
-   * Lets the service reach the bus: opens the bus's security group to it, sets the bus endpoint in its
+   * Lets an ECS service (Fargate or EC2) reach the bus: opens the bus's security group to it, sets the bus endpoint in its
    * default container's environment, injects the credentials as ECS secrets and grants their read.
    */
-  connect(service: ecs.FargateService): void;
+  connect(service: ecs.BaseService): void;
 }

@@ -10,9 +10,11 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { BusEngine } from './bus-engine';
 import { BusMode, ProvisionedBusOptions, ServerlessBusOptions } from './bus-mode';
+import { NodeAggregation } from './node-aggregation';
 import { IRealtimeBus } from './realtime-bus';
 import { EnvContract } from '../private/env-contract';
 import { acknowledgeNag } from '../private/nag';
+import { enforceRuleQuota } from '../private/rule-quota';
 import { checkInteger, invalidProp } from '../private/validation';
 
 /** Serverless caches listen on 6379 (and 6380 for reads from replicas); the port cannot be chosen. */
@@ -146,6 +148,7 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
       allowAllOutbound: false,
     });
     this.connections = new ec2.Connections({ securityGroups: [this.securityGroup], defaultPort: ec2.Port.tcp(this.port) });
+    enforceRuleQuota(this.securityGroup);
     this.authSecret = this.createAuthSecret(props.encryptionKey);
 
     const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? defaultSubnets(props.vpc));
@@ -167,7 +170,7 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
    * `REALTIME_BUS_URL` and `REALTIME_BUS_CLUSTER` in its default container, injects the token as the
    * ECS secret `REALTIME_BUS_AUTH` and grants the execution role read of it. Connecting twice is a no-op.
    */
-  public connect(service: ecs.FargateService): void {
+  public connect(service: ecs.BaseService): void {
     if (this.connected.has(service.node.path)) {
       return;
     }
@@ -204,11 +207,11 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
 
   /**
    * A metric of the cache in namespace `AWS/ElastiCache`. For a provisioned bus the nodes' values are
-   * combined with `aggregate` (`SUM`, `MAX`, `MIN` or `AVG`); a serverless cache has one value.
+   * combined with `aggregate`; a serverless cache has one value.
    *
-   * @default - aggregate MAX, statistic Average over 1 minute
+   * @default - aggregate NodeAggregation.MAX, statistic Average over 1 minute
    */
-  public metric(metricName: string, aggregate?: string, props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+  public metric(metricName: string, aggregate?: NodeAggregation, props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
     const options: cloudwatch.MetricOptions = { statistic: 'Average', period: Duration.minutes(1), ...props };
     if (this.serverlessCache) {
       return new cloudwatch.Metric({
@@ -218,10 +221,7 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
         ...options,
       });
     }
-    const fn = aggregate ?? 'MAX';
-    if (!['SUM', 'MAX', 'MIN', 'AVG'].includes(fn)) {
-      throw new Error(`${this.node.path}: metric aggregate '${fn}' is not supported; use SUM, MAX, MIN or AVG`);
-    }
+    const fn = (aggregate ?? NodeAggregation.MAX).mathFunction;
     const usingMetrics: { [id: string]: cloudwatch.IMetric } = {};
     for (let i = 1; i <= this.nodeCount; i++) {
       usingMetrics[`node${i}`] = new cloudwatch.Metric({
@@ -248,7 +248,7 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
   public metricEngineCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
     return this.serverlessCache
       ? this.metric('ElastiCacheProcessingUnits', undefined, { statistic: 'Sum', ...props })
-      : this.metric('EngineCPUUtilization', 'MAX', props);
+      : this.metric('EngineCPUUtilization', NodeAggregation.MAX, props);
   }
 
   /**
@@ -257,7 +257,7 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
    * @default - 1-minute average
    */
   public metricCurrentConnections(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
-    return this.metric('CurrConnections', 'SUM', props);
+    return this.metric('CurrConnections', NodeAggregation.SUM, props);
   }
 
   /**
@@ -266,7 +266,7 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
    * @default - maximum over nodes of the 1-minute average
    */
   public metricBytesUsedForCache(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
-    return this.metric('BytesUsedForCache', 'MAX', props);
+    return this.metric('BytesUsedForCache', NodeAggregation.MAX, props);
   }
 
   /**
@@ -275,7 +275,7 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
    * @default - 1-minute sum
    */
   public metricPubSubCommands(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
-    return this.metric('PubSubBasedCmds', 'SUM', { statistic: 'Sum', ...props });
+    return this.metric('PubSubBasedCmds', NodeAggregation.SUM, { statistic: 'Sum', ...props });
   }
 
   /**
@@ -284,7 +284,7 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
    * @default - 1-minute sum
    */
   public metricNetworkBytesOut(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
-    return this.metric('NetworkBytesOut', 'SUM', { statistic: 'Sum', ...props });
+    return this.metric('NetworkBytesOut', NodeAggregation.SUM, { statistic: 'Sum', ...props });
   }
 
   private validatePort(props: RedisPubSubBusProps, mode: BusMode): number {

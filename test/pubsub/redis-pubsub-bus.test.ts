@@ -6,7 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { nagFindings } from '../../examples/shared/nag';
-import { BusEngine, BusMode, RealtimeFargateService, RedisPubSubBus, RedisPubSubBusProps } from '../../src';
+import { BusEngine, BusMode, NodeAggregation, RealtimeFargateService, RedisPubSubBus, RedisPubSubBusProps } from '../../src';
 import { onlyResource, stackWithVpc, template, testImage } from '../support/stacks';
 
 function bus(overrides: Partial<RedisPubSubBusProps> = {}): { stack: Stack; vpc: ec2.Vpc; bus: RedisPubSubBus } {
@@ -89,7 +89,8 @@ describe('RedisPubSubBus defaults (provisioned)', () => {
     expect((b.metricPubSubCommands() as any).usingMetrics.node1.metricName).toBe('PubSubBasedCmds');
     expect((b.metricNetworkBytesOut() as any).usingMetrics.node1.statistic).toBe('Sum');
     expect((b.metricBytesUsedForCache() as any).usingMetrics.node1.metricName).toBe('BytesUsedForCache');
-    expect(() => b.metric('CurrItems', 'MEDIAN')).toThrow("Test/Bus: metric aggregate 'MEDIAN' is not supported; use SUM, MAX, MIN or AVG");
+    expect((b.metric('CurrItems', NodeAggregation.AVG) as any).expression).toBe('AVG([node1, node2])');
+    expect((b.metric('CurrItems') as any).expression).toBe('MAX([node1, node2])');
   });
 
   test('passes cdk-nag AwsSolutions (AEC1, AEC3-6) with SMG4 acknowledged for the AUTH token', () => {
@@ -277,6 +278,24 @@ describe('RedisPubSubBus.connect', () => {
     b.connect(service);
     template(stack).hasResourceProperties('AWS::ECS::TaskDefinition', {
       ContainerDefinitions: [Match.objectLike({ Secrets: [Match.objectLike({ Name: 'REALTIME_BUS_AUTH' })] })],
+    });
+  });
+
+  test('connects an EC2 service (any ECS service with a task definition)', () => {
+    const { stack, vpc, bus: b } = bus();
+    const cluster = new ecs.Cluster(stack, 'Cluster', { vpc });
+    cluster.addCapacity('Capacity', { instanceType: new ec2.InstanceType('t4g.small'), machineImage: ecs.EcsOptimizedImage.amazonLinux2023(ecs.AmiHardwareType.ARM) });
+    const taskDefinition = new ecs.Ec2TaskDefinition(stack, 'Task', { networkMode: ecs.NetworkMode.AWS_VPC });
+    taskDefinition.addContainer('App', { image: testImage, memoryLimitMiB: 512 });
+    const service = new ecs.Ec2Service(stack, 'OnEc2', { cluster, taskDefinition });
+    b.connect(service);
+    const t = template(stack);
+    t.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({ Secrets: [Match.objectLike({ Name: 'REALTIME_BUS_AUTH' })] })],
+    });
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('OnEc2SecurityGroup'), 'GroupId'] },
+      FromPort: 6390,
     });
   });
 
