@@ -73,4 +73,27 @@ describe('the canvas page in a real browser', () => {
     expect(errors).toEqual([]);
     await Promise.all([alice.close(), bob.close()]);
   });
+
+  // A service scaled to zero answers 503 from its load balancer until a task is up (minutes): the page must
+  // say "starting…" and keep retrying rather than fail. The 503s are played by the browser's router.
+  test('while the service wakes from zero the page says "starting…" and retries until it is up', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    let asleep = true;
+    let refused = 0;
+    await page.route('**/api/config', route => (asleep ? (refused++, route.fulfill({ status: 503, body: 'Service Unavailable' })) : route.continue()));
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.waitForSelector('#status[data-state="starting"]');
+    expect(await page.locator('#status').textContent()).toMatch(/^starting… \(the server wakes on demand; retrying in \d+ s\)$/);
+    // Stay asleep until the page has retried at least once.
+    for (const deadline = Date.now() + 10_000; refused < 2 && Date.now() < deadline;) {
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
+    expect(await page.locator('#status').getAttribute('data-state')).toBe('starting');
+    asleep = false;
+    await page.waitForSelector('#status[data-state="live"]', { timeout: 15_000 });
+    expect(refused).toBeGreaterThanOrEqual(2);
+    await context.close();
+  });
 });
+

@@ -11,7 +11,7 @@
   let offscreen, offctx;
 
   async function main() {
-    state.config = await (await fetch('/api/config')).json();
+    state.config = await (await untilAwake(() => fetch('/api/config'))).json();
     const { width, height, palette } = state.config;
     offscreen = document.createElement('canvas');
     offscreen.width = width;
@@ -48,18 +48,38 @@
     state.ws = ws;
     state.boardSeq = -1;
     state.buffered = [];
-    ws.onopen = () => { state.retries = 0; loadBoard(); };
+    let opened = false;
+    ws.onopen = () => { opened = true; state.retries = 0; loadBoard(); };
     ws.onmessage = ev => {
       if (typeof ev.data === 'string') { return; }
       const records = decode(ev.data);
       if (state.boardSeq < 0) { state.buffered.push(...records); } else { records.forEach(apply); }
     };
-    ws.onclose = ev => {
+    ws.onclose = async ev => {
       setStatus('offline', ev.code === 1012 ? 'server restarting, reconnecting…' : 'offline, reconnecting…');
       // Exponential backoff with jitter so a restart's clients do not all return at once.
       const delay = Math.min(10000, 500 * 2 ** state.retries++) * (0.5 + Math.random());
+      if (!opened && await isStarting()) {
+        setStatus('starting', `starting… (the server wakes on demand; retrying in ${Math.ceil(delay / 1000)} s)`);
+      }
       setTimeout(connect, delay);
     };
+  }
+
+  // A service scaled to zero answers 503 from its load balancer until its first task is up, which takes
+  // a few minutes: say so instead of "offline", and keep retrying.
+  async function isStarting() {
+    try { return (await fetch('/ws', { cache: 'no-store' })).status === 503; } catch { return false; }
+  }
+
+  async function untilAwake(request) {
+    for (let attempt = 0; ; attempt++) {
+      const res = await request();
+      if (res.status !== 503) { return res; }
+      const delay = Math.min(10000, 1000 * 2 ** attempt);
+      setStatus('starting', `starting… (the server wakes on demand; retrying in ${Math.ceil(delay / 1000)} s)`);
+      await new Promise(resolve => setTimeout(resolve, delay));
+    }
   }
 
   async function loadBoard() {

@@ -18,17 +18,27 @@
     setStatus('connecting', 'connecting…');
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
     state.ws = ws;
-    ws.onopen = () => { state.retries = 0; setStatus('live', 'live'); start().catch(showChatError); };
+    let opened = false;
+    ws.onopen = () => { opened = true; state.retries = 0; setStatus('live', 'live'); start().catch(showChatError); };
     ws.onmessage = ev => receive(JSON.parse(ev.data));
-    ws.onclose = ev => {
+    ws.onclose = async ev => {
       if (state.ws !== ws) { return; }
       for (const { reject } of state.pending.values()) { reject(Object.assign(new Error('connection closed'), { code: 'closed' })); }
       state.pending.clear();
       setStatus('offline', ev.code === 1012 ? 'server restarting, reconnecting…' : 'offline, reconnecting…');
       // Exponential backoff with jitter, so a restart's clients do not all return at once.
       const delay = Math.min(10000, 500 * 2 ** state.retries++) * (0.5 + Math.random());
+      if (!opened && await isStarting()) {
+        setStatus('starting', `starting… (the server wakes on demand; retrying in ${Math.ceil(delay / 1000)} s)`);
+      }
       setTimeout(connect, delay);
     };
+  }
+
+  // A service scaled to zero answers 503 from its load balancer until its first task is up, which takes
+  // a few minutes: say so instead of "offline", and keep retrying.
+  async function isStarting() {
+    try { return (await fetch('/ws', { cache: 'no-store' })).status === 503; } catch { return false; }
   }
 
   function request(type, fields = {}) {
