@@ -1,7 +1,8 @@
 /**
  * The main job: synthesize every example app under examples/ into cdk.out/examples/<name>, with cdk-nag's
- * AwsSolutions pack and the CloudFormation specification check applied, and print a table per stack.
- * Exits 1 when a stack fails to synthesize, has an unacknowledged nag finding or an invalid resource.
+ * AwsSolutions pack, AWS Control Tower's proactive controls and the CloudFormation specification check
+ * applied, and print a table per stack. Exits 1 when a stack fails to synthesize, has an unacknowledged nag
+ * or Control Tower finding, or an invalid resource.
  *
  *   npm run examples              all examples
  *   npm run examples -- canvas    only the named ones
@@ -37,6 +38,7 @@ for (const name of names) {
     'resources': r.resources,
     'nag errors': r.nag.filter(f => f.level === 'error').length,
     'nag warnings': r.nag.filter(f => f.level === 'warning').length,
+    'Control Tower': r.controls.reduce((n, f) => n + f.resources.length, 0),
     'spec problems': r.spec.length,
     'template KiB': Number((r.templateBytes / 1024).toFixed(1)),
   }))));
@@ -44,6 +46,12 @@ for (const name of names) {
     for (const f of r.nag) {
       failed = true;
       console.error(`  ✘ ${r.stackName}: ${f.rule} (${f.level}) on ${f.resources.join(', ')}: ${f.description}`);
+    }
+    for (const f of r.controls) {
+      failed = true;
+      for (const resource of f.resources) {
+        console.error(`  ✘ ${r.stackName}: ${f.control} ${f.rule} on ${resource.constructPath} (${resource.logicalId}): ${f.description}`);
+      }
     }
     for (const p of r.spec) {
       failed = true;
@@ -55,4 +63,4 @@ if (failed) {
   console.error('\nSome example stacks failed; see the messages above.');
   process.exit(1);
 }
-console.log(`\nAll ${names.length} example app(s) synthesized, nag-clean and valid against the CloudFormation specification.`);
+console.log(`\nAll ${names.length} example app(s) synthesized, clean under cdk-nag and Control Tower, and valid against the CloudFormation specification.`);

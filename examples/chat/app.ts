@@ -1,10 +1,11 @@
 import * as path from 'path';
-import { App, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { App, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { MESSAGES_TABLE_KEY, USERS_TABLE_KEY } from './server/tables';
 import {
@@ -12,6 +13,7 @@ import {
 } from '../../src';
 import { acknowledge } from '../shared/acknowledge';
 import { exampleApp, exampleEnv } from '../shared/example-app';
+import { exampleKey, exampleLogGroup } from '../shared/logs';
 import { exampleVpc } from '../shared/network';
 import { serverImage } from '../shared/server-image';
 import { exampleTable } from '../shared/table';
@@ -29,6 +31,8 @@ export class ChatStack extends Stack {
   public readonly messages: dynamodb.Table;
   public readonly search: StreamIndexer;
   public readonly frontDoor: CdnFrontDoor;
+  /** Where the search index's alarms (records it could not index, indexing lag) go: subscribe to it. */
+  public readonly alarmTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -83,6 +87,14 @@ export class ChatStack extends Stack {
       searchAuthorizer: this.frontDoor.originCheckAuthorizer(),
       maxSearchResults: 50,
     });
+    this.alarmTopic = new sns.Topic(this, 'Alarms', {
+      displayName: 'Chat alarms',
+      masterKey: exampleKey(this),
+      enforceSSL: true,
+    });
+    for (const alarm of [this.search.deadLetterAlarm, this.search.iteratorAgeAlarm]) {
+      alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+    }
 
     acknowledge(this.service.taskDefinition, 'ECS2',
       'The CHAT_* variables hold table names and the room list, none of them secret; the session-signing key and the bus credentials arrive from Secrets Manager as ECS secrets.');
@@ -98,10 +110,7 @@ export class ChatStack extends Stack {
       autoDeploy: true,
       throttle: { rateLimit: 50, burstLimit: 100 },
       accessLogSettings: {
-        destination: new apigwv2.LogGroupLogDestination(new logs.LogGroup(this, 'SearchApiAccessLogs', {
-          retention: logs.RetentionDays.ONE_MONTH,
-          removalPolicy: RemovalPolicy.DESTROY,
-        })),
+        destination: new apigwv2.LogGroupLogDestination(exampleLogGroup(this, 'SearchApiAccessLogs')),
       },
     });
     return api;

@@ -1,4 +1,5 @@
 import { App, Environment, Validations } from 'aws-cdk-lib';
+import { ControlTowerPlugin } from './control-tower';
 import { AwsSolutionsPlugin } from './nag';
 
 /**
@@ -9,9 +10,12 @@ export function exampleEnv(): Environment {
   return { region: process.env.CDK_DEFAULT_REGION ?? 'us-east-1' };
 }
 
-/** An App that runs cdk-nag's AwsSolutions checks on `cdk synth` and fails on any unacknowledged finding. */
+/**
+ * An App that runs cdk-nag's AwsSolutions checks and AWS Control Tower's proactive controls on `cdk synth`
+ * and fails on any unacknowledged finding.
+ */
 export function exampleApp(): App {
   const app = new App();
-  Validations.of(app).addPlugins(new AwsSolutionsPlugin(app));
+  Validations.of(app).addPlugins(new AwsSolutionsPlugin(app), new ControlTowerPlugin());
   return app;
 }

@@ -1,27 +1,25 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { exampleLogGroup } from './logs';
 
 /**
- * The VPC every example uses: two Availability Zones, public subnets for the load balancer, private
- * subnets with egress for the tasks, isolated subnets for data stores, one NAT gateway, and flow logs.
+ * The VPC every example uses: two Availability Zones, public subnets for the load balancer and the NAT
+ * gateway (neither needs addresses assigned on launch, so the subnets assign none), private subnets with
+ * egress for the tasks, isolated subnets for data stores, one NAT gateway, and flow logs kept a year in an
+ * encrypted log group.
  */
 export function exampleVpc(scope: Construct): ec2.Vpc {
   const vpc = new ec2.Vpc(scope, 'Vpc', {
     maxAzs: 2,
     natGateways: 1,
     subnetConfiguration: [
-      { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+      { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
       { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
       { name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
     ],
   });
   vpc.addFlowLog('FlowLog', {
-    destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(scope, 'FlowLogs', {
-      retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    })),
+    destination: ec2.FlowLogDestination.toCloudWatchLogs(exampleLogGroup(scope, 'FlowLogs')),
   });
   return vpc;
 }

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { SpecProblem, validateTemplate } from './cfn-spec';
+import { ControlFinding, controlTowerFindings } from '../../examples/shared/control-tower';
 import { NagFinding, nagFindings, stacksOf } from '../../examples/shared/nag';
 
 export const EXAMPLES_DIR = path.join(__dirname, '..', '..', 'examples');
@@ -13,6 +14,8 @@ export interface StackResult {
   readonly resources: number;
   readonly templateBytes: number;
   readonly nag: NagFinding[];
+  /** Unacknowledged findings of AWS Control Tower's proactive controls. */
+  readonly controls: ControlFinding[];
   readonly spec: SpecProblem[];
   readonly template: any;
 }
@@ -25,7 +28,8 @@ export function exampleNames(): string[] {
 }
 
 /**
- * Synthesizes one example app into `outdir`, runs cdk-nag's AwsSolutions pack over each stack and
+ * Synthesizes one example app into `outdir`, runs cdk-nag's AwsSolutions pack over each stack, runs AWS
+ * Control Tower's proactive controls over the synthesized templates (one cfn-guard run for the app) and
  * validates each template against the CloudFormation resource specifications.
  */
 export function synthesizeExample(example: string, outdir: string): StackResult[] {
@@ -35,15 +39,17 @@ export function synthesizeExample(example: string, outdir: string): StackResult[
   createStacks(app);
   const nagByStack = new Map(stacksOf(app).map(stack => [stack.stackName, nagFindings(stack)]));
   const assembly = app.synth();
-  return stacksOf(app).map(stack => {
-    const artifact = assembly.getStackByName(stack.stackName);
+  const artifacts = stacksOf(app).map(stack => assembly.getStackByName(stack.stackName));
+  const controls = controlTowerFindings(artifacts.map(a => path.resolve(a.templateFullPath)));
+  return artifacts.map(artifact => {
     const template = artifact.template;
     return {
       example,
-      stackName: stack.stackName,
+      stackName: artifact.stackName,
       resources: Object.keys(template.Resources ?? {}).length,
       templateBytes: fs.statSync(path.join(outdir, artifact.templateFile)).size,
-      nag: nagByStack.get(stack.stackName) ?? [],
+      nag: nagByStack.get(artifact.stackName) ?? [],
+      controls: controls.filter(f => f.templatePath === path.resolve(artifact.templateFullPath)),
       spec: validateTemplate(template),
       template,
     };

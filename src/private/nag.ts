@@ -1,4 +1,4 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import { CfnPolicy } from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
 
@@ -73,4 +73,35 @@ function flattenReference(node: any): string {
     return `<${flattenReference(node.Ref)}>`;
   }
   return JSON.stringify(node);
+}
+
+/** Construct metadata type under which {@link acknowledgeControl} records each acknowledged rule and its reason. */
+export const ACKNOWLEDGED_CONTROLS_METADATA_KEY = 'cdk-realtime:acknowledged-controls';
+
+/**
+ * Acknowledges a finding of AWS Control Tower's proactive controls (cfn-guard rules) on exactly one
+ * CloudFormation resource, with a full-sentence reason. `ruleName` is the guard rule the finding names
+ * (`s3_bucket_logging_enabled_check` for CT.S3.PR.2), not the control ID.
+ *
+ * The resource's template metadata gets cfn-guard's suppression convention, `guard.SuppressedRules`, plus the
+ * reason under `guard.SuppressionReasons`; the construct gets the same pair as metadata, which the cloud
+ * assembly keeps. The Control Tower rules themselves ignore `SuppressedRules`, so the checker that runs them
+ * must drop a finding only when the resource carries both the rule and its reason.
+ */
+export function acknowledgeControl(resource: IConstruct, ruleName: string, reason: string): void {
+  const cfn = CfnResource.isCfnResource(resource) ? resource : resource.node.defaultChild;
+  if (!cfn || !CfnResource.isCfnResource(cfn)) {
+    throw new Error(`acknowledgeControl: ${resource.node.path} is not a CloudFormation resource and has no default one; pass the resource the finding names`);
+  }
+  if (!/^[A-Za-z0-9_]+$/.test(ruleName)) {
+    throw new Error(`acknowledgeControl: '${ruleName}' is not a guard rule name; pass the rule the finding names (e.g. s3_bucket_logging_enabled_check for CT.S3.PR.2)`);
+  }
+  if (!/\S.*\.$/s.test(reason.trim())) {
+    throw new Error(`acknowledgeControl: the reason for ${ruleName} on ${cfn.node.path} must be a full sentence ending with a period`);
+  }
+  const guard = { ...cfn.getMetadata('guard') };
+  guard.SuppressedRules = [...new Set([...(guard.SuppressedRules ?? []), ruleName])];
+  guard.SuppressionReasons = { ...guard.SuppressionReasons, [ruleName]: reason.trim() };
+  cfn.addMetadata('guard', guard);
+  cfn.node.addMetadata(ACKNOWLEDGED_CONTROLS_METADATA_KEY, { [ruleName]: reason.trim() });
 }

@@ -1,0 +1,58 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+const KEY_ID = 'ExampleKey';
+
+/**
+ * The stack's one customer-managed key for what the example itself creates: its log groups (CloudWatch Logs
+ * may use it for log groups of this account and region) and its alarm topic (CloudWatch may use it to
+ * publish alarms). Rotated yearly; grants only for AWS resources.
+ */
+export function exampleKey(scope: Construct): kms.Key {
+  const stack = Stack.of(scope);
+  const existing = stack.node.tryFindChild(KEY_ID);
+  if (existing) {
+    return existing as kms.Key;
+  }
+  const key = new kms.Key(stack, KEY_ID, {
+    description: `Encrypts the log groups and the alarm topic of ${stack.stackName}`,
+    enableKeyRotation: true,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  key.addToResourcePolicy(new iam.PolicyStatement({
+    sid: 'CloudWatchLogsOfThisAccountAndRegion',
+    principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+    actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+    resources: ['*'],
+    conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:*` } },
+  }));
+  key.addToResourcePolicy(new iam.PolicyStatement({
+    sid: 'CloudWatchAlarmsToTheEncryptedTopic',
+    principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+    actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+    resources: ['*'],
+    conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+  }));
+  // Control Tower CT.KMS.PR.3: grants only for AWS services acting on AWS resources.
+  key.addToResourcePolicy(new iam.PolicyStatement({
+    sid: 'GrantsOnlyForAwsResources',
+    effect: iam.Effect.DENY,
+    principals: [new iam.AnyPrincipal()],
+    actions: ['kms:CreateGrant'],
+    resources: ['*'],
+    conditions: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+  }));
+  return key;
+}
+
+/** A log group the example owns: kept a year (Control Tower CT.CLOUDWATCH.PR.2), encrypted with {@link exampleKey}. */
+export function exampleLogGroup(scope: Construct, id: string): logs.LogGroup {
+  return new logs.LogGroup(scope, id, {
+    retention: logs.RetentionDays.ONE_YEAR,
+    encryptionKey: exampleKey(scope),
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+}
