@@ -1,10 +1,12 @@
 import { IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { IndexFieldType, SearchTarget, StreamIndexer } from '../src';
 
 // Both targets side by side: a serverless collection behind a VPC endpoint, and a one-node managed domain.
+// Both ways of opening the search route: IAM-signed callers only, and public by name.
 const app = new App();
 const stack = new Stack(app, 'StreamIndexerInteg', { env: { region: 'us-east-1' } });
 const vpc = new ec2.Vpc(stack, 'Vpc', {
@@ -12,6 +14,8 @@ const vpc = new ec2.Vpc(stack, 'Vpc', {
   natGateways: 0,
   subnetConfiguration: [{ name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
 });
+// The domain's security bootstrap answers CloudFormation at an S3 URL; isolated subnets reach S3 only this way.
+vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });
 const table = new dynamodb.Table(stack, 'Messages', {
   partitionKey: { name: 'room', type: dynamodb.AttributeType.STRING },
   sortKey: { name: 'message', type: dynamodb.AttributeType.STRING },
@@ -32,6 +36,7 @@ new StreamIndexer(stack, 'Serverless', {
   vpc,
   vpcSubnets,
   target: SearchTarget.serverless({ standbyReplicas: false }),
+  searchAuthorizer: new HttpIamAuthorizer(),
 });
 new StreamIndexer(stack, 'Domain', {
   table,
@@ -40,5 +45,6 @@ new StreamIndexer(stack, 'Domain', {
   vpc,
   vpcSubnets,
   target: SearchTarget.domain({ dataNodes: 1, removalPolicy: RemovalPolicy.DESTROY }),
+  publicSearch: true,
 });
 new IntegTest(app, 'StreamIndexer', { testCases: [stack] });

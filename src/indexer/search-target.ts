@@ -36,7 +36,9 @@ export interface SearchDomainOptions {
    */
   readonly instanceType?: string;
   /**
-   * Data nodes. Two or more are spread over two Availability Zones with zone awareness.
+   * Data nodes. One node has no zone awareness. A multiple of three is spread over three Availability Zones
+   * when `vpcSubnets` has subnets in three, any other even number over two; AWS refuses zone awareness over
+   * two zones with an odd number of nodes, so other counts fail synthesis.
    * @default 2
    */
   readonly dataNodes?: number;
@@ -82,8 +84,11 @@ export class SearchTarget {
 
   /**
    * A managed OpenSearch Service domain in the indexer's VPC: encrypted at rest, node-to-node TLS, HTTPS
-   * only with TLS 1.2, fine-grained access control with the indexer function as master user and the search
-   * function mapped to a read-only role on the index. Needs `StreamIndexerProps.vpc`.
+   * only with TLS 1.2, fine-grained access control. Its master user is a small bootstrap function that runs
+   * only when the stack is created or updated (a CloudFormation custom resource): it maps the indexer
+   * function to a role that may only create and write the index, and the search function to a read-only
+   * role on it. Needs `StreamIndexerProps.vpc`, with a route to S3 from `vpcSubnets` (egress, or an S3
+   * gateway endpoint) for the bootstrap's answer to CloudFormation.
    */
   public static domain(options: SearchDomainOptions = {}): SearchTarget {
     return new SearchTarget(undefined, options);

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,6 +11,7 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as aoss from 'aws-cdk-lib/aws-opensearchserverless';
 import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { IndexField, IndexFieldType } from './index-field';
@@ -92,10 +94,19 @@ export interface StreamIndexerProps {
    */
   readonly searchApi?: apigwv2.HttpApi;
   /**
-   * The authorizer of the `GET /search` route.
-   * @default - none: anyone may search the indexed fields
+   * The authorizer of the `GET /search` route, e.g. a `CdnFrontDoor`'s `originCheckAuthorizer()`, an IAM or
+   * a JWT authorizer. The route answers with whole documents, so it must have one unless `publicSearch` is
+   * true; giving both is an error.
+   * @default - the default authorizer of `searchApi`, if it has one; otherwise synthesis fails unless `publicSearch` is true
    */
   readonly searchAuthorizer?: apigwv2.IHttpRouteAuthorizer;
+  /**
+   * Serve `GET /search` to anyone who can reach the API, without an authorizer. Each hit carries the whole
+   * document, that is every attribute listed in `fields` of every matching item, so set this only when all
+   * of them may be public. Cannot be combined with `searchAuthorizer`.
+   * @default false
+   */
+  readonly publicSearch?: boolean;
   /**
    * The largest `limit` the search API accepts (results per request).
    * @default 50
@@ -106,6 +117,19 @@ export interface StreamIndexerProps {
    * @default 200
    */
   readonly maxQueryLength?: number;
+  /**
+   * A topic notified when `deadLetterAlarm` or `iteratorAgeAlarm` goes into alarm and when it recovers.
+   * @default - no notification; the alarms are still visible in the console
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * How long the logs of the construct's functions, of the search API's access log and (for a domain target)
+   * of the domain's slow, application and audit logs are kept. A month covers the lifetime of a record in
+   * the stream and the dead-letter queue (at most 14 days) with room to investigate, without keeping
+   * search terms and request metadata longer than the incidents they explain.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 /**
@@ -118,11 +142,14 @@ export interface StreamIndexerProps {
  * goes to an encrypted dead-letter queue. Alarms watch that queue and the stream's iterator age.
  *
  * The search function answers `GET /search?q=&limit=` (plus one exact-match parameter per filterable
- * field, e.g. `&room=`) with a `bool_prefix` query across the searchable fields. See `SearchTarget` for
- * the idle cost of each target.
+ * field, e.g. `&room=`) with a `bool_prefix` query across the searchable fields. The route needs an
+ * authorizer (`searchAuthorizer`, or the default authorizer of `searchApi`) unless `publicSearch` opens it
+ * to anyone. See `SearchTarget` for the idle cost of each target.
  *
  * @example
  * declare const messages: dynamodb.Table;
+ * declare const searchApi: apigwv2.HttpApi;
+ * declare const frontDoor: CdnFrontDoor;
  * new StreamIndexer(this, 'Search', {
  *   table: messages,
  *   documentId: ['room', 'message'],
@@ -131,6 +158,8 @@ export interface StreamIndexerProps {
  *     { name: 'room', type: IndexFieldType.KEYWORD, filterable: true },
  *     { name: 'time', type: IndexFieldType.DATE },
  *   ],
+ *   searchApi,
+ *   searchAuthorizer: frontDoor.originCheckAuthorizer(),
  * });
  */
 export class StreamIndexer extends Construct {
@@ -162,32 +191,41 @@ export class StreamIndexer extends Construct {
     this.validate(props);
     this.indexName = props.indexName ?? lowerCaseName(`${id}-index`, 64);
     const target = props.target ?? SearchTarget.serverless();
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
     const indexerRole = this.createFunctionRole('IndexerRole', 'writes the table\'s stream to the index', props.vpc);
     const searchRole = this.createFunctionRole('SearchRole', 'answers GET /search', props.vpc);
-    const backend = this.createBackend(target, props, indexerRole, searchRole);
+    const backend = this.createBackend(target, props, indexerRole, searchRole, logRetention);
     this.endpoint = backend.endpoint;
     this.collection = backend instanceof SearchCollection ? backend.collection : undefined;
     this.domain = backend instanceof SearchDomain ? backend.domain : undefined;
 
     this.deadLetterQueue = this.createDeadLetterQueue();
-    this.indexerFunction = this.createIndexer(props, backend, indexerRole, searchRole);
-    this.searchFunction = this.createSearch(props, backend, searchRole);
+    this.indexerFunction = this.createIndexer(props, backend, indexerRole, logRetention);
+    this.searchFunction = this.createSearch(props, backend, searchRole, logRetention);
     backend.grantIndexer(indexerRole);
     backend.grantSearch(searchRole);
 
-    this.searchApi = props.searchApi ?? this.createSearchApi();
-    this.searchApi.addRoutes({
+    this.searchApi = props.searchApi ?? this.createSearchApi(logRetention);
+    const [route] = this.searchApi.addRoutes({
       path: '/search',
       methods: [apigwv2.HttpMethod.GET],
       integration: new integrations.HttpLambdaIntegration('Search', this.searchFunction),
       authorizer: props.searchAuthorizer,
     });
+    const publicRoute = this.checkSearchAccess(props, route);
     this.searchUrl = `${this.searchApi.apiEndpoint}/search`;
 
     this.deadLetterAlarm = this.createDeadLetterAlarm();
     this.iteratorAgeAlarm = this.createIteratorAgeAlarm(props.iteratorAgeAlarmThreshold ?? Duration.minutes(5));
-    this.acknowledgeNagFindings(props, indexerRole, searchRole);
+    if (props.alarmTopic) {
+      const action = new cloudwatchActions.SnsAction(props.alarmTopic);
+      for (const alarm of [this.deadLetterAlarm, this.iteratorAgeAlarm]) {
+        alarm.addAlarmAction(action);
+        alarm.addOkAction(action);
+      }
+    }
+    this.acknowledgeNagFindings(props, publicRoute, indexerRole, searchRole);
   }
 
   /** Invocations of the indexer function that failed (each is retried, split, or sent to the dead-letter queue). */
@@ -196,6 +234,10 @@ export class StreamIndexer extends Construct {
   }
 
   private validate(props: StreamIndexerProps): void {
+    if (props.publicSearch && props.searchAuthorizer) {
+      invalidProp(this, 'publicSearch', true, 'contradicts searchAuthorizer, which restricts GET /search',
+        'give searchAuthorizer to restrict search, or publicSearch: true to open it to anyone, not both');
+    }
     if (props.target?.domainOptions && !props.vpc) {
       invalidProp(this, 'target', 'SearchTarget.domain()', 'puts the domain in a VPC, but vpc is not set', 'give vpc, or use SearchTarget.serverless()');
     }
@@ -268,10 +310,30 @@ export class StreamIndexer extends Construct {
     });
   }
 
-  private createBackend(target: SearchTarget, props: StreamIndexerProps, indexerRole: iam.Role, searchRole: iam.Role): SearchBackend {
+  /**
+   * The route returns whole documents: it must have an authorizer (given, or the API's default) unless
+   * `publicSearch` asks for it to be open. Returns the route's CfnRoute when it is public.
+   */
+  private checkSearchAccess(props: StreamIndexerProps, route: apigwv2.HttpRoute): apigwv2.CfnRoute | undefined {
+    const cfn = route.node.defaultChild as apigwv2.CfnRoute;
+    const open = cfn.authorizationType === undefined || cfn.authorizationType === 'NONE';
+    if (open && !props.publicSearch) {
+      invalidProp(this, 'searchAuthorizer', props.searchAuthorizer?.constructor.name,
+        'leaves GET /search open to anyone, and it answers with whole documents',
+        'give searchAuthorizer (e.g. a CdnFrontDoor\'s originCheckAuthorizer(), or an IAM or JWT authorizer), or set publicSearch: true if every indexed field may be public');
+    }
+    if (!open && props.publicSearch) {
+      invalidProp(this, 'publicSearch', true, `contradicts the default authorizer of searchApi, which guards GET /search (${cfn.authorizationType})`,
+        'drop publicSearch, or give a searchApi without a default authorizer');
+    }
+    return open ? cfn : undefined;
+  }
+
+  private createBackend(target: SearchTarget, props: StreamIndexerProps, indexerRole: iam.Role, searchRole: iam.Role,
+    logRetention: logs.RetentionDays): SearchBackend {
     if (target.domainOptions) {
       return new SearchDomain(this, 'Domain', {
-        ...target.domainOptions, vpc: props.vpc!, vpcSubnets: props.vpcSubnets, indexerRole, searchRole,
+        ...target.domainOptions, vpc: props.vpc!, vpcSubnets: props.vpcSubnets, indexName: this.indexName, indexerRole, searchRole, logRetention,
       });
     }
     return new SearchCollection(this, 'Collection', {
@@ -290,20 +352,20 @@ export class StreamIndexer extends Construct {
     return queue;
   }
 
-  private functionOptions(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, name: string) {
+  private functionOptions(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, name: string, logRetention: logs.RetentionDays) {
     return {
       role,
       architecture: lambda.Architecture.ARM_64,
       vpc: props.vpc,
       vpcSubnets: props.vpc ? props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } : undefined,
       securityGroups: props.vpc && backend.clientSecurityGroups.length > 0 ? backend.clientSecurityGroups : undefined,
-      logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY }),
     };
   }
 
-  private createIndexer(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, searchRole: iam.Role): lambda.Function {
+  private createIndexer(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, logRetention: logs.RetentionDays): lambda.Function {
     const fn = new IndexerFunction(this, 'Indexer', {
-      ...this.functionOptions(props, backend, role, 'Indexer'),
+      ...this.functionOptions(props, backend, role, 'Indexer', logRetention),
       description: `Indexes ${props.table.node.path} into ${this.indexName}`,
       memorySize: 256,
       timeout: Duration.seconds(60),
@@ -311,7 +373,6 @@ export class StreamIndexer extends Construct {
         ...this.commonEnvironment(backend),
         SEARCH_DOCUMENT_ID: JSON.stringify(props.documentId),
         SEARCH_FIELDS: JSON.stringify(props.fields.map(f => ({ name: f.name, type: f.type }))),
-        ...(backend.signingService === 'es' ? { SEARCH_READER_ROLE_ARN: searchRole.roleArn } : {}),
       },
     });
     fn.addEventSource(new sources.DynamoEventSource(props.table, {
@@ -324,12 +385,18 @@ export class StreamIndexer extends Construct {
       reportBatchItemFailures: true,
       onFailure: new sources.SqsDlq(this.deadLetterQueue),
     }));
+    // Records read before the target admits the indexer would fail, be retried and end in the dead-letter queue.
+    if (backend.accessReady) {
+      for (const mapping of fn.node.children.filter(c => c instanceof lambda.EventSourceMapping)) {
+        mapping.node.addDependency(backend.accessReady);
+      }
+    }
     return fn;
   }
 
-  private createSearch(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role): lambda.Function {
+  private createSearch(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, logRetention: logs.RetentionDays): lambda.Function {
     return new SearchFunction(this, 'Search', {
-      ...this.functionOptions(props, backend, role, 'Search'),
+      ...this.functionOptions(props, backend, role, 'Search', logRetention),
       description: `Prefix search over ${this.indexName}`,
       memorySize: 256,
       timeout: Duration.seconds(10),
@@ -347,12 +414,12 @@ export class StreamIndexer extends Construct {
     return { SEARCH_ENDPOINT: backend.endpoint, SEARCH_SERVICE: backend.signingService, SEARCH_INDEX: this.indexName };
   }
 
-  private createSearchApi(): apigwv2.HttpApi {
+  private createSearchApi(logRetention: logs.RetentionDays): apigwv2.HttpApi {
     const api = new apigwv2.HttpApi(this, 'SearchApi', {
       description: `Search over ${this.indexName} (${this.node.path})`,
       createDefaultStage: false,
     });
-    const accessLogs = new logs.LogGroup(this, 'SearchApiAccessLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const accessLogs = new logs.LogGroup(this, 'SearchApiAccessLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
     new apigwv2.HttpStage(this, 'SearchApiStage', {
       httpApi: api,
       stageName: '$default',
@@ -390,7 +457,7 @@ export class StreamIndexer extends Construct {
     });
   }
 
-  private acknowledgeNagFindings(props: StreamIndexerProps, ...roles: iam.Role[]): void {
+  private acknowledgeNagFindings(props: StreamIndexerProps, publicRoute: apigwv2.CfnRoute | undefined, ...roles: iam.Role[]): void {
     const managed = props.vpc ? 'AWSLambdaVPCAccessExecutionRole' : 'AWSLambdaBasicExecutionRole';
     for (const role of roles) {
       acknowledgeNag(role, `IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${managed}]`,
@@ -400,12 +467,9 @@ export class StreamIndexer extends Construct {
         acknowledgeWildcards(policy, 'The wildcards are the stream listing that Lambda\'s event source needs (it has no resource-level form) and the index paths under this construct\'s own collection or domain.');
       }
     }
-    if (!props.searchAuthorizer) {
-      const route = this.searchApi.node.tryFindChild('GET--search')?.node.defaultChild;
-      if (route) {
-        acknowledgeNag(route as apigwv2.CfnRoute, 'APIG4',
-          'The search route is public by design: it reads only the fields listed as indexed; give searchAuthorizer (e.g. a front door\'s originCheckAuthorizer()) to restrict it.');
-      }
+    if (publicRoute) {
+      acknowledgeNag(publicRoute, 'APIG4',
+        'The search route was made public by name (publicSearch: true): it reads only the fields listed as indexed, and its owner declared them fit for anyone.');
     }
   }
 }

@@ -1,5 +1,6 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { IDependable } from 'constructs';
 import { IndexField, IndexFieldType } from '../indexer/index-field';
 
 /** What the indexer and search functions need from a collection or domain. */
@@ -10,6 +11,8 @@ export interface SearchBackend {
   readonly signingService: 'aoss' | 'es';
   /** Security groups the functions must be in to reach the endpoint, when it lives in a VPC. */
   readonly clientSecurityGroups: ec2.ISecurityGroup[];
+  /** What must exist before the indexer reads the stream (e.g. a domain's security roles), if anything. */
+  readonly accessReady?: IDependable;
   /** Lets `indexer` create the index and write documents. */
   grantIndexer(indexer: iam.IRole): void;
   /** Lets `search` read documents. */

@@ -1,33 +1,50 @@
-import { Names, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, Names, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
-import { Construct } from 'constructs';
+import { Construct, IDependable } from 'constructs';
 import { acknowledgeNag } from './nag';
 import { SearchBackend, lowerCaseName } from './search-backend';
-import { checkInteger } from './validation';
+import { checkInteger, invalidProp } from './validation';
+import { PROPERTY, readerRoleName, writerRoleName } from '../indexer/runtime/security-roles';
 import { SearchDomainOptions } from '../indexer/search-target';
+import { SecurityBootstrapFunction } from '../indexer/security-bootstrap-function';
 
 export interface SearchDomainProps extends SearchDomainOptions {
   readonly vpc: ec2.IVpc;
   readonly vpcSubnets?: ec2.SubnetSelection;
-  /** The indexer function's role: the master user of fine-grained access control. */
+  readonly indexName: string;
+  /** The indexer function's role: creates the index and writes documents. */
   readonly indexerRole: iam.IRole;
-  /** The search function's role. */
+  /** The search function's role: reads documents. */
   readonly searchRole: iam.IRole;
+  /** Retention of the bootstrap function's logs and of the domain's own log groups. */
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** One HTTP call a role makes, as the domain's IAM authorization sees it: a verb on a path. */
+interface DomainCall {
+  readonly action: 'es:ESHttpPut' | 'es:ESHttpPost';
+  readonly path: string;
 }
 
 /**
- * A small managed domain in the VPC. Fine-grained access control maps the indexer's role to the master
- * user, so the indexer can create the index and a read-only role for the search function on first use;
- * the domain's resource policy admits only the two roles.
+ * A small managed domain in the VPC with fine-grained access control. Its master user is the role of a
+ * bootstrap function that runs only when CloudFormation creates or updates the stack: it writes a writer
+ * role limited to the index (mapped to the indexer's IAM role) and a read-only role (mapped to the search
+ * function's). The domain's access policy names the three roles, each with exactly the calls it makes,
+ * and each role's IAM policy says the same.
  */
 export class SearchDomain extends Construct implements SearchBackend {
   public readonly domain: opensearch.Domain;
   public readonly endpoint: string;
   public readonly signingService = 'es' as const;
   public readonly clientSecurityGroups: ec2.ISecurityGroup[];
+  /** The custom resource that maps the functions' roles; nothing should call the domain before it. */
+  public readonly accessReady: IDependable;
+  private readonly calls: Map<iam.IRole, DomainCall[]>;
 
   constructor(scope: Construct, id: string, props: SearchDomainProps) {
     super(scope, id);
@@ -42,30 +59,46 @@ export class SearchDomain extends Construct implements SearchBackend {
       vpc: props.vpc,
       description: `Functions of ${scope.node.path} that reach its OpenSearch domain`,
     });
-    domainSecurityGroup.addIngressRule(clients, ec2.Port.tcp(443), 'HTTPS from the indexer and search functions');
+    domainSecurityGroup.addIngressRule(clients, ec2.Port.tcp(443), 'HTTPS from the indexer, search and security bootstrap functions');
     this.clientSecurityGroups = [clients];
 
+    const bootstrapRole = new iam.Role(this, 'SecurityBootstrapRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `The fine-grained access control master user of the OpenSearch domain of ${scope.node.path}; used only by its security bootstrap`,
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole')],
+    });
+    const index = props.indexName;
+    const security = '_plugins/_security/api';
+    this.calls = new Map<iam.IRole, DomainCall[]>([
+      [props.indexerRole, [{ action: 'es:ESHttpPut', path: index }, { action: 'es:ESHttpPost', path: `${index}/_bulk` }]],
+      [props.searchRole, [{ action: 'es:ESHttpPost', path: `${index}/_search` }]],
+      [bootstrapRole, [writerRoleName(index), readerRoleName(index)].flatMap(role => [
+        { action: 'es:ESHttpPut' as const, path: `${security}/roles/${role}` },
+        { action: 'es:ESHttpPut' as const, path: `${security}/rolesmapping/${role}` },
+      ])],
+    ]);
+
     const domainName = lowerCaseName(Names.uniqueId(this), 28);
-    const zoneAware = dataNodes > 1;
-    const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+    const subnets = props.vpc.selectSubnets({ ...props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, onePerAz: true });
+    const zones = zoneCount(scope, dataNodes, subnets.subnets.length);
     this.domain = new opensearch.Domain(this, 'Domain', {
       domainName,
       version: props.version ?? opensearch.EngineVersion.OPENSEARCH_2_19,
       vpc: props.vpc,
-      vpcSubnets: [{ subnets: subnets.subnets.slice(0, zoneAware ? 2 : 1) }],
+      vpcSubnets: [{ subnets: subnets.subnets.slice(0, zones) }],
       securityGroups: [domainSecurityGroup],
       capacity: {
         dataNodes,
         dataNodeInstanceType: props.instanceType ?? 't3.small.search',
         multiAzWithStandbyEnabled: false,
       },
-      zoneAwareness: zoneAware ? { enabled: true, availabilityZoneCount: 2 } : { enabled: false },
+      zoneAwareness: zones > 1 ? { enabled: true, availabilityZoneCount: zones } : { enabled: false },
       ebs: { volumeSize: (props.volumeSize ?? Size.gibibytes(10)).toGibibytes(), volumeType: ec2.EbsDeviceVolumeType.GP3 },
       encryptionAtRest: { enabled: true },
       nodeToNodeEncryption: true,
       enforceHttps: true,
       tlsSecurityPolicy: opensearch.TLSSecurityPolicy.TLS_1_2,
-      fineGrainedAccessControl: { masterUserArn: props.indexerRole.roleArn },
+      fineGrainedAccessControl: { masterUserArn: bootstrapRole.roleArn },
       logging: { slowSearchLogEnabled: true, slowIndexLogEnabled: true, appLogEnabled: true, auditLogEnabled: true },
       // aws-cdk-lib writes the log and access policies through custom-resource Lambdas; plain
       // CloudFormation properties below do the same without them.
@@ -73,58 +106,179 @@ export class SearchDomain extends Construct implements SearchBackend {
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.endpoint = `https://${this.domain.domainEndpoint}`;
+    this.setLogRetention(props.logRetention);
     this.createLogsResourcePolicy();
-    this.restrictAccess(domainName, [props.indexerRole, props.searchRole]);
+    this.restrictAccess(domainName);
+    this.grantCalls(bootstrapRole);
+    this.accessReady = this.createSecurityBootstrap(props, bootstrapRole, subnets);
+    this.warnWithoutResponseRoute(props.vpc, subnets);
+
     acknowledgeNag(this.domain, 'OS4',
       'Dedicated master nodes would triple the idle cost of a domain chosen for being small; data nodes act as masters, and the table remains the source of truth to rebuild from.');
     acknowledgeNag(this.domain, 'OS3',
-      'The domain has no public endpoint: it lives in the VPC, its security group admits only the two functions, and its access policy names their roles, which is narrower than any IP allowlist.');
-    if (!zoneAware) {
+      'The domain has no public endpoint: it lives in the VPC, its security group admits only the construct\'s functions, and its access policy names their roles, which is narrower than any IP allowlist.');
+    if (zones === 1) {
       acknowledgeNag(this.domain, 'OS7',
         'A single data node was chosen for cost (dataNodes: 1); zone awareness needs two or more nodes.');
     }
+    acknowledgeNag(bootstrapRole, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      'The security bootstrap function uses AWSLambdaVPCAccessExecutionRole only to write its own logs and attach its network interfaces.');
   }
 
   public grantIndexer(indexer: iam.IRole): void {
-    this.domain.grantReadWrite(indexer);
-    this.domain.grantIndexReadWrite('*', indexer);
+    this.grantCalls(indexer);
   }
 
   public grantSearch(search: iam.IRole): void {
-    this.domain.grantRead(search);
-    this.domain.grantIndexRead('*', search);
-    // Queries go as POST /<index>/_search, which the read grants (GET and HEAD) do not cover.
-    search.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['es:ESHttpPost'], resources: [`${this.domain.domainArn}/*/_search`] }));
+    this.grantCalls(search);
   }
 
-  /** The domain's resource policy admits the two roles only; fine-grained access control limits each further. */
-  private restrictAccess(domainName: string, roles: iam.IRole[]): void {
-    const stack = Stack.of(this);
-    const domainArn = stack.formatArn({ service: 'es', resource: 'domain', resourceName: domainName });
+  /** The role's IAM policy allows exactly the calls the domain's access policy admits for it. */
+  private grantCalls(role: iam.IRole): void {
+    for (const statement of this.statements(role, this.domain.domainArn)) {
+      role.addToPrincipalPolicy(statement);
+    }
+  }
+
+  private statements(role: iam.IRole, domainArn: string, principal?: iam.IPrincipal): iam.PolicyStatement[] {
+    const calls = this.calls.get(role) ?? [];
+    const actions = [...new Set(calls.map(c => c.action))];
+    return actions.map(action => new iam.PolicyStatement({
+      principals: principal ? [principal] : undefined,
+      actions: [action],
+      resources: calls.filter(c => c.action === action).map(c => `${domainArn}/${c.path}`),
+    }));
+  }
+
+  /**
+   * The domain's resource policy admits the three roles, each for its own calls only (within one account a
+   * resource policy alone would grant access, so it must be as narrow as the roles' own policies).
+   * Fine-grained access control limits each further.
+   */
+  private restrictAccess(domainName: string): void {
+    // The domain's own ARN would make the policy depend on the domain it belongs to.
+    const domainArn = Stack.of(this).formatArn({ service: 'es', resource: 'domain', resourceName: domainName });
     const cfn = this.domain.node.defaultChild as opensearch.CfnDomain;
     cfn.accessPolicies = new iam.PolicyDocument({
-      statements: [new iam.PolicyStatement({
-        principals: roles.map(r => new iam.ArnPrincipal(r.roleArn)),
-        actions: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut', 'es:ESHttpDelete'],
-        resources: [`${domainArn}/*`],
-      })],
+      statements: [...this.calls.keys()].flatMap(role => this.statements(role, domainArn, new iam.ArnPrincipal(role.roleArn))),
     }).toJSON();
+  }
+
+  /**
+   * A custom resource whose function (the master user) writes the two roles and their mappings through
+   * the security REST API, and answers CloudFormation itself: no provider framework, no extra functions.
+   */
+  private createSecurityBootstrap(props: SearchDomainProps, role: iam.Role, subnets: ec2.SelectedSubnets): CustomResource {
+    const fn = new SecurityBootstrapFunction(this, 'SecurityBootstrap', {
+      role,
+      description: `Maps the functions of ${this.node.scope!.node.path} to their OpenSearch security roles (runs on stack create and update only)`,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.minutes(2),
+      vpc: props.vpc,
+      vpcSubnets: { subnets: subnets.subnets },
+      securityGroups: this.clientSecurityGroups,
+      logGroup: new logs.LogGroup(this, 'SecurityBootstrapLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY }),
+    });
+    const resource = new CustomResource(this, 'SecurityRoles', {
+      serviceToken: fn.functionArn,
+      resourceType: 'Custom::OpenSearchSecurityRoles',
+      // Bounds the wait should the answer never arrive (e.g. subnets without a route to S3), instead of
+      // CloudFormation's default hour.
+      serviceTimeout: Duration.minutes(10),
+      properties: {
+        [PROPERTY.ENDPOINT]: this.endpoint,
+        [PROPERTY.INDEX]: props.indexName,
+        [PROPERTY.WRITER_ROLE_ARN]: props.indexerRole.roleArn,
+        [PROPERTY.READER_ROLE_ARN]: props.searchRole.roleArn,
+      },
+    });
+    // The function must be able to call the domain (policy, VPC attachment) before CloudFormation invokes it.
+    const policy = role.node.tryFindChild('DefaultPolicy');
+    if (policy) {
+      resource.node.addDependency(policy);
+    }
+    return resource;
+  }
+
+  /**
+   * The bootstrap answers CloudFormation at a presigned S3 URL, so its subnets need a route to S3. Isolated
+   * subnets have one only through an S3 gateway endpoint; warn when none is visible in this app.
+   */
+  private warnWithoutResponseRoute(vpc: ec2.IVpc, subnets: ec2.SelectedSubnets): void {
+    this.node.addValidation({
+      validate: () => {
+        const isolated = subnets.subnets.every(s => vpc.isolatedSubnets.includes(s));
+        const s3Endpoint = this.node.root.node.findAll()
+          .some(c => c instanceof ec2.CfnVPCEndpoint && c.vpcId === vpc.vpcId && String(c.serviceName).endsWith('.s3'));
+        if (isolated && !s3Endpoint) {
+          Annotations.of(this).addWarningV2('cdk-realtime:streamIndexerBootstrapEgress',
+            `${this.node.scope!.node.path}: the domain's security bootstrap runs in isolated subnets and must answer CloudFormation at an S3 URL; `
+            + 'add an S3 gateway endpoint to the VPC (vpc.addGatewayEndpoint(\'S3\', { service: GatewayVpcEndpointAwsService.S3 })) or use subnets with egress, '
+            + 'or the stack waits 10 minutes for the answer and fails');
+        }
+        return [];
+      },
+    });
+  }
+
+  /** The domain's slow, application and audit log groups keep logs as long as the functions' do. */
+  private setLogRetention(retention: logs.RetentionDays): void {
+    for (const group of this.logGroups()) {
+      const cfn = group.node.defaultChild;
+      if (cfn instanceof logs.CfnLogGroup) {
+        cfn.retentionInDays = retention === logs.RetentionDays.INFINITE ? undefined : retention;
+      }
+    }
+  }
+
+  private logGroups(): logs.ILogGroup[] {
+    return [this.domain.slowSearchLogGroup, this.domain.slowIndexLogGroup, this.domain.appLogGroup, this.domain.auditLogGroup]
+      .filter((g): g is logs.ILogGroup => g !== undefined);
   }
 
   /** Lets the service write the domain's slow, application and audit logs. */
   private createLogsResourcePolicy(): void {
-    const groups = [this.domain.slowSearchLogGroup, this.domain.slowIndexLogGroup, this.domain.appLogGroup, this.domain.auditLogGroup]
-      .filter((g): g is logs.ILogGroup => g !== undefined);
     const policy = new logs.CfnResourcePolicy(this, 'LogsResourcePolicy', {
       policyName: lowerCaseName(Names.uniqueId(this), 64),
       policyDocument: Stack.of(this).toJsonString(new iam.PolicyDocument({
         statements: [new iam.PolicyStatement({
           principals: [new iam.ServicePrincipal('es.amazonaws.com')],
           actions: ['logs:PutLogEvents', 'logs:CreateLogStream'],
-          resources: groups.map(g => g.logGroupArn),
+          resources: this.logGroups().map(g => g.logGroupArn),
         })],
       }).toJSON()),
     });
     (this.domain.node.defaultChild as opensearch.CfnDomain).addDependency(policy);
   }
+}
+
+/**
+ * How many Availability Zones the data nodes are spread over. AWS refuses zone awareness over two zones
+ * with an odd number of data nodes ("You must choose an even number of data nodes for a two Availability
+ * Zone deployment"; the developer guide: "Zone awareness requires an even number of instances",
+ * https://docs.aws.amazon.com/elasticsearch-service/latest/developerguide/es-managedomains.html#es-managedomains-zoneawareness).
+ * Three zones take a multiple of three, which keeps the zones even
+ * (https://docs.aws.amazon.com/opensearch-service/latest/developerguide/managedomains-multiaz.html).
+ */
+function zoneCount(scope: Construct, dataNodes: number, zonesAvailable: number): number {
+  if (Token.isUnresolved(dataNodes) || dataNodes === 1) {
+    return 1;
+  }
+  if (dataNodes % 3 === 0 && zonesAvailable >= 3) {
+    return 3;
+  }
+  if (dataNodes % 2 === 0) {
+    if (zonesAvailable < 2) {
+      invalidProp(scope, 'target dataNodes', dataNodes, `spreads over two Availability Zones, but vpcSubnets selects subnets in ${zonesAvailable}`,
+        'select subnets in two or more Availability Zones, or use dataNodes: 1');
+    }
+    return 2;
+  }
+  const threeZones = dataNodes % 3 === 0
+    ? `three Availability Zones would take ${dataNodes}, but vpcSubnets selects subnets in ${zonesAvailable}`
+    : 'nor a multiple of three for three Availability Zones';
+  invalidProp(scope, 'target dataNodes', dataNodes,
+    `is not even, which zone awareness over two Availability Zones requires (AWS refuses the domain), ${threeZones}`,
+    'use an even number, a multiple of three with subnets in three Availability Zones, or 1');
 }

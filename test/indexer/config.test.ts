@@ -29,16 +29,12 @@ test('indexer configuration', () => {
     region: 'eu-west-1',
     documentId: ['room', 'message'],
     fields: [{ name: 'text', type: 'search_as_you_type' }, { name: 'room', type: 'keyword' }, { name: 'likes', type: 'long' }],
-    readerRoleArn: undefined,
   });
 });
 
-test('the reader role ARN is read for es only', () => {
+test('on a domain the indexer takes no security settings: its role comes from the security bootstrap', () => {
   const arn = 'arn:aws:iam::123456789012:role/search-fn';
-  expect(indexerConfigFromEnv({ ...indexerEnv, SEARCH_SERVICE: 'es', SEARCH_READER_ROLE_ARN: arn }).readerRoleArn).toBe(arn);
-  expect(indexerConfigFromEnv({ ...indexerEnv, SEARCH_READER_ROLE_ARN: arn }).readerRoleArn).toBeUndefined();
-  expect(() => indexerConfigFromEnv({ ...indexerEnv, SEARCH_SERVICE: 'es', SEARCH_READER_ROLE_ARN: 'search-fn' }))
-    .toThrow('SEARCH_READER_ROLE_ARN must be an IAM role ARN, got "search-fn"');
+  expect(indexerConfigFromEnv({ ...indexerEnv, SEARCH_SERVICE: 'es', SEARCH_READER_ROLE_ARN: arn })).not.toHaveProperty('readerRoleArn');
 });
 
 test('search configuration; the default limit is min(20, max)', () => {

@@ -9,7 +9,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
  * domain (`es`), for tests only. It checks every request's SigV4 signature the way AWS does (rebuilding
  * the canonical request from what arrived on the wire and signing it again with the known credentials),
  * and implements just enough of OpenSearch: create index, `_bulk`, `_search`, the security plugin's role
- * APIs (es only), plus fault injection.
+ * and role mapping PUTs with their validation (es only), plus fault injection.
  */
 
 export interface TestCredentials {
@@ -396,11 +396,68 @@ export class FakeOpenSearch {
     if (req.method !== 'PUT' || (kind !== 'roles' && kind !== 'rolesmapping')) {
       return error(405, 'method_not_allowed', `${req.method} ${req.path}`);
     }
+    let body: any;
+    try {
+      body = JSON.parse(req.body);
+    } catch {
+      return [400, { status: 'BAD_REQUEST', reason: 'Unable to parse content' }];
+    }
+    const problem = kind === 'roles' ? roleProblem(body) : mappingProblem(body);
+    if (problem) {
+      return [400, { status: 'BAD_REQUEST', reason: problem }];
+    }
+    // A mapping names an existing role; the plugin refuses to map one that is not there.
+    if (kind === 'rolesmapping' && !this.roles.has(role) && !BUILT_IN_ROLES.includes(role)) {
+      return [404, { status: 'NOT_FOUND', message: `role '${role}' is not available for role-mapping.` }];
+    }
     const store = kind === 'roles' ? this.roles : this.roleMappings;
     const existed = store.has(role);
-    store.set(role, JSON.parse(req.body));
+    store.set(role, body);
     return [existed ? 200 : 201, { status: existed ? 'OK' : 'CREATED', message: `'${role}' ${existed ? 'updated' : 'created'}.` }];
   }
+}
+
+/** Roles every domain with fine-grained access control has. */
+const BUILT_IN_ROLES = ['all_access', 'security_manager', 'readall'];
+
+const stringArray = (v: unknown) => Array.isArray(v) && v.every(item => typeof item === 'string' && item.length > 0);
+
+/** What the security plugin would refuse in a role body, as its `reason`. */
+function roleProblem(body: any): string | undefined {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    return 'Invalid configuration: a role is an object';
+  }
+  const unknown = Object.keys(body).filter(k => !['description', 'cluster_permissions', 'index_permissions', 'tenant_permissions'].includes(k));
+  if (unknown.length > 0) {
+    return `Invalid configuration: unknown keys ${unknown.join(', ')}`;
+  }
+  if (body.cluster_permissions !== undefined && !stringArray(body.cluster_permissions)) {
+    return 'Invalid configuration: cluster_permissions must be an array of strings';
+  }
+  for (const entry of body.index_permissions ?? []) {
+    const extra = Object.keys(entry ?? {}).filter(k => !['index_patterns', 'allowed_actions', 'dls', 'fls', 'masked_fields'].includes(k));
+    if (extra.length > 0 || !stringArray(entry.index_patterns) || !stringArray(entry.allowed_actions)) {
+      return 'Invalid configuration: index_permissions entries need index_patterns and allowed_actions arrays';
+    }
+  }
+  return undefined;
+}
+
+/** What the security plugin would refuse in a role mapping body. */
+function mappingProblem(body: any): string | undefined {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    return 'Invalid configuration: a role mapping is an object';
+  }
+  const unknown = Object.keys(body).filter(k => !['description', 'backend_roles', 'hosts', 'users'].includes(k));
+  if (unknown.length > 0) {
+    return `Invalid configuration: unknown keys ${unknown.join(', ')}`;
+  }
+  for (const key of ['backend_roles', 'hosts', 'users']) {
+    if (body[key] !== undefined && !stringArray(body[key])) {
+      return `Invalid configuration: ${key} must be an array of strings`;
+    }
+  }
+  return undefined;
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {

@@ -286,35 +286,18 @@ describe('index creation failure', () => {
 });
 
 describe('managed domain (es) with fine-grained access control', () => {
-  const roleArn = 'arn:aws:iam::123456789012:role/Stack-SearchFunctionRole-ABC';
-
-  test('maps the search function role to a read-only role on the index after creating it', async () => {
-    const { handle, logs } = indexer(fakes.es, { readerRoleArn: roleArn });
-    await expect(handle(streamEvent(record('INSERT', m1)))).resolves.toEqual({ batchItemFailures: [] });
-
-    expect(requestLine(fakes.es)).toEqual([
-      'PUT /messages 200',
-      'PUT /_plugins/_security/api/roles/messages-reader 201',
-      'PUT /_plugins/_security/api/rolesmapping/messages-reader 201',
-      'POST /messages/_bulk 200',
-    ]);
-    expect(fakes.es.roles.get('messages-reader')).toEqual({ index_permissions: [{ index_patterns: ['messages'], allowed_actions: ['read'] }] });
-    expect(fakes.es.roleMappings.get('messages-reader')).toEqual({ backend_roles: [roleArn] });
-    expect(logs).toContainEqual(expect.objectContaining({ event: 'reader_role_mapped', role: 'messages-reader', backendRole: roleArn }));
-  });
-
-  test('a failed role mapping fails the batch and is retried with the next invocation', async () => {
-    fakes.es.inject({ match: r => r.path.includes('rolesmapping'), times: 1, status: 403, body: { status: 'FORBIDDEN', message: 'no permissions' } });
-    const { handle } = indexer(fakes.es, { readerRoleArn: roleArn });
-    await expect(handle(streamEvent(record('INSERT', m1)))).rejects.toThrow(/rolesmapping\/messages-reader failed: HTTP 403: no permissions/);
-    await expect(handle(streamEvent(record('INSERT', m1)))).resolves.toEqual({ batchItemFailures: [] });
-    expect(fakes.es.roleMappings.get('messages-reader')).toEqual({ backend_roles: [roleArn] });
-  });
-
-  test('without a reader role ARN no security API is called', async () => {
+  test('signs for es, creates the index and writes, and never calls the security API', async () => {
     const { handle } = indexer(fakes.es);
-    await handle(streamEvent(record('INSERT', m1)));
+    await expect(handle(streamEvent(record('INSERT', m1)))).resolves.toEqual({ batchItemFailures: [] });
     expect(requestLine(fakes.es)).toEqual(['PUT /messages 200', 'POST /messages/_bulk 200']);
+    expect(fakes.es.roles.size + fakes.es.roleMappings.size).toBe(0);
+  });
+
+  test('a 403 from fine-grained access control (roles not mapped yet) fails the batch without retrying', async () => {
+    fakes.es.inject({ times: 1, status: 403, body: { error: { type: 'security_exception', reason: 'no permissions for [indices:admin/create]' }, status: 403 } });
+    const { handle } = indexer(fakes.es);
+    await expect(handle(streamEvent(record('INSERT', m1)))).rejects.toThrow(/HTTP 403 security_exception: no permissions for \[indices:admin\/create\]/);
+    expect(fakes.es.requests).toHaveLength(1);
   });
 });
 

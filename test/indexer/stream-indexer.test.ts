@@ -1,8 +1,12 @@
-import { Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { nagFindings } from '../../examples/shared/nag';
 import { CdnFrontDoor, FrontDoorSite, IndexFieldType, SearchTarget, StreamIndexer, StreamIndexerProps } from '../../src';
 import { onlyResource, stackWithVpc, synthError, testStack } from '../support/stacks';
@@ -23,11 +27,28 @@ function messagesTable(stack: Stack, stream: dynamodb.StreamViewType | 'none' = 
   });
 }
 
+/** An indexer whose search route takes IAM-signed requests, unless `props` says otherwise. */
 function build(props: Partial<StreamIndexerProps> = {}, withVpc = false) {
   const { stack, vpc } = withVpc ? stackWithVpc() : { stack: testStack(), vpc: undefined };
   const table = messagesTable(stack);
-  const indexer = new StreamIndexer(stack, 'Search', { table, documentId: ['room', 'message'], fields: FIELDS, vpc, ...props });
+  const indexer = new StreamIndexer(stack, 'Search', {
+    table, documentId: ['room', 'message'], fields: FIELDS, vpc, searchAuthorizer: new HttpIamAuthorizer(), ...props,
+  });
   return { stack, vpc, table, indexer, t: Template.fromStack(stack) };
+}
+
+/** The statements of the IAM policies attached to the role whose logical id starts with `rolePrefix`. */
+function roleStatements(t: Template, rolePrefix: string): any[] {
+  return Object.values(t.findResources('AWS::IAM::Policy'))
+    .filter(p => p.Properties.Roles.some((r: any) => r.Ref?.startsWith(rolePrefix)))
+    .flatMap(p => p.Properties.PolicyDocument.Statement);
+}
+
+/** The security groups of the function whose description matches. */
+function securityGroupsOf(t: Template, description: RegExp): unknown {
+  const fns = Object.values(t.findResources('AWS::Lambda::Function')).filter(f => description.test(f.Properties.Description ?? ''));
+  expect(fns).toHaveLength(1);
+  return fns[0].Properties.VpcConfig.SecurityGroupIds;
 }
 
 function environmentOf(t: Template, description: RegExp): Record<string, any> {
@@ -76,6 +97,7 @@ describe('StreamIndexer on OpenSearch Serverless (default)', () => {
       documentId: ['room', 'message'],
       fields: FIELDS,
       target: SearchTarget.serverless({ standbyReplicas: false, encryptionKey: key, collectionName: 'chat-messages' }),
+      searchAuthorizer: new HttpIamAuthorizer(),
     });
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::OpenSearchServerless::Collection', { Name: 'chat-messages', StandbyReplicas: 'DISABLED' });
@@ -176,9 +198,9 @@ describe('StreamIndexer on OpenSearch Serverless (default)', () => {
     }
   });
 
-  test('GET /search on a new HTTP API with access logs and throttling, public unless an authorizer is given', () => {
+  test('GET /search on a new HTTP API with access logs and throttling, behind the given authorizer', () => {
     const { t } = build();
-    t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /search', AuthorizationType: 'NONE' });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /search', AuthorizationType: 'AWS_IAM' });
     t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
@@ -191,45 +213,239 @@ describe('StreamIndexer on OpenSearch Serverless (default)', () => {
     expect(nagFindings(build().stack)).toEqual([]);
     expect(nagFindings(build({}, true).stack)).toEqual([]);
   });
+
+  test('alarms notify alarmTopic when they go into alarm and when they recover', () => {
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Alarms', { enforceSSL: true });
+    new StreamIndexer(stack, 'Search', {
+      table: messagesTable(stack), documentId: ['room', 'message'], fields: FIELDS, searchAuthorizer: new HttpIamAuthorizer(), alarmTopic: topic,
+    });
+    const alarms = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms.map(a => a.Properties.MetricName).sort()).toEqual(['ApproximateNumberOfMessagesVisible', 'IteratorAge']);
+    const topicRef = { Ref: stack.getLogicalId(topic.node.defaultChild as sns.CfnTopic) };
+    for (const alarm of alarms) {
+      expect(alarm.Properties).toMatchObject({ AlarmActions: [topicRef], OKActions: [topicRef] });
+    }
+  });
+
+  test('without alarmTopic the alarms have no actions', () => {
+    for (const alarm of Object.values(build().t.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmActions).toBeUndefined();
+      expect(alarm.Properties.OKActions).toBeUndefined();
+    }
+  });
+
+  test('the functions\' and the API\'s logs are kept a month by default, or for logRetention', () => {
+    const retention = (t: Template) => Object.values(t.findResources('AWS::Logs::LogGroup')).map(g => g.Properties.RetentionInDays);
+    expect(retention(build().t)).toEqual([30, 30, 30]);
+    expect(retention(build({ logRetention: logs.RetentionDays.ONE_WEEK }).t)).toEqual([7, 7, 7]);
+  });
+});
+
+describe('who may search', () => {
+  test('without searchAuthorizer or publicSearch synthesis fails: the route would hand whole documents to anyone', () => {
+    expect(() => build({ searchAuthorizer: undefined })).toThrow(
+      'Test/Search: searchAuthorizer undefined leaves GET /search open to anyone, and it answers with whole documents; '
+      + 'give searchAuthorizer (e.g. a CdnFrontDoor\'s originCheckAuthorizer(), or an IAM or JWT authorizer), or set publicSearch: true if every indexed field may be public');
+  });
+
+  test('an authorizer that authorizes nothing counts as none', () => {
+    expect(() => build({ searchAuthorizer: new apigwv2.HttpNoneAuthorizer() })).toThrow(/searchAuthorizer 'HttpNoneAuthorizer' leaves GET \/search open to anyone/);
+  });
+
+  test('publicSearch: true opens the route, and only then is the APIG4 finding acknowledged', () => {
+    const acknowledged = (indexer: StreamIndexer) => JSON.stringify(indexer.searchApi.node.findChild('GET--search').node.defaultChild!.node.metadata
+      .filter(m => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY));
+    const open = build({ searchAuthorizer: undefined, publicSearch: true });
+    expect(onlyResource(open.t, 'AWS::ApiGatewayV2::Route').props).toMatchObject({ RouteKey: 'GET /search', AuthorizationType: 'NONE' });
+    expect(nagFindings(open.stack)).toEqual([]);
+    expect(acknowledged(open.indexer)).toContain('AwsSolutions-APIG4');
+    expect(acknowledged(build().indexer)).not.toContain('APIG4');
+  });
+
+  test('searchAuthorizer and publicSearch together are an error', () => {
+    expect(() => build({ publicSearch: true })).toThrow(
+      'Test/Search: publicSearch true contradicts searchAuthorizer, which restricts GET /search; give searchAuthorizer to restrict search, or publicSearch: true to open it to anyone, not both');
+  });
+
+  test('a searchApi with a default authorizer guards the route without searchAuthorizer', () => {
+    const withDefaultAuthorizer = (publicSearch?: boolean) => {
+      const stack = testStack();
+      const searchApi = new apigwv2.HttpApi(stack, 'Api', { defaultAuthorizer: new HttpIamAuthorizer() });
+      new StreamIndexer(stack, 'Search', { table: messagesTable(stack), documentId: ['room', 'message'], fields: FIELDS, searchApi, publicSearch });
+      return Template.fromStack(stack);
+    };
+    withDefaultAuthorizer().hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /search', AuthorizationType: 'AWS_IAM' });
+    expect(() => withDefaultAuthorizer(true)).toThrow(
+      /Test\/Search: publicSearch true contradicts the default authorizer of searchApi, which guards GET \/search \(AWS_IAM\)/);
+  });
 });
 
 describe('StreamIndexer on a managed domain', () => {
   const domainBuild = (dataNodes?: number) => build({ target: SearchTarget.domain({ dataNodes }) }, true);
 
-  test('encrypted, node-to-node TLS, HTTPS with TLS 1.2, fine-grained access with the indexer as master, in the VPC', () => {
+  test('encrypted, node-to-node TLS, HTTPS with TLS 1.2, fine-grained access control, in the VPC', () => {
     const { t } = domainBuild();
     const domain = onlyResource(t, 'AWS::OpenSearchService::Domain');
     expect(domain.props).toMatchObject({
       EncryptionAtRestOptions: { Enabled: true },
       NodeToNodeEncryptionOptions: { Enabled: true },
       DomainEndpointOptions: { EnforceHTTPS: true, TLSSecurityPolicy: 'Policy-Min-TLS-1-2-2019-07' },
-      AdvancedSecurityOptions: { Enabled: true, InternalUserDatabaseEnabled: false, MasterUserOptions: { MasterUserARN: { 'Fn::GetAtt': [expect.stringMatching(/^SearchIndexerRole/), 'Arn'] } } },
+      AdvancedSecurityOptions: { Enabled: true, InternalUserDatabaseEnabled: false },
       ClusterConfig: { InstanceCount: 2, InstanceType: 't3.small.search', ZoneAwarenessEnabled: true, ZoneAwarenessConfig: { AvailabilityZoneCount: 2 } },
       VPCOptions: { SubnetIds: [expect.anything(), expect.anything()] },
     });
-    expect(JSON.stringify(domain.props.AccessPolicies)).toContain('SearchSearchRole');
-    expect(JSON.stringify(domain.props.AccessPolicies)).toContain('SearchIndexerRole');
   });
 
-  test('no custom-resource Lambdas for the access and log policies', () => {
+  test('the master user is the security bootstrap\'s role, not the indexer\'s', () => {
+    const { t } = domainBuild();
+    const domain = onlyResource(t, 'AWS::OpenSearchService::Domain');
+    expect(domain.props.AdvancedSecurityOptions.MasterUserOptions).toEqual({
+      MasterUserARN: { 'Fn::GetAtt': [expect.stringMatching(/^SearchDomainSecurityBootstrapRole/), 'Arn'] },
+    });
+    expect(JSON.stringify(domain.props.AdvancedSecurityOptions)).not.toContain('SearchIndexerRole');
+  });
+
+  test('the access policy admits each role for exactly the calls it makes; the indexer never reaches the security API', () => {
+    const { stack, t } = domainBuild();
+    const domain = onlyResource(t, 'AWS::OpenSearchService::Domain');
+    const statements: any[] = stack.resolve(domain.props.AccessPolicies).Statement;
+    const byRole = (prefix: string) => statements.filter(s => JSON.stringify(s.Principal).includes(`"${prefix}`));
+    const paths = (list: any[]) => list.flatMap(s => ([] as any[]).concat(s.Resource).map(r => `${s.Action} ${JSON.stringify(r).replace(/.*domain\/[a-z0-9-]+\//, '').replace(/"\]\]\}$/, '')}`)).sort();
+    expect(statements.every(s => s.Effect === 'Allow')).toBe(true);
+    expect(paths(byRole('SearchIndexerRole'))).toEqual(['es:ESHttpPost search-index/_bulk', 'es:ESHttpPut search-index']);
+    expect(paths(byRole('SearchSearchRole'))).toEqual(['es:ESHttpPost search-index/_search']);
+    expect(paths(byRole('SearchDomainSecurityBootstrapRole'))).toEqual([
+      'es:ESHttpPut _plugins/_security/api/roles/search-index-reader',
+      'es:ESHttpPut _plugins/_security/api/roles/search-index-writer',
+      'es:ESHttpPut _plugins/_security/api/rolesmapping/search-index-reader',
+      'es:ESHttpPut _plugins/_security/api/rolesmapping/search-index-writer',
+    ]);
+    expect(byRole('SearchIndexerRole').length + byRole('SearchSearchRole').length + byRole('SearchDomainSecurityBootstrapRole').length).toBe(statements.length);
+    expect(JSON.stringify(byRole('SearchIndexerRole'))).not.toContain('_plugins');
+    expect(JSON.stringify(statements)).not.toMatch(/\/\*"|es:\*|ESHttp\*/);
+  });
+
+  test('each role\'s IAM policy names the same calls; the indexer\'s has no _plugins/_security access and no wildcard on the domain', () => {
+    const { t } = domainBuild();
+    const domainCalls = (prefix: string) => roleStatements(t, prefix).filter(s => JSON.stringify(s.Action).includes('es:'));
+    const indexer = domainCalls('SearchIndexerRole');
+    expect(indexer.map(s => s.Action).sort()).toEqual(['es:ESHttpPost', 'es:ESHttpPut']);
+    expect(JSON.stringify(indexer)).not.toContain('_plugins');
+    expect(JSON.stringify(indexer)).not.toMatch(/\/\*"/);
+    expect(JSON.stringify(indexer)).toContain('/search-index/_bulk');
+    expect(domainCalls('SearchSearchRole')).toEqual([expect.objectContaining({ Action: 'es:ESHttpPost' })]);
+    expect(JSON.stringify(domainCalls('SearchSearchRole'))).toContain('/search-index/_search');
+    const bootstrap = domainCalls('SearchDomainSecurityBootstrapRole');
+    expect(bootstrap).toEqual([expect.objectContaining({ Action: 'es:ESHttpPut' })]);
+    expect(bootstrap[0].Resource).toHaveLength(4);
+    expect(JSON.stringify(bootstrap)).not.toContain('/search-index/_bulk');
+  });
+
+  test('a custom resource, answered by the bootstrap function itself, maps the two functions\' roles', () => {
+    const { t } = domainBuild();
+    const roles = onlyResource(t, 'Custom::OpenSearchSecurityRoles');
+    const bootstrap = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('SearchDomainSecurityBootstrap'))!;
+    expect(roles.props).toEqual({
+      ServiceToken: { 'Fn::GetAtt': [bootstrap[0], 'Arn'] },
+      ServiceTimeout: '600',
+      Endpoint: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [expect.stringMatching(/^SearchDomain/), 'DomainEndpoint'] }]] },
+      Index: 'search-index',
+      WriterRoleArn: { 'Fn::GetAtt': [expect.stringMatching(/^SearchIndexerRole/), 'Arn'] },
+      ReaderRoleArn: { 'Fn::GetAtt': [expect.stringMatching(/^SearchSearchRole/), 'Arn'] },
+    });
+    // In the VPC, in the group the domain admits, under the master-user role.
+    const fn = bootstrap[1].Properties;
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SearchDomainSecurityBootstrapRole/), 'Arn'] });
+    expect(fn.VpcConfig.SecurityGroupIds).toEqual(securityGroupsOf(t, /^Prefix search /));
+    expect(fn.Handler).toBe('index.handler');
+  });
+
+  test('no provider framework or other custom-resource Lambdas: three functions in all', () => {
     const { t } = domainBuild();
     t.resourceCountIs('AWS::Logs::ResourcePolicy', 1);
     expect(Object.keys(t.findResources('Custom::OpenSearchAccessPolicy'))).toEqual([]);
     expect(Object.keys(t.findResources('Custom::CloudwatchLogResourcePolicy'))).toEqual([]);
-    t.resourceCountIs('AWS::Lambda::Function', 2);
+    expect(Object.keys(t.findResources('AWS::Lambda::Function')).map(id => id.replace(/[A-F0-9]{8}$/, '')).sort())
+      .toEqual(['Search', 'SearchDomainSecurityBootstrap', 'SearchIndexer']);
   });
 
-  test('the indexer signs for es and maps the search role to a reader', () => {
+  test('the indexer reads the stream only once the roles are mapped, and takes no security settings', () => {
     const { t } = domainBuild();
-    expect(environmentOf(t, /^Indexes /)).toMatchObject({
-      SEARCH_SERVICE: 'es',
-      SEARCH_READER_ROLE_ARN: { 'Fn::GetAtt': [expect.stringMatching(/^SearchSearchRole/), 'Arn'] },
-    });
+    const roles = onlyResource(t, 'Custom::OpenSearchSecurityRoles');
+    expect(onlyResource(t, 'AWS::Lambda::EventSourceMapping').resource.DependsOn).toContain(roles.logicalId);
+    const env = environmentOf(t, /^Indexes /);
+    expect(env).toMatchObject({ SEARCH_SERVICE: 'es' });
+    expect(env.SEARCH_READER_ROLE_ARN).toBeUndefined();
+  });
+
+  test('logRetention applies to the bootstrap\'s and the domain\'s log groups too', () => {
+    const { t } = build({ target: SearchTarget.domain(), logRetention: logs.RetentionDays.TWO_WEEKS }, true);
+    const groups = Object.entries(t.findResources('AWS::Logs::LogGroup')).filter(([id]) => id.startsWith('Search')).map(([, g]) => g);
+    expect(groups).toHaveLength(8); // indexer, search, API, bootstrap; slow search, slow index, application, audit
+    expect(groups.map(g => g.Properties.RetentionInDays)).toEqual(Array(8).fill(14));
+  });
+
+  test('isolated subnets without an S3 endpoint get a warning: the bootstrap could not answer CloudFormation', () => {
+    const warnings = (withEndpoint: boolean) => {
+      const { stack, vpc } = stackWithVpc();
+      if (withEndpoint) {
+        vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });
+      }
+      new StreamIndexer(stack, 'Search', {
+        table: messagesTable(stack),
+        documentId: ['room', 'message'],
+        fields: FIELDS,
+        vpc,
+        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+        publicSearch: true,
+        target: SearchTarget.domain(),
+      });
+      return Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('security bootstrap runs in isolated subnets'));
+    };
+    expect(warnings(false)).toHaveLength(1);
+    expect(warnings(true)).toEqual([]);
+    expect(Annotations.fromStack(domainBuild().stack).findWarning('*', Match.stringLikeRegexp('security bootstrap'))).toEqual([]);
   });
 
   test('one data node turns zone awareness off', () => {
     const { t } = domainBuild(1);
     t.hasResourceProperties('AWS::OpenSearchService::Domain', { ClusterConfig: { InstanceCount: 1, ZoneAwarenessEnabled: false } });
+  });
+
+  // AWS refuses zone awareness over two zones with an odd number of data nodes: "Zone awareness requires
+  // an even number of instances" (https://docs.aws.amazon.com/elasticsearch-service/latest/developerguide/es-managedomains.html#es-managedomains-zoneawareness);
+  // CreateDomain answers "You must choose an even number of data nodes for a two Availability Zone deployment".
+  test('an odd number of data nodes over two zones fails synthesis with the fix', () => {
+    expect(() => domainBuild(3)).toThrow(
+      'Test/Search: target dataNodes 3 is not even, which zone awareness over two Availability Zones requires (AWS refuses the domain), '
+      + 'three Availability Zones would take 3, but vpcSubnets selects subnets in 2; use an even number, a multiple of three with subnets in three Availability Zones, or 1');
+    expect(() => domainBuild(5)).toThrow(/target dataNodes 5 is not even, .* nor a multiple of three for three Availability Zones; use an even number/);
+  });
+
+  test('even counts spread over two zones', () => {
+    const domain = onlyResource(domainBuild(4).t, 'AWS::OpenSearchService::Domain').props;
+    expect(domain.ClusterConfig).toMatchObject({ InstanceCount: 4, ZoneAwarenessEnabled: true, ZoneAwarenessConfig: { AvailabilityZoneCount: 2 } });
+    expect(domain.VPCOptions.SubnetIds).toHaveLength(2);
+  });
+
+  test('multiples of three spread over three zones when the subnets span three', () => {
+    const threeZones = (dataNodes: number) => {
+      const stack = new Stack(new App(), 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 3 });
+      new StreamIndexer(stack, 'Search', {
+        table: messagesTable(stack), documentId: ['room', 'message'], fields: FIELDS, vpc, publicSearch: true, target: SearchTarget.domain({ dataNodes }),
+      });
+      return onlyResource(Template.fromStack(stack), 'AWS::OpenSearchService::Domain').props;
+    };
+    for (const dataNodes of [3, 6]) {
+      const domain = threeZones(dataNodes);
+      expect(domain.ClusterConfig).toMatchObject({
+        InstanceCount: dataNodes, ZoneAwarenessEnabled: true, ZoneAwarenessConfig: { AvailabilityZoneCount: 3 },
+      });
+      expect(domain.VPCOptions.SubnetIds).toHaveLength(3);
+    }
+    expect(threeZones(4).ClusterConfig.ZoneAwarenessConfig).toEqual({ AvailabilityZoneCount: 2 });
   });
 
   test('nag-clean', () => {
@@ -238,7 +454,7 @@ describe('StreamIndexer on a managed domain', () => {
 });
 
 describe('StreamIndexer behind a CdnFrontDoor', () => {
-  function frontDoorStack(withAuthorizer: boolean) {
+  function frontDoorStack(access: 'authorizer' | 'public' | 'none') {
     const { stack, vpc } = stackWithVpc();
     const searchApi = new apigwv2.HttpApi(stack, 'Api');
     const frontDoor = new CdnFrontDoor(stack, 'FrontDoor', {
@@ -251,18 +467,23 @@ describe('StreamIndexer behind a CdnFrontDoor', () => {
       fields: FIELDS,
       vpc,
       searchApi,
-      searchAuthorizer: withAuthorizer ? frontDoor.originCheckAuthorizer() : undefined,
+      searchAuthorizer: access === 'authorizer' ? frontDoor.originCheckAuthorizer() : undefined,
+      publicSearch: access === 'public' ? true : undefined,
     });
     return stack;
   }
 
   test('the search route takes the front door\'s origin check', () => {
-    const t = Template.fromStack(frontDoorStack(true));
+    const t = Template.fromStack(frontDoorStack('authorizer'));
     t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /search', AuthorizationType: 'CUSTOM' });
   });
 
-  test('without it the front door refuses to synthesize', () => {
-    expect(synthError(frontDoorStack(false))).toMatch(/route 'GET \/search' of .* answers on the API's own endpoint/);
+  test('made public instead, the front door refuses to synthesize: the API\'s own endpoint would bypass it', () => {
+    expect(synthError(frontDoorStack('public'))).toMatch(/route 'GET \/search' of .* answers on the API's own endpoint/);
+  });
+
+  test('with neither, the indexer refuses first', () => {
+    expect(() => frontDoorStack('none')).toThrow(/Search: searchAuthorizer undefined leaves GET \/search open to anyone/);
   });
 });
 
@@ -290,6 +511,7 @@ describe('StreamIndexer validation', () => {
   test.each(cases)('%s fails synthesis with the prop and the fix', (_name, override, message) => {
     const stack = testStack();
     const table = messagesTable(stack);
-    expect(() => new StreamIndexer(stack, 'Search', { table, documentId: ['room', 'message'], fields: FIELDS, ...override(stack) })).toThrow(message);
+    expect(() => new StreamIndexer(stack, 'Search', { table, documentId: ['room', 'message'], fields: FIELDS, publicSearch: true, ...override(stack) }))
+      .toThrow(message);
   });
 });

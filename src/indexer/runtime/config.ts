@@ -33,8 +33,6 @@ export interface IndexerConfig extends ConnectionConfig {
   readonly documentId: readonly string[];
   /** The only attributes copied into documents, and the index mapping. */
   readonly fields: readonly FieldSpec[];
-  /** Role ARN of the search function, mapped to a read-only role on `es` domains (fine-grained access control). */
-  readonly readerRoleArn?: string;
 }
 
 export interface SearchConfig extends ConnectionConfig {
@@ -54,7 +52,6 @@ export const ENV = {
   REGION: 'AWS_REGION',
   DOCUMENT_ID: 'SEARCH_DOCUMENT_ID',
   FIELDS: 'SEARCH_FIELDS',
-  READER_ROLE_ARN: 'SEARCH_READER_ROLE_ARN',
   QUERY_FIELDS: 'SEARCH_QUERY_FIELDS',
   FILTER_FIELDS: 'SEARCH_FILTER_FIELDS',
   MAX_LIMIT: 'SEARCH_MAX_LIMIT',
@@ -63,6 +60,15 @@ export const ENV = {
 
 // Dots would create object mappings and a leading underscore collides with metadata fields like _id.
 const FIELD_NAME = /^[^._][^.]{0,254}$/;
+
+/**
+ * Index names the handlers accept: stricter than OpenSearch itself, because the name goes into URL paths,
+ * IAM resource ARNs and security role names unescaped.
+ */
+export const INDEX_NAME = /^[a-z0-9][a-z0-9._-]{0,254}$/;
+
+/** An IAM role ARN, in any partition. */
+export const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/;
 
 export type Env = Record<string, string | undefined>;
 
@@ -84,12 +90,7 @@ export function indexerConfigFromEnv(env: Env = process.env): IndexerConfig {
   if (fields.length === 0) {
     throw new ConfigError(`${ENV.FIELDS} must declare at least one field`);
   }
-  // Serverless collections grant the search role through data access policies, not the security plugin.
-  const readerRoleArn = connection.service === 'es' ? optional(env, ENV.READER_ROLE_ARN) : undefined;
-  if (readerRoleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(readerRoleArn)) {
-    throw new ConfigError(`${ENV.READER_ROLE_ARN} must be an IAM role ARN, got ${JSON.stringify(readerRoleArn)}`);
-  }
-  return { ...connection, documentId, fields, readerRoleArn };
+  return { ...connection, documentId, fields };
 }
 
 export function searchConfigFromEnv(env: Env = process.env): SearchConfig {
@@ -120,28 +121,28 @@ function connectionFromEnv(env: Env): ConnectionConfig {
     throw new ConfigError(`${ENV.SERVICE} must be "aoss" or "es", got ${JSON.stringify(service)}`);
   }
   const index = required(env, ENV.INDEX);
-  // Stricter than OpenSearch itself: the name goes into URL paths and a security role name unescaped.
-  if (!/^[a-z0-9][a-z0-9._-]{0,254}$/.test(index)) {
+  if (!INDEX_NAME.test(index)) {
     throw new ConfigError(`${ENV.INDEX} must be lowercase letters, digits, '.', '_' or '-' (at most 255, not starting with a symbol), got ${JSON.stringify(index)}`);
   }
   const region = required(env, ENV.REGION);
   return { endpoint, service, index, region };
 }
 
-function parseEndpoint(value: string): string {
+/** `https://host` from a URL without path, query or credentials; `name` is what the errors call the value. */
+export function parseEndpoint(value: string, name: string = ENV.ENDPOINT): string {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(`${ENV.ENDPOINT} must be a URL like https://host, got ${JSON.stringify(value)}`);
+    throw new ConfigError(`${name} must be a URL like https://host, got ${JSON.stringify(value)}`);
   }
   const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
   // Plain http would expose documents and queries; it is only accepted for local test servers.
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new ConfigError(`${ENV.ENDPOINT} must use https, got ${JSON.stringify(value)}`);
+    throw new ConfigError(`${name} must use https, got ${JSON.stringify(value)}`);
   }
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username || url.password) {
-    throw new ConfigError(`${ENV.ENDPOINT} must be just scheme and host, like https://host, got ${JSON.stringify(value)}`);
+    throw new ConfigError(`${name} must be just scheme and host, like https://host, got ${JSON.stringify(value)}`);
   }
   return `${url.protocol}//${url.host}`;
 }

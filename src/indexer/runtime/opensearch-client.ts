@@ -76,8 +76,9 @@ export function errorType(body: any): string | undefined {
 
 /** A short description of a failed response for logs: status, error type and reason, never the request. */
 export function describeFailure(res: OpenSearchResponse): string {
-  // OpenSearch errors carry error.reason; the security plugin and AWS front ends answer with a message.
-  const text = res.body?.error?.reason ?? res.body?.message;
+  // OpenSearch errors carry error.reason; AWS front ends answer with a message, the security plugin with
+  // a message or a top-level reason.
+  const text = res.body?.error?.reason ?? res.body?.message ?? res.body?.reason;
   const reason = typeof text === 'string' ? `: ${text.slice(0, 300)}` : '';
   return `HTTP ${res.status}${errorType(res.body) ? ` ${errorType(res.body)}` : ''}${reason}`;
 }
