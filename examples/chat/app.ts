@@ -1,7 +1,6 @@
 import * as path from 'path';
 import { App, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -13,7 +12,7 @@ import {
 } from '../../src';
 import { acknowledge } from '../shared/acknowledge';
 import { exampleApp, exampleEnv } from '../shared/example-app';
-import { exampleKey, exampleLogGroup } from '../shared/logs';
+import { EXAMPLE_LOG_RETENTION, exampleKey, exampleLogGroup } from '../shared/logs';
 import { exampleVpc } from '../shared/network';
 import { serverImage } from '../shared/server-image';
 import { exampleTable } from '../shared/table';
@@ -37,7 +36,7 @@ export class ChatStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     const vpc = exampleVpc(this);
-    const bus = new RedisPubSubBus(this, 'Bus', { vpc });
+    const bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION });
     this.users = exampleTable(this, 'Users', USERS_TABLE_KEY);
     this.messages = exampleTable(this, 'Messages', MESSAGES_TABLE_KEY, dynamodb.StreamViewType.NEW_IMAGE);
 
@@ -52,6 +51,7 @@ export class ChatStack extends Stack {
       bus,
       publicLoadBalancer: false,
       drainTimeout: Duration.seconds(60),
+      logRetention: EXAMPLE_LOG_RETENTION,
       environment: {
         CHAT_USERS_TABLE: this.users.tableName,
         CHAT_MESSAGES_TABLE: this.messages.tableName,
@@ -70,6 +70,11 @@ export class ChatStack extends Stack {
       api: [{ pathPattern: '/search*', httpApi: searchApi }],
       webAclArn: this.region === 'us-east-1' ? new FrontDoorWebAcl(this, 'WebAcl').webAclArn : undefined,
     });
+    this.alarmTopic = new sns.Topic(this, 'Alarms', {
+      displayName: 'Chat alarms',
+      masterKey: exampleKey(this),
+      enforceSSL: true,
+    });
     this.search = new StreamIndexer(this, 'Search', {
       table: this.messages,
       documentId: ['room', 'message'],
@@ -86,15 +91,9 @@ export class ChatStack extends Stack {
       searchApi,
       searchAuthorizer: this.frontDoor.originCheckAuthorizer(),
       maxSearchResults: 50,
+      alarmTopic: this.alarmTopic,
+      logRetention: EXAMPLE_LOG_RETENTION,
     });
-    this.alarmTopic = new sns.Topic(this, 'Alarms', {
-      displayName: 'Chat alarms',
-      masterKey: exampleKey(this),
-      enforceSSL: true,
-    });
-    for (const alarm of [this.search.deadLetterAlarm, this.search.iteratorAgeAlarm]) {
-      alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
-    }
 
     acknowledge(this.service.taskDefinition, 'ECS2',
       'The CHAT_* variables hold table names and the room list, none of them secret; the session-signing key and the bus credentials arrive from Secrets Manager as ECS secrets.');

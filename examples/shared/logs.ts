@@ -7,6 +7,12 @@ import { Construct } from 'constructs';
 const KEY_ID = 'ExampleKey';
 
 /**
+ * How long the examples keep logs, their own and those the constructs create (`logRetention`): a year, the
+ * least AWS Control Tower's CT.CLOUDWATCH.PR.2 accepts.
+ */
+export const EXAMPLE_LOG_RETENTION = logs.RetentionDays.ONE_YEAR;
+
+/**
  * The stack's one customer-managed key for what the example itself creates: its log groups (CloudWatch Logs
  * may use it for log groups of this account and region) and its alarm topic (CloudWatch may use it to
  * publish alarms). Rotated yearly; grants only for AWS resources.
@@ -51,7 +57,7 @@ export function exampleKey(scope: Construct): kms.Key {
 /** A log group the example owns: kept a year (Control Tower CT.CLOUDWATCH.PR.2), encrypted with {@link exampleKey}. */
 export function exampleLogGroup(scope: Construct, id: string): logs.LogGroup {
   return new logs.LogGroup(scope, id, {
-    retention: logs.RetentionDays.ONE_YEAR,
+    retention: EXAMPLE_LOG_RETENTION,
     encryptionKey: exampleKey(scope),
     removalPolicy: RemovalPolicy.DESTROY,
   });
