@@ -18,7 +18,7 @@ import { IndexField, IndexFieldType } from './index-field';
 import { IndexerFunction } from './indexer-function';
 import { SearchFunction } from './search-function';
 import { SearchTarget } from './search-target';
-import { acknowledgeNag, acknowledgeWildcards } from '../private/nag';
+import { acknowledgeControl, acknowledgeNag, acknowledgeWildcards } from '../private/nag';
 import { SearchBackend, isSearchable, lowerCaseName } from '../private/search-backend';
 import { SearchCollection } from '../private/search-collection';
 import { SearchDomain } from '../private/search-domain';
@@ -347,8 +347,9 @@ export class StreamIndexer extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    acknowledgeNag(queue, 'SQS3',
-      'This queue is itself the dead-letter destination of the indexer\'s event source; records in it are replayed from the table, not redelivered.');
+    const reason = 'This queue is itself the dead-letter destination of the indexer\'s event source; records in it are replayed from the table, not redelivered.';
+    acknowledgeNag(queue, 'SQS3', reason);
+    acknowledgeControl(queue, 'sqs_dlq_check', reason);
     return queue;
   }
 

@@ -144,6 +144,8 @@ describe('StreamIndexer on OpenSearch Serverless (default)', () => {
     const dlq = onlyResource(t, 'AWS::SQS::Queue');
     expect(mapping.props.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': [dlq.logicalId, 'Arn'] });
     expect(dlq.props.SqsManagedSseEnabled).toBe(true);
+    // The dead-letter queue needs none of its own (Control Tower's CT.SQS.PR.1), with the reason beside it.
+    expect(dlq.resource.Metadata.guard).toMatchObject({ SuppressedRules: ['sqs_dlq_check'], SuppressionReasons: { sqs_dlq_check: expect.stringMatching(/replayed from the table/) } });
     t.hasResourceProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
