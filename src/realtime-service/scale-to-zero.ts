@@ -46,17 +46,20 @@ export class ScaleToZero extends Construct {
     const target = props.taskCount.node.findChild('Target') as appscaling.IScalableTarget;
     const minutes = props.idlePeriod.toMinutes();
 
-    // A value only where a task reported its connections and nothing else was asked of the service; the
-    // two-argument IF leaves the other minutes without a value, and the alarm treats those as not idle.
-    const idleConnections = new cloudwatch.MathExpression({
-      label: 'Open connections while no request arrives',
-      expression: 'IF(FILL(requests, 0) + FILL(refusals, 0) == 0, connections)',
+    // Metric math adds two series wherever either has a value, counting the other's missing value as 0
+    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html). So a minute has
+    // a value when a task reported its connections or the load balancer saw a request, and that value is 0
+    // only when tasks reported no connection and no request came; a minute with neither report stays
+    // missing, which the alarm treats as not idle. No FILL: an idle load balancer reports nothing at all.
+    const activity = new cloudwatch.MathExpression({
+      label: 'Open connections plus requests',
+      expression: 'connections + requests + refusals',
       usingMetrics: { connections: props.connections, requests: props.requests, refusals: props.refusals },
       period: Duration.minutes(1),
     });
     this.idleAlarm = new cloudwatch.Alarm(this, 'IdleAlarm', {
       alarmDescription: `Tasks reported no open connection and no request arrived for ${minutes} minutes: scale to zero`,
-      metric: idleConnections,
+      metric: activity,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
       threshold: 0,
       evaluationPeriods: minutes,
