@@ -1,89 +1,134 @@
 import { Duration } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
 import { nagFindings } from '../../examples/shared/nag';
 import { RealtimeFargateService } from '../../src';
+import { MetricRef, simulate } from '../support/cloudwatch-sim';
 import { stackWithVpc, template, testImage } from '../support/stacks';
 
-describe('scaleToZero', () => {
+/**
+ * Scale to zero is checked by replaying the synthesized alarms and step-scaling policies in a simulator of
+ * CloudWatch and Application Auto Scaling (test/support/cloudwatch-sim.ts, each rule from AWS's docs),
+ * against a small model of the load balancer and the tasks built from the documented behaviour:
+ * - "Elastic Load Balancing reports metrics to CloudWatch only when requests are flowing"; RequestCount "is
+ *   only incremented for requests where the load balancer node was able to choose a target";
+ *   HTTPCode_ELB_503_Count is reported when nonzero
+ *   (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html).
+ * - With no registered target the load balancer answers 503 itself
+ *   (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html#http-503-issues).
+ * - A task started at minute t is registered and reports its connections from minute t + TASK_START_MINUTES.
+ */
+const TASK_START_MINUTES = 2;
+
+interface Traffic {
+  /** Requests arriving in a minute. */
+  readonly requests?: (minute: number) => number;
+  /** Open WebSocket connections in a minute (held by the tasks when any run). */
+  readonly connections?: (minute: number) => number;
+  /** Whether the image writes the ActiveConnections metric line. */
+  readonly reportsConnections?: boolean;
+}
+
+function service(props: { idleMinutes?: number; wakeCapacity?: number } = {}) {
   const { stack, vpc } = stackWithVpc();
   const svc = new RealtimeFargateService(stack, 'Service', {
     vpc,
     image: testImage,
     insecureHttp: true,
-    scaleToZero: { idlePeriod: Duration.minutes(20), wakeCapacity: 2 },
+    scaling: { minCapacity: 0 },
+    scaleToZero: {
+      idlePeriod: props.idleMinutes ? Duration.minutes(props.idleMinutes) : undefined,
+      wakeCapacity: props.wakeCapacity,
+    },
   });
-  const t = template(stack);
+  return { stack, svc, template: template(stack).toJSON() };
+}
 
-  test('lowers the minimum to 0 and starts at the wake capacity', () => {
-    t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 0, MaxCapacity: 10 });
-    t.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 2 });
+/** Runs the world for `minutes` and returns the desired task count during each minute. */
+function run(tpl: any, minutes: number, initialCapacity: number, traffic: Traffic, fillEmptySeries = false): number[] {
+  const records = simulate({
+    template: tpl,
+    minutes,
+    initialCapacity,
+    fillEmptySeries,
+    datapoint: (metric: MetricRef, minute: number, history: readonly number[]) => {
+      const running = Math.min(...history.slice(Math.max(0, minute - TASK_START_MINUTES), minute + 1).concat(minute < TASK_START_MINUTES ? [history[0]] : []));
+      const requests = traffic.requests?.(minute) ?? 0;
+      switch (metric.metricName) {
+        case 'RequestCount': return running > 0 && requests > 0 ? requests : undefined;
+        case 'HTTPCode_ELB_503_Count': return running === 0 && requests > 0 ? requests : undefined;
+        case 'ActiveConnections': return running > 0 && (traffic.reportsConnections ?? true) ? traffic.connections?.(minute) ?? 0 : undefined;
+        case 'HealthyHostCount': return running > 0 ? running : undefined;
+        default: return undefined;
+      }
+    },
   });
+  return records.map(r => r.desiredAfter);
+}
 
-  test('scales to exactly 0 after the idle period without connections or requests', () => {
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      ComparisonOperator: 'LessThanOrEqualToThreshold',
-      Threshold: 0,
-      EvaluationPeriods: 20,
-      DatapointsToAlarm: 20,
-      TreatMissingData: 'breaching',
-      Metrics: Match.arrayWith([
-        Match.objectLike({ Expression: 'FILL(connections, 0) + FILL(requests, 0)' }),
-        Match.objectLike({
-          Id: 'connections',
-          MetricStat: Match.objectLike({
-            Metric: { Namespace: 'CdkRealtime', MetricName: 'ActiveConnections', Dimensions: [{ Name: 'Service', Value: svc.metricsServiceName }] },
-            Stat: 'Sum',
-          }),
-        }),
-        Match.objectLike({ Id: 'requests', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'RequestCount' }), Stat: 'Sum' }) }),
-      ]),
-      AlarmActions: [{ Ref: Match.stringLikeRegexp('ScaleToZero') }],
-    });
-    t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
-      PolicyType: 'StepScaling',
-      StepScalingPolicyConfiguration: {
-        AdjustmentType: 'ExactCapacity',
-        Cooldown: 60,
-        MetricAggregationType: 'Maximum',
-        StepAdjustments: [{ MetricIntervalUpperBound: 0, ScalingAdjustment: 0 }],
-      },
-    });
-  });
+describe('scale to zero, simulated from AWS\'s documented alarm, metric and scaling behaviour', () => {
+  const { stack, svc, template: tpl } = service();
 
-  test('wakes to the wake capacity when requests arrive and no task is healthy', () => {
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      Threshold: 1,
-      EvaluationPeriods: 1,
-      TreatMissingData: 'notBreaching',
-      Metrics: Match.arrayWith([
-        Match.objectLike({ Expression: 'IF(FILL(healthy, 0) == 0, FILL(requests, 0), 0)' }),
-        Match.objectLike({ Id: 'healthy', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'HealthyHostCount' }), Stat: 'Maximum' }) }),
-      ]),
-    });
-    t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
-      PolicyType: 'StepScaling',
-      StepScalingPolicyConfiguration: Match.objectLike({
-        AdjustmentType: 'ExactCapacity',
-        StepAdjustments: [{ MetricIntervalLowerBound: 0, ScalingAdjustment: 2 }],
-      }),
-    });
+  test('one request at 0 tasks raises the count to the wake capacity', () => {
+    const desired = run(tpl, 10, 0, { requests: m => (m === 3 ? 1 : 0) });
+    expect(desired.slice(0, 3)).toEqual([0, 0, 0]);
+    expect(desired[3]).toBe(1);
+    expect(desired.slice(4)).toEqual([1, 1, 1, 1, 1, 1]);
   });
 
-  test('keeps the target-tracking policies', () => {
-    const policies = t.findResources('AWS::ApplicationAutoScaling::ScalingPolicy', { Properties: { PolicyType: 'TargetTrackingScaling' } });
-    expect(Object.keys(policies)).toHaveLength(3);
+  test('open connections keep the service up, with no requests at all', () => {
+    const desired = run(tpl, 90, 1, { connections: () => 3 });
+    expect(Math.min(...desired)).toBe(1);
+  });
+
+  test('15 idle minutes bring it down, not fewer', () => {
+    const desired = run(tpl, 30, 1, { connections: () => 0 });
+    const firstZero = desired.indexOf(0);
+    // The task already runs at minute 0 and reports 0 connections every minute: minutes 0-14 are the 15 idle
+    // minutes, and the count is 0 from minute 15 (desired[14] is the count after minute 14's evaluation).
+    expect(firstZero).toBe(14);
+    expect(desired.slice(firstZero)).toEqual(new Array(desired.length - firstZero).fill(0));
+  });
+
+  test('a request in the idle period starts the count again', () => {
+    const desired = run(tpl, 40, 1, { connections: () => 0, requests: m => (m === 10 ? 4 : 0) });
+    expect(desired.indexOf(0)).toBe(10 + 15);
+  });
+
+  test.each([false, true])('missing connection data never counts as idle (FILL of an empty series filled: %s)', fillEmptySeries => {
+    // An image that does not write ActiveConnections, with users connected and no new requests.
+    const desired = run(tpl, 120, 1, { reportsConnections: false }, fillEmptySeries);
+    expect(Math.min(...desired)).toBe(1);
+  });
+
+  test('a whole day: wakes on demand, serves, idles down, wakes again', () => {
+    const busy = (m: number) => (m >= 5 && m < 40) || (m >= 100 && m < 110);
+    const desired = run(tpl, 160, 0, { requests: m => (busy(m) ? 20 : 0), connections: m => (busy(m) ? 7 : 0) });
+    expect(desired[4]).toBe(0);
+    expect(desired[5]).toBe(1);
+    expect(desired.slice(5, 40).every(d => d >= 1)).toBe(true);
+    expect(desired[39 + 15]).toBe(0);
+    expect(desired[100]).toBe(1);
+    expect(desired[159]).toBe(0);
+  });
+
+  test('the wake capacity and idle period are honoured', () => {
+    const custom = service({ idleMinutes: 20, wakeCapacity: 3 }).template;
+    const desired = run(custom, 40, 0, { requests: m => (m === 1 ? 1 : 0), connections: () => 0 });
+    expect(desired[1]).toBe(3);
+    expect(desired.indexOf(0, 2)).toBe(1 + TASK_START_MINUTES + 20);
+  });
+
+  test('the alarms are exposed, and the target-tracking policies stay', () => {
+    expect(svc.idleAlarm).toBeDefined();
+    expect(svc.wakeAlarm).toBeDefined();
+    const policies = Object.values(tpl.Resources).filter((r: any) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy');
+    expect(policies.filter((p: any) => p.Properties.PolicyType === 'TargetTrackingScaling')).toHaveLength(3);
     expect(nagFindings(stack)).toEqual([]);
   });
 
-  test('defaults to a 15-minute idle period and one task on wake', () => {
-    const other = stackWithVpc();
-    new RealtimeFargateService(other.stack, 'Service', { vpc: other.vpc, image: testImage, insecureHttp: true, scaleToZero: {} });
-    const t2 = template(other.stack);
-    t2.hasResourceProperties('AWS::CloudWatch::Alarm', { EvaluationPeriods: 15, Threshold: 0 });
-    t2.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 1 });
-    t2.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
-      StepScalingPolicyConfiguration: Match.objectLike({ StepAdjustments: [{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }] }),
-    });
+  test('without minCapacity 0 there are no scale-to-zero alarms', () => {
+    const { stack: other, vpc } = stackWithVpc();
+    const plain = new RealtimeFargateService(other, 'Service', { vpc, image: testImage, insecureHttp: true });
+    expect(plain.idleAlarm).toBeUndefined();
+    expect(Object.values(template(other).toJSON().Resources).filter((r: any) => r.Type === 'AWS::CloudWatch::Alarm')).toEqual([]);
   });
 });
