@@ -10,7 +10,7 @@ import { PLACEMENTS_TABLE_KEY } from './server/table';
 import { CdnFrontDoor, FrontDoorDomain, FrontDoorSite, FrontDoorWebAcl, RealtimeFargateService, RedisPubSubBus } from '../../src';
 import { acknowledge } from '../shared/acknowledge';
 import { exampleApp, exampleEnv } from '../shared/example-app';
-import { EXAMPLE_LOG_RETENTION } from '../shared/logs';
+import { EXAMPLE_LOG_RETENTION, exampleKey } from '../shared/logs';
 import { exampleVpc } from '../shared/network';
 import { serverImage } from '../shared/server-image';
 import { exampleTable } from '../shared/table';
@@ -31,7 +31,7 @@ export class CanvasStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     const vpc = exampleVpc(this);
-    const bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION });
+    const bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
 
     this.placements = exampleTable(this, 'Placements', PLACEMENTS_TABLE_KEY);
     const tokenSecret = new secretsmanager.Secret(this, 'TokenSecret', {
@@ -42,6 +42,7 @@ export class CanvasStack extends Stack {
     this.service = new RealtimeFargateService(this, 'Canvas', {
       vpc,
       logRetention: EXAMPLE_LOG_RETENTION,
+      logEncryptionKey: exampleKey(this),
       image: serverImage(path.join(__dirname, 'server')),
       bus,
       // Internal: only the front door's VPC origin reaches it.
@@ -64,6 +65,8 @@ export class CanvasStack extends Stack {
       api: [{ pathPattern: '/api/*', service: this.service }],
       domain: this.customDomain(),
       webAclArn: this.region === 'us-east-1' ? new FrontDoorWebAcl(this, 'WebAcl').webAclArn : undefined,
+      logRetention: EXAMPLE_LOG_RETENTION,
+      logEncryptionKey: exampleKey(this),
     });
     this.placements.grantReadWriteData(this.service.taskDefinition.taskRole);
 

@@ -36,7 +36,7 @@ export class ChatStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     const vpc = exampleVpc(this);
-    const bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION });
+    const bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
     this.users = exampleTable(this, 'Users', USERS_TABLE_KEY);
     this.messages = exampleTable(this, 'Messages', MESSAGES_TABLE_KEY, dynamodb.StreamViewType.NEW_IMAGE);
 
@@ -52,6 +52,7 @@ export class ChatStack extends Stack {
       publicLoadBalancer: false,
       drainTimeout: Duration.seconds(60),
       logRetention: EXAMPLE_LOG_RETENTION,
+      logEncryptionKey: exampleKey(this),
       environment: {
         CHAT_USERS_TABLE: this.users.tableName,
         CHAT_MESSAGES_TABLE: this.messages.tableName,
@@ -69,6 +70,8 @@ export class ChatStack extends Stack {
       realtime: [{ pathPattern: '/ws*', service: this.service }],
       api: [{ pathPattern: '/search*', httpApi: searchApi }],
       webAclArn: this.region === 'us-east-1' ? new FrontDoorWebAcl(this, 'WebAcl').webAclArn : undefined,
+      logRetention: EXAMPLE_LOG_RETENTION,
+      logEncryptionKey: exampleKey(this),
     });
     this.alarmTopic = new sns.Topic(this, 'Alarms', {
       displayName: 'Chat alarms',
@@ -93,6 +96,7 @@ export class ChatStack extends Stack {
       maxSearchResults: 50,
       alarmTopic: this.alarmTopic,
       logRetention: EXAMPLE_LOG_RETENTION,
+      logEncryptionKey: exampleKey(this),
     });
 
     acknowledge(this.service.taskDefinition, 'ECS2',

@@ -4,7 +4,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import { Construct } from 'constructs';
 import { RealtimeFargateService, RedisPubSubBus } from '../../src';
 import { exampleApp, exampleEnv } from '../shared/example-app';
-import { EXAMPLE_LOG_RETENTION } from '../shared/logs';
+import { EXAMPLE_LOG_RETENTION, exampleKey } from '../shared/logs';
 import { exampleVpc } from '../shared/network';
 import { serverImage } from '../shared/server-image';
 
@@ -17,11 +17,12 @@ export class EchoStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     const vpc = exampleVpc(this);
-    const bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION });
+    const bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
     const certificateArn: string | undefined = this.node.tryGetContext('certificateArn');
     new RealtimeFargateService(this, 'Echo', {
       vpc,
       logRetention: EXAMPLE_LOG_RETENTION,
+      logEncryptionKey: exampleKey(this),
       image: serverImage(path.join(__dirname, 'server')),
       bus,
       certificate: certificateArn ? acm.Certificate.fromCertificateArn(this, 'Certificate', certificateArn) : undefined,

@@ -7,15 +7,18 @@ import { Construct } from 'constructs';
 const KEY_ID = 'ExampleKey';
 
 /**
- * How long the examples keep logs, their own and those the constructs create (`logRetention`): a year, the
- * least AWS Control Tower's CT.CLOUDWATCH.PR.2 accepts.
+ * How long the examples keep logs, their own and those the constructs create (`logRetention`, whose default
+ * is the same year, passed anyway so the examples say it): a year, the least AWS Control Tower's
+ * CT.CLOUDWATCH.PR.2 accepts.
  */
 export const EXAMPLE_LOG_RETENTION = logs.RetentionDays.ONE_YEAR;
 
 /**
- * The stack's one customer-managed key for what the example itself creates: its log groups (CloudWatch Logs
- * may use it for log groups of this account and region) and its alarm topic (CloudWatch may use it to
- * publish alarms). Rotated yearly; grants only for AWS resources.
+ * The stack's one customer-managed key for its log groups, the example's own and those the constructs create
+ * (their `logEncryptionKey`; CloudWatch Logs may use it for log groups of this account and region, Control
+ * Tower's CT.CLOUDWATCH.PR.3), and for its alarm topic (CloudWatch may use it to publish alarms). Rotated
+ * yearly; grants only for AWS resources. The constructs find the CloudWatch Logs statement below and add no
+ * second one.
  */
 export function exampleKey(scope: Construct): kms.Key {
   const stack = Stack.of(scope);

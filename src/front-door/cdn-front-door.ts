@@ -5,7 +5,9 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -17,7 +19,8 @@ import { FrontDoorOrigins } from './front-door-origins';
 import { FrontDoorSite } from './front-door-site';
 import { OriginCheckAuthorizer } from './origin-check';
 import { ApiRoute, CachedRoute, RealtimeRoute } from './routes';
-import { acknowledgeNag, acknowledgeWildcards } from '../private/nag';
+import { acknowledgeControl, acknowledgeNag, acknowledgeWildcards } from '../private/nag';
+import { acknowledgeAccessLogsBucketControls, enableEventBridgeNotifications } from '../private/s3-buckets';
 import { checkSeconds, invalidProp } from '../private/validation';
 import { RealtimeFargateService } from '../realtime-service/realtime-fargate-service';
 
@@ -108,9 +111,31 @@ export interface CdnFrontDoorProps {
    * Bucket for the distribution's standard access logs (it must allow ACLs: object ownership
    * `BUCKET_OWNER_PREFERRED` or `OBJECT_WRITER`).
    *
-   * @default - a new bucket, SSE-S3 encrypted, TLS-only, public access blocked, logs expired after 90 days
+   * @default - a new bucket, SSE-S3 encrypted, TLS-only, public access blocked, versioned, logs expired
+   * after 90 days (replaced versions after 1 day)
    */
   readonly accessLogsBucket?: s3.IBucket;
+
+  /**
+   * How long the log groups the front door creates keep their events: those of the origin-check function
+   * that guards HTTP APIs. A year by default: the logs of a public-facing system are its audit trail, and
+   * an incident is often found months after it began; CloudWatch Logs storage costs little next to
+   * ingestion, which retention does not change.
+   *
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * A KMS key that encrypts the log groups the front door creates (the origin-check function's).
+   * CloudWatch Logs must be allowed to use it: for a key created in this app the front door adds the
+   * statement AWS documents to its key policy (the `logs.<region>.amazonaws.com` principal, for log groups
+   * of this account and region); an imported key's policy must already allow it
+   * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+   *
+   * @default - CloudWatch Logs' own encryption (AWS-owned key)
+   */
+  readonly logEncryptionKey?: kms.IKey;
 
   /**
    * The ID of the managed prefix list `com.amazonaws.global.cloudfront.origin-facing` in the services'
@@ -189,12 +214,16 @@ export class CdnFrontDoor extends Construct {
   public readonly url: string;
 
   private readonly origins: FrontDoorOrigins;
+  private readonly logRetention?: logs.RetentionDays;
+  private readonly logEncryptionKey?: kms.IKey;
   private originCheck?: OriginCheckAuthorizer;
 
   constructor(scope: Construct, id: string, props: CdnFrontDoorProps) {
     super(scope, id);
     this.validateRoutes(props);
     this.validateDomain(props.domain);
+    this.logRetention = props.logRetention;
+    this.logEncryptionKey = props.logEncryptionKey;
     this.originHeaderName = ORIGIN_HEADER;
     if (this.needsOriginSecret(props)) {
       this.originSecret = this.createOriginSecret();
@@ -217,7 +246,7 @@ export class CdnFrontDoor extends Construct {
       this.createRecords(props.domain);
     }
     this.url = `https://${props.domain?.domainNames[0] ?? this.distribution.distributionDomainName}`;
-    this.acknowledgeNagFindings(props);
+    this.acknowledgeFindings(props);
     this.node.addValidation({ validate: () => this.unprotectedApiRoutes(props) });
   }
 
@@ -232,7 +261,12 @@ export class CdnFrontDoor extends Construct {
     if (!this.originSecret) {
       throw new Error(`${this.node.path}: originCheckAuthorizer() is for HTTP APIs behind the front door, and api routes none; add { pathPattern, httpApi } to api`);
     }
-    this.originCheck ??= new OriginCheckAuthorizer(this, 'OriginCheck', { headerName: this.originHeaderName, secret: this.originSecret });
+    this.originCheck ??= new OriginCheckAuthorizer(this, 'OriginCheck', {
+      headerName: this.originHeaderName,
+      secret: this.originSecret,
+      logRetention: this.logRetention,
+      logEncryptionKey: this.logEncryptionKey,
+    });
     return this.originCheck.authorizer;
   }
 
@@ -310,7 +344,7 @@ export class CdnFrontDoor extends Construct {
   }
 
   private createSiteBucket(): s3.Bucket {
-    return new s3.Bucket(this, 'SiteBucket', {
+    const bucket = new s3.Bucket(this, 'SiteBucket', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -321,6 +355,12 @@ export class CdnFrontDoor extends Construct {
       serverAccessLogsPrefix: 'site-bucket/',
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    enableEventBridgeNotifications(bucket);
+    acknowledgeControl(bucket, 's3_bucket_default_encryption_kms_check',
+      'The bucket holds only the public static site that the distribution serves to anyone; SSE-S3 encrypts it at rest, and a customer-managed key would add KMS requests to cache misses without protecting anything not already public.');
+    acknowledgeControl(bucket, 's3_bucket_object_lock_enabled_check',
+      'Every deploy replaces and prunes the built site; Object Lock would keep every old build and stop the prune, and the repository is the source of truth.');
+    return bucket;
   }
 
   private createAccessLogsBucket(): s3.Bucket {
@@ -330,11 +370,18 @@ export class CdnFrontDoor extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       // CloudFront standard logging writes with ACLs.
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-      lifecycleRules: [{ expiration: Duration.days(90) }],
+      versioned: true,
+      lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(1) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    enableEventBridgeNotifications(bucket);
     acknowledgeNag(bucket, 'S1',
       'This bucket is the destination of the distribution\'s access logs; logging its own access would log into itself.');
+    acknowledgeAccessLogsBucketControls(bucket);
+    acknowledgeControl(bucket, 's3_bucket_acl_prohibited_check',
+      'CloudFront standard logging writes log files through the bucket ACL, so ACLs must stay enabled for it; public ACLs are blocked.');
+    acknowledgeControl(bucket, 's3_bucket_default_encryption_kms_check',
+      'SSE-S3 encrypts these access logs at rest; SSE-KMS would need a customer-managed key whose policy lets CloudFront\'s log delivery use it, which the front door does not create, so give accessLogsBucket to use such a key.');
     return bucket;
   }
 
@@ -437,11 +484,17 @@ export class CdnFrontDoor extends Construct {
     });
   }
 
-  private acknowledgeNagFindings(props: CdnFrontDoorProps): void {
+  private acknowledgeFindings(props: CdnFrontDoorProps): void {
     if (!props.domain) {
       acknowledgeNag(this.distribution, 'CFR4',
         'Without a custom domain CloudFront serves its *.cloudfront.net certificate, which also accepts TLS 1.0 clients and cannot be changed; give domain to serve TLSv1.2_2021 or newer.');
+      const reason = 'Without a custom domain the distribution serves on its *.cloudfront.net name with CloudFront\'s default certificate, whose SSL support method and minimum protocol cannot be set; give domain to use an ACM certificate with SNI and TLSv1.2_2021.';
+      for (const rule of ['cloudfront_custom_ssl_certificate_check', 'cloudfront_sni_enabled_check', 'cloudfront_security_policy_check']) {
+        acknowledgeControl(this.distribution, rule, reason);
+      }
     }
+    acknowledgeControl(this.distribution, 'cloudfront_origin_failover_enabled_check',
+      'Each path has a single origin in one region; a second origin-group member would need a second deployment of the whole system, which this construct does not create.');
     if (!props.geoRestriction) {
       acknowledgeNag(this.distribution, 'CFR1',
         'A public realtime system serves viewers in every country by design; set geoRestriction where the audience is limited.');
@@ -467,6 +520,8 @@ export class CdnFrontDoor extends Construct {
     if (handler) {
       acknowledgeNag(handler, 'L1',
         'The site deployment handler is aws-cdk-lib\'s BucketDeployment function, whose runtime aws-cdk-lib chooses and updates with each release.');
+      acknowledgeControl(handler, 'lambda_inside_vpc_check',
+        'The site deployment handler is aws-cdk-lib\'s BucketDeployment function; it calls only AWS APIs (S3 to copy the site, CloudFront to invalidate it), never anything inside a VPC.');
     }
     const policy = role.node.tryFindChild('DefaultPolicy')?.node.defaultChild;
     if (policy instanceof iam.CfnPolicy) {

@@ -120,7 +120,7 @@ export class FrontDoorOrigins {
     }
     if (Stack.of(service) !== Stack.of(frontDoor)) {
       invalidProp(frontDoor, `route to ${service.node.path}`, Stack.of(service).stackName,
-        `is another stack, and an internet-facing service checks this front door's secret header while the front door needs the service's address, so the stacks would refer to each other`,
+        'is another stack, and an internet-facing service checks this front door\'s secret header while the front door needs the service\'s address, so the stacks would refer to each other',
         'make the service\'s load balancer internal (publicLoadBalancer: false), which CloudFront reaches through a VPC origin without a shared secret, or create the front door in the service\'s stack');
     }
   }

@@ -1,11 +1,14 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { acknowledgeNag } from '../private/nag';
+import { acknowledgeApiInvokePermissions } from '../private/lambda-permissions';
+import { constructLogGroup } from '../private/log-group';
+import { acknowledgeControl, acknowledgeNag } from '../private/nag';
 
 /**
  * The authorizer's code, inline so the library ships no bundle: it reads the secret once per
@@ -35,6 +38,10 @@ export interface OriginCheckAuthorizerProps {
   readonly headerName: string;
   /** The secret holding its value. */
   readonly secret: secretsmanager.ISecret;
+  /** How long the function's log group keeps its events. */
+  readonly logRetention?: logs.RetentionDays;
+  /** Encrypts the function's log group. */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /**
@@ -59,7 +66,11 @@ export class OriginCheckAuthorizer extends Construct {
       timeout: Duration.seconds(5),
       description: `Admits only requests with the ${props.headerName} header of ${scope.node.path}`,
       environment: { ORIGIN_HEADER: props.headerName.toLowerCase(), ORIGIN_SECRET_ARN: props.secret.secretArn },
-      logGroup: new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup: constructLogGroup(this, 'Logs', {
+        retention: props.logRetention,
+        encryptionKey: props.logEncryptionKey,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
     });
     props.secret.grantRead(this.function);
     this.headerName = props.headerName;
@@ -67,6 +78,8 @@ export class OriginCheckAuthorizer extends Construct {
       acknowledgeNag(this.function.role, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
         'The origin-check function uses AWSLambdaBasicExecutionRole only to write its own logs.');
     }
+    acknowledgeControl(this.function, 'lambda_inside_vpc_check',
+      'The origin-check function calls only Secrets Manager, an AWS API, to read the header\'s value, and nothing inside a VPC; attaching it to one would add network interfaces and a route to Secrets Manager without narrowing what it reaches.');
   }
 
   /**
@@ -74,22 +87,24 @@ export class OriginCheckAuthorizer extends Construct {
    * authorizer to one API), however many routes of that API use it.
    */
   public get authorizer(): apigwv2.IHttpRouteAuthorizer {
-    return this.perApi;
+    return { bind: options => this.bindToApi(options) };
   }
 
-  private readonly perApi: apigwv2.IHttpRouteAuthorizer = {
-    bind: options => {
-      const key = options.route.httpApi.node.path;
-      let authorizer = this.byApi.get(key);
-      if (!authorizer) {
-        authorizer = new authorizers.HttpLambdaAuthorizer('OriginCheck', this.function, {
-          identitySource: [`$request.header.${this.headerName}`],
-          responseTypes: [authorizers.HttpLambdaResponseType.SIMPLE],
-          resultsCacheTtl: Duration.minutes(5),
-        });
-        this.byApi.set(key, authorizer);
-      }
-      return authorizer.bind(options);
-    },
-  };
+  private bindToApi(options: apigwv2.HttpRouteAuthorizerBindOptions): apigwv2.HttpRouteAuthorizerConfig {
+    const key = options.route.httpApi.node.path;
+    const existing = this.byApi.get(key);
+    if (existing) {
+      return existing.bind(options);
+    }
+    const authorizer = new authorizers.HttpLambdaAuthorizer('OriginCheck', this.function, {
+      identitySource: [`$request.header.${this.headerName}`],
+      responseTypes: [authorizers.HttpLambdaResponseType.SIMPLE],
+      resultsCacheTtl: Duration.minutes(5),
+    });
+    this.byApi.set(key, authorizer);
+    const config = authorizer.bind(options);
+    // The first bind to an API adds the permission for API Gateway to invoke the function.
+    acknowledgeApiInvokePermissions(options.scope, this.function);
+    return config;
+  }
 }

@@ -6,6 +6,7 @@ import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -18,6 +19,8 @@ import { IndexField, IndexFieldType } from './index-field';
 import { IndexerFunction } from './indexer-function';
 import { SearchFunction } from './search-function';
 import { SearchTarget } from './search-target';
+import { acknowledgeApiInvokePermissions } from '../private/lambda-permissions';
+import { LogGroupSettings, constructLogGroup } from '../private/log-group';
 import { acknowledgeControl, acknowledgeNag, acknowledgeWildcards } from '../private/nag';
 import { SearchBackend, isSearchable, lowerCaseName } from '../private/search-backend';
 import { SearchCollection } from '../private/search-collection';
@@ -124,12 +127,24 @@ export interface StreamIndexerProps {
   readonly alarmTopic?: sns.ITopic;
   /**
    * How long the logs of the construct's functions, of the search API's access log and (for a domain target)
-   * of the domain's slow, application and audit logs are kept. A month covers the lifetime of a record in
-   * the stream and the dead-letter queue (at most 14 days) with room to investigate, without keeping
-   * search terms and request metadata longer than the incidents they explain.
-   * @default logs.RetentionDays.ONE_MONTH
+   * of the domain's slow, application and audit logs are kept. A year by default: the logs of a
+   * public-facing system are its audit trail (who searched, what failed to index), and an incident is often
+   * found months after it began; CloudWatch Logs storage costs little next to ingestion, which retention
+   * does not change. Shorten it where search terms count as personal data that must not be kept that long.
+   * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * A KMS key that encrypts every log group the construct creates: the indexer's and the search function's,
+   * the search API's access log (when it creates the API) and, for a domain target, the security
+   * bootstrap's and the domain's slow, application and audit logs. CloudWatch Logs must be allowed to use
+   * it: for a key created in this app the construct adds the statement AWS documents to its key policy
+   * (the `logs.<region>.amazonaws.com` principal, for log groups of this account and region); an imported
+   * key's policy must already allow it
+   * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+   * @default - CloudWatch Logs' own encryption (AWS-owned key)
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /**
@@ -191,22 +206,22 @@ export class StreamIndexer extends Construct {
     this.validate(props);
     this.indexName = props.indexName ?? lowerCaseName(`${id}-index`, 64);
     const target = props.target ?? SearchTarget.serverless();
-    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const logSettings: LogGroupSettings = { retention: props.logRetention, encryptionKey: props.logEncryptionKey };
 
     const indexerRole = this.createFunctionRole('IndexerRole', 'writes the table\'s stream to the index', props.vpc);
     const searchRole = this.createFunctionRole('SearchRole', 'answers GET /search', props.vpc);
-    const backend = this.createBackend(target, props, indexerRole, searchRole, logRetention);
+    const backend = this.createBackend(target, props, indexerRole, searchRole, logSettings);
     this.endpoint = backend.endpoint;
     this.collection = backend instanceof SearchCollection ? backend.collection : undefined;
     this.domain = backend instanceof SearchDomain ? backend.domain : undefined;
 
     this.deadLetterQueue = this.createDeadLetterQueue();
-    this.indexerFunction = this.createIndexer(props, backend, indexerRole, logRetention);
-    this.searchFunction = this.createSearch(props, backend, searchRole, logRetention);
+    this.indexerFunction = this.createIndexer(props, backend, indexerRole, logSettings);
+    this.searchFunction = this.createSearch(props, backend, searchRole, logSettings);
     backend.grantIndexer(indexerRole);
     backend.grantSearch(searchRole);
 
-    this.searchApi = props.searchApi ?? this.createSearchApi(logRetention);
+    this.searchApi = props.searchApi ?? this.createSearchApi(logSettings);
     const [route] = this.searchApi.addRoutes({
       path: '/search',
       methods: [apigwv2.HttpMethod.GET],
@@ -214,6 +229,7 @@ export class StreamIndexer extends Construct {
       authorizer: props.searchAuthorizer,
     });
     const publicRoute = this.checkSearchAccess(props, route);
+    acknowledgeApiInvokePermissions(route, this.searchFunction);
     this.searchUrl = `${this.searchApi.apiEndpoint}/search`;
 
     this.deadLetterAlarm = this.createDeadLetterAlarm();
@@ -330,10 +346,10 @@ export class StreamIndexer extends Construct {
   }
 
   private createBackend(target: SearchTarget, props: StreamIndexerProps, indexerRole: iam.Role, searchRole: iam.Role,
-    logRetention: logs.RetentionDays): SearchBackend {
+    logSettings: LogGroupSettings): SearchBackend {
     if (target.domainOptions) {
       return new SearchDomain(this, 'Domain', {
-        ...target.domainOptions, vpc: props.vpc!, vpcSubnets: props.vpcSubnets, indexName: this.indexName, indexerRole, searchRole, logRetention,
+        ...target.domainOptions, vpc: props.vpc!, vpcSubnets: props.vpcSubnets, indexName: this.indexName, indexerRole, searchRole, logSettings,
       });
     }
     return new SearchCollection(this, 'Collection', {
@@ -353,20 +369,20 @@ export class StreamIndexer extends Construct {
     return queue;
   }
 
-  private functionOptions(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, name: string, logRetention: logs.RetentionDays) {
+  private functionOptions(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, name: string, logSettings: LogGroupSettings) {
     return {
       role,
       architecture: lambda.Architecture.ARM_64,
       vpc: props.vpc,
       vpcSubnets: props.vpc ? props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } : undefined,
       securityGroups: props.vpc && backend.clientSecurityGroups.length > 0 ? backend.clientSecurityGroups : undefined,
-      logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup: constructLogGroup(this, `${name}Logs`, { ...logSettings, removalPolicy: RemovalPolicy.DESTROY }),
     };
   }
 
-  private createIndexer(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, logRetention: logs.RetentionDays): lambda.Function {
+  private createIndexer(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, logSettings: LogGroupSettings): lambda.Function {
     const fn = new IndexerFunction(this, 'Indexer', {
-      ...this.functionOptions(props, backend, role, 'Indexer', logRetention),
+      ...this.functionOptions(props, backend, role, 'Indexer', logSettings),
       description: `Indexes ${props.table.node.path} into ${this.indexName}`,
       memorySize: 256,
       timeout: Duration.seconds(60),
@@ -395,9 +411,9 @@ export class StreamIndexer extends Construct {
     return fn;
   }
 
-  private createSearch(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, logRetention: logs.RetentionDays): lambda.Function {
+  private createSearch(props: StreamIndexerProps, backend: SearchBackend, role: iam.Role, logSettings: LogGroupSettings): lambda.Function {
     return new SearchFunction(this, 'Search', {
-      ...this.functionOptions(props, backend, role, 'Search', logRetention),
+      ...this.functionOptions(props, backend, role, 'Search', logSettings),
       description: `Prefix search over ${this.indexName}`,
       memorySize: 256,
       timeout: Duration.seconds(10),
@@ -415,12 +431,12 @@ export class StreamIndexer extends Construct {
     return { SEARCH_ENDPOINT: backend.endpoint, SEARCH_SERVICE: backend.signingService, SEARCH_INDEX: this.indexName };
   }
 
-  private createSearchApi(logRetention: logs.RetentionDays): apigwv2.HttpApi {
+  private createSearchApi(logSettings: LogGroupSettings): apigwv2.HttpApi {
     const api = new apigwv2.HttpApi(this, 'SearchApi', {
       description: `Search over ${this.indexName} (${this.node.path})`,
       createDefaultStage: false,
     });
-    const accessLogs = new logs.LogGroup(this, 'SearchApiAccessLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const accessLogs = constructLogGroup(this, 'SearchApiAccessLogs', { ...logSettings, removalPolicy: RemovalPolicy.DESTROY });
     new apigwv2.HttpStage(this, 'SearchApiStage', {
       httpApi: api,
       stageName: '$default',

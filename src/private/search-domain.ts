@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
 import { Construct, IDependable } from 'constructs';
+import { DEFAULT_LOG_RETENTION, LogGroupSettings, allowLogsToUse, constructLogGroup } from './log-group';
 import { acknowledgeNag } from './nag';
 import { SearchBackend, lowerCaseName } from './search-backend';
 import { checkInteger, invalidProp } from './validation';
@@ -20,8 +21,8 @@ export interface SearchDomainProps extends SearchDomainOptions {
   readonly indexerRole: iam.IRole;
   /** The search function's role: reads documents. */
   readonly searchRole: iam.IRole;
-  /** Retention of the bootstrap function's logs and of the domain's own log groups. */
-  readonly logRetention: logs.RetentionDays;
+  /** Retention and encryption of the bootstrap function's logs and of the domain's own log groups. */
+  readonly logSettings: LogGroupSettings;
 }
 
 /** One HTTP call a role makes, as the domain's IAM authorization sees it: a verb on a path. */
@@ -106,7 +107,7 @@ export class SearchDomain extends Construct implements SearchBackend {
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.endpoint = `https://${this.domain.domainEndpoint}`;
-    this.setLogRetention(props.logRetention);
+    this.configureLogGroups(props.logSettings);
     this.createLogsResourcePolicy();
     this.restrictAccess(domainName);
     this.grantCalls(bootstrapRole);
@@ -178,7 +179,7 @@ export class SearchDomain extends Construct implements SearchBackend {
       vpc: props.vpc,
       vpcSubnets: { subnets: subnets.subnets },
       securityGroups: this.clientSecurityGroups,
-      logGroup: new logs.LogGroup(this, 'SecurityBootstrapLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup: constructLogGroup(this, 'SecurityBootstrapLogs', { ...props.logSettings, removalPolicy: RemovalPolicy.DESTROY }),
     });
     const resource = new CustomResource(this, 'SecurityRoles', {
       serviceToken: fn.functionArn,
@@ -222,12 +223,20 @@ export class SearchDomain extends Construct implements SearchBackend {
     });
   }
 
-  /** The domain's slow, application and audit log groups keep logs as long as the functions' do. */
-  private setLogRetention(retention: logs.RetentionDays): void {
+  /**
+   * The domain's slow, application and audit log groups (aws-cdk-lib creates them) keep logs as long as the
+   * functions' do, encrypted with the same key.
+   */
+  private configureLogGroups(settings: LogGroupSettings): void {
+    const retention = settings.retention ?? DEFAULT_LOG_RETENTION;
+    if (settings.encryptionKey) {
+      allowLogsToUse(settings.encryptionKey);
+    }
     for (const group of this.logGroups()) {
       const cfn = group.node.defaultChild;
       if (cfn instanceof logs.CfnLogGroup) {
         cfn.retentionInDays = retention === logs.RetentionDays.INFINITE ? undefined : retention;
+        cfn.kmsKeyId = settings.encryptionKey?.keyArn;
       }
     }
   }

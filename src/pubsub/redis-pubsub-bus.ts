@@ -13,6 +13,7 @@ import { BusMode, ProvisionedBusOptions, ServerlessBusOptions } from './bus-mode
 import { NodeAggregation } from './node-aggregation';
 import { IRealtimeBus } from './realtime-bus';
 import { EnvContract } from '../private/env-contract';
+import { constructLogGroup } from '../private/log-group';
 import { acknowledgeNag } from '../private/nag';
 import { enforceRuleQuota } from '../private/rule-quota';
 import { checkInteger, invalidProp } from '../private/validation';
@@ -78,11 +79,25 @@ export interface RedisPubSubBusProps {
   readonly removalPolicy?: RemovalPolicy;
 
   /**
-   * How long the cache's slow log and engine log are kept in CloudWatch Logs (provisioned caches).
+   * How long the cache's slow log and engine log are kept in CloudWatch Logs (provisioned caches). A year
+   * by default: the logs of a public-facing system are its audit trail, and an incident is often found
+   * months after it began; CloudWatch Logs storage costs little next to ingestion, which retention does
+   * not change.
    *
-   * @default logs.RetentionDays.ONE_MONTH
+   * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * A KMS key that encrypts the log group of the cache's slow and engine logs (provisioned caches).
+   * CloudWatch Logs must be allowed to use it: for a key created in this app the bus adds the statement
+   * AWS documents to its key policy (the `logs.<region>.amazonaws.com` principal, for log groups of this
+   * account and region); an imported key's policy must already allow it
+   * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+   *
+   * @default - CloudWatch Logs' own encryption (AWS-owned key)
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /**
@@ -323,8 +338,9 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
       description: `Subnets of ${this.node.path}`,
       subnetIds: subnets.subnetIds,
     });
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    const logGroup = constructLogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      encryptionKey: props.logEncryptionKey,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const group = new elasticache.CfnReplicationGroup(this, 'ReplicationGroup', {

@@ -5,14 +5,21 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
 import { OriginProtectionOptions } from './origin-protection';
 import { cloudFrontPrefixListId } from '../private/cloudfront-prefix-list';
-import { acknowledgeNag } from '../private/nag';
+import { acknowledgeControl, acknowledgeNag } from '../private/nag';
+
+/** Control Tower's CT.ELB.PR.1: an HTTP listener's default action must redirect to HTTPS. */
+const HTTP_REDIRECT_RULE = 'alb_http_to_https_redirection_check';
 
 /** What the exposure wires together; all of it belongs to one RealtimeFargateService. */
 export interface LoadBalancerExposureProps {
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  /** Whether the load balancer is internet-facing (else internal). */
+  readonly internetFacing: boolean;
   readonly securityGroup: ec2.ISecurityGroup;
   readonly targetGroup: elbv2.ApplicationTargetGroup;
   readonly certificate?: acm.ICertificate;
+  /** The service opted into plain HTTP for development. */
+  readonly insecureHttp: boolean;
 }
 
 /**
@@ -62,17 +69,41 @@ export class LoadBalancerExposure {
     if (options.headerName !== undefined && options.headerValue !== undefined) {
       this.requireOriginHeader(options.headerName, options.headerValue);
     }
+    this.acknowledgeFrontedHttpListener(options);
+  }
+
+  /**
+   * A forwarding HTTP listener behind a front door cannot redirect to HTTPS (Control Tower CT.ELB.PR.1):
+   * there is no HTTPS listener, and CloudFront, not the viewer, is its client.
+   */
+  private acknowledgeFrontedHttpListener(options: OriginProtectionOptions): void {
+    if (this.protocol !== elbv2.ApplicationProtocol.HTTP) {
+      return;
+    }
+    if (!this.props.internetFacing) {
+      acknowledgeControl(this.listener, HTTP_REDIRECT_RULE,
+        'This listener belongs to an internal load balancer that only CloudFront\'s VPC origin reaches; viewers connect to CloudFront over HTTPS, and there is no HTTPS listener here to redirect to.');
+    } else if (options.headerName !== undefined) {
+      acknowledgeControl(this.listener, HTTP_REDIRECT_RULE,
+        `This internet-facing load balancer has no certificate, so ${options.frontDoor.node.path} reaches it over plain HTTP, a development setting (insecureHttpToOrigin); `
+        + 'its security group admits only CloudFront\'s origin-facing addresses, the listener forwards only requests that carry the secret origin header, and there is no HTTPS listener here to redirect to.');
+    }
   }
 
   private createListeners(certificate: acm.ICertificate | undefined): elbv2.ApplicationListener {
     const loadBalancer = this.props.loadBalancer;
     if (!certificate) {
-      return loadBalancer.addListener('Http', {
+      const listener = loadBalancer.addListener('Http', {
         port: 80,
         protocol: elbv2.ApplicationProtocol.HTTP,
         open: false,
         defaultTargetGroups: [this.props.targetGroup],
       });
+      if (this.props.insecureHttp) {
+        acknowledgeControl(listener, HTTP_REDIRECT_RULE,
+          'insecureHttp was set and no certificate was given, so there is no HTTPS listener to redirect to; this listener serves plain HTTP for development only.');
+      }
+      return listener;
     }
     loadBalancer.addListener('HttpRedirect', {
       port: 80,

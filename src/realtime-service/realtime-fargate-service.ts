@@ -4,6 +4,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -12,8 +13,10 @@ import { OriginProtectionOptions } from './origin-protection';
 import { ScaleToZero } from './scale-to-zero';
 import { RealtimeScalingOptions, ScaleToZeroOptions } from './scaling-options';
 import { CONNECTION_METRIC, EnvContract } from '../private/env-contract';
-import { acknowledgeNag } from '../private/nag';
+import { constructLogGroup } from '../private/log-group';
+import { acknowledgeControl, acknowledgeNag } from '../private/nag';
 import { enforceRuleQuota } from '../private/rule-quota';
+import { acknowledgeAccessLogsBucketControls, enableEventBridgeNotifications } from '../private/s3-buckets';
 import { checkInteger, checkSeconds, invalidProp } from '../private/validation';
 import { IRealtimeBus } from '../pubsub/realtime-bus';
 
@@ -118,11 +121,25 @@ export interface RealtimeFargateServiceProps {
   readonly user?: string;
 
   /**
-   * How long the container log group keeps its events.
+   * How long the container log group and (when the service creates its VPC) the flow log group keep their
+   * events. A year by default: the logs of a public-facing system are its audit trail, and an incident is
+   * often found months after it began; CloudWatch Logs storage costs little next to ingestion, which
+   * retention does not change.
    *
-   * @default logs.RetentionDays.ONE_MONTH
+   * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * A KMS key that encrypts every log group the service creates: the container logs and, when it creates
+   * its VPC, the flow logs. CloudWatch Logs must be allowed to use it: for a key created in this app the
+   * service adds the statement AWS documents to its key policy (the `logs.<region>.amazonaws.com`
+   * principal, for log groups of this account and region); an imported key's policy must already allow it
+   * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+   *
+   * @default - CloudWatch Logs' own encryption (AWS-owned key)
+   */
+  readonly logEncryptionKey?: kms.IKey;
 
   /**
    * The load balancer's idle timeout: a connection with no traffic for this long is closed. Between 1 s and
@@ -186,6 +203,17 @@ export interface RealtimeFargateServiceProps {
    * @default true
    */
   readonly publicLoadBalancer?: boolean;
+
+  /**
+   * Turn on the load balancer's deletion protection, so that neither CloudFormation nor anyone else can
+   * delete it while it is on. Deleting the load balancer drops every open WebSocket at once, and the one
+   * created in its place has a new DNS name, so DNS records, front doors and clients that point at the old
+   * one stop working; with protection on, a `cdk destroy` or a stack update that would replace it fails
+   * instead. `cdk destroy` therefore needs a deploy with `false` first.
+   *
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
 
   /**
    * Bucket for the load balancer's access logs. ALB access logs support only SSE-S3 encryption.
@@ -303,11 +331,12 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
     this.metricsServiceName = props.serviceName ?? Names.uniqueResourceName(this, { maxLength: 64 });
     this.keepaliveBoundSeconds = Math.min(this.settings.idleTimeoutSeconds, CLOUDFRONT_ORIGIN_IDLE_SECONDS);
 
-    this.cluster = props.cluster ?? this.createCluster(props.vpc ?? this.createVpc());
+    this.cluster = props.cluster ?? this.createCluster(props.vpc ?? this.createVpc(props));
     this.vpc = this.cluster.vpc;
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    this.logGroup = constructLogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      encryptionKey: props.logEncryptionKey,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.taskDefinition = this.createTaskDefinition(props);
@@ -320,13 +349,15 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       description: `Load balancer of ${this.node.path}`,
       allowAllOutbound: false,
     });
-    this.loadBalancer = this.createLoadBalancer();
+    this.loadBalancer = this.createLoadBalancer(props);
     this.targetGroup = this.createTargetGroup(props);
     this.exposure = new LoadBalancerExposure(this, {
       loadBalancer: this.loadBalancer,
+      internetFacing: this.internetFacing,
       securityGroup: this.loadBalancerSecurityGroup,
       targetGroup: this.targetGroup,
       certificate: props.certificate,
+      insecureHttp: props.insecureHttp ?? false,
     });
     this.listener = this.exposure.listener;
     this.listenerProtocol = this.exposure.protocol;
@@ -345,7 +376,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
     }
 
     props.bus?.connect(this.service);
-    this.acknowledgeNagFindings(props);
+    this.acknowledgeFindings(props);
     this.node.addValidation({ validate: () => this.validateExposure(props) });
   }
 
@@ -501,7 +532,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       + 'give a certificate, route a CdnFrontDoor to this service, or set insecureHttp: true for a development stack'];
   }
 
-  private createVpc(): ec2.IVpc {
+  private createVpc(props: RealtimeFargateServiceProps): ec2.IVpc {
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 1,
@@ -511,8 +542,9 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       ],
     });
     vpc.addFlowLog('FlowLog', {
-      destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'FlowLogs', {
-        retention: logs.RetentionDays.ONE_MONTH,
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(constructLogGroup(this, 'FlowLogs', {
+        retention: props.logRetention,
+        encryptionKey: props.logEncryptionKey,
         removalPolicy: RemovalPolicy.RETAIN,
       })),
     });
@@ -562,7 +594,9 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
   }
 
   private createAccessLogsBucket(): s3.IBucket {
-    return new s3.Bucket(this, 'AccessLogs', {
+    const bucket = new s3.Bucket(this, 'AccessLogs', {
+      // ALB access logs can be delivered only to buckets encrypted with SSE-S3:
+      // https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -571,9 +605,11 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(1) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    enableEventBridgeNotifications(bucket);
+    return bucket;
   }
 
-  private createLoadBalancer(): elbv2.ApplicationLoadBalancer {
+  private createLoadBalancer(props: RealtimeFargateServiceProps): elbv2.ApplicationLoadBalancer {
     const loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
       vpc: this.vpc,
       internetFacing: this.internetFacing,
@@ -581,6 +617,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       idleTimeout: Duration.seconds(this.settings.idleTimeoutSeconds),
       dropInvalidHeaderFields: true,
       http2Enabled: true,
+      deletionProtection: props.deletionProtection ?? true,
     });
     if (Token.isUnresolved(Stack.of(this).region)) {
       throw new Error(`${this.node.path}: the stack has no region, which ALB access logging needs (log delivery is granted to a region-specific principal); `
@@ -665,7 +702,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
     });
   }
 
-  private acknowledgeNagFindings(props: RealtimeFargateServiceProps): void {
+  private acknowledgeFindings(props: RealtimeFargateServiceProps): void {
     if (!props.environment || Object.keys(props.environment).length === 0) {
       acknowledgeNag(this.taskDefinition, 'ECS2',
         'The container environment holds only the non-secret environment contract (port, idle timeout, drain window, metric names and bus endpoint); credentials are injected from Secrets Manager as ECS secrets.');
@@ -673,6 +710,9 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
     if (this.accessLogsBucket.node.scope === this) {
       acknowledgeNag(this.accessLogsBucket, 'S1',
         'This bucket is itself the destination of the load balancer access logs; logging its own access would need another log bucket without adding an audit trail for the service.');
+      acknowledgeAccessLogsBucketControls(this.accessLogsBucket);
+      acknowledgeControl(this.accessLogsBucket, 's3_bucket_default_encryption_kms_check',
+        'Application Load Balancer access logs can be delivered only to buckets encrypted with SSE-S3, which this bucket uses.');
     }
     const executionPolicy = this.taskDefinition.executionRole?.node.tryFindChild('DefaultPolicy');
     if (executionPolicy) {
