@@ -43,8 +43,8 @@ export interface RealtimeFargateServiceProps {
   /**
    * The VPC for the load balancer and the tasks. Ignored when `cluster` is given (the cluster's VPC is used).
    *
-   * @default - a new VPC over 2 Availability Zones with public and private subnets, one NAT gateway and
-   * flow logs to CloudWatch Logs
+   * @default - a new VPC over 2 Availability Zones with public subnets (no public address assigned on
+   * launch) and private subnets, one NAT gateway and flow logs to CloudWatch Logs
    */
   readonly vpc?: ec2.IVpc;
 
@@ -537,7 +537,9 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       maxAzs: 2,
       natGateways: 1,
       subnetConfiguration: [
-        { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        // The load balancer and the NAT gateway get their own addresses; nothing launched here needs one
+        // assigned on launch (Control Tower CT.EC2.PR.11).
+        { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
         { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
       ],
     });

@@ -5,6 +5,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import { nagFindings } from '../../examples/shared/nag';
 import { RealtimeFargateService } from '../../src';
+import { acknowledgedControls, controlFindings, controlReason } from '../support/controls';
 import { stackWithVpc, synthError, template, testImage } from '../support/stacks';
 
 // AWS's documented figures, stated here independently of the library's own table:
@@ -98,6 +99,32 @@ describe('addOriginProtection', () => {
 
   test('is nag-clean without the internet-ingress acknowledgment', () => {
     expect(nagFindings(protectedService().stack)).toEqual([]);
+  });
+
+  test('acknowledges CT.ELB.PR.1 on the HTTP listener of an internet-facing load balancer only when the front door checks its header', () => {
+    const { stack } = protectedService();
+    expect(acknowledgedControls(stack, 'Test/Service/LoadBalancer')).toEqual({ 'Test/Service/LoadBalancer/Http/Resource': ['alb_http_to_https_redirection_check'] });
+    expect(controlReason(stack, 'Test/Service/LoadBalancer/Http/Resource', 'alb_http_to_https_redirection_check')).toBe(
+      'This internet-facing load balancer has no certificate, so Test/FrontDoor reaches it over plain HTTP, a development setting (insecureHttpToOrigin); '
+      + 'its security group admits only CloudFront\'s origin-facing addresses, the listener forwards only requests that carry the secret origin header, and there is no HTTPS listener here to redirect to.');
+
+    const bare = stackWithVpc();
+    const svc = new RealtimeFargateService(bare.stack, 'Service', { vpc: bare.vpc, image: testImage });
+    svc.addOriginProtection({ frontDoor: new Construct(bare.stack, 'FrontDoor') });
+    expect(acknowledgedControls(bare.stack, 'Test/Service/')).toEqual({ 'Test/Service/AccessLogs/Resource': expect.any(Array) });
+  });
+
+  test('an internal load balancer behind a front door needs no redirect: acknowledged, and nothing else on the listeners', () => {
+    const { stack, vpc } = stackWithVpc();
+    const svc = new RealtimeFargateService(stack, 'Service', { vpc, image: testImage, publicLoadBalancer: false });
+    svc.addOriginProtection({ frontDoor: new Construct(stack, 'FrontDoor') });
+    expect(controlReason(stack, 'Test/Service/LoadBalancer/Http/Resource', 'alb_http_to_https_redirection_check')).toBe(
+      'This listener belongs to an internal load balancer that only CloudFront\'s VPC origin reaches; viewers connect to CloudFront over HTTPS, and there is no HTTPS listener here to redirect to.');
+    expect(controlFindings(stack, 'Test/Service/LoadBalancer')).toEqual([]);
+  });
+
+  test('with a certificate, the port-80 listener redirects and nothing is acknowledged on the listeners', () => {
+    expect(acknowledgedControls(protectedService(true).stack, 'Test/Service/LoadBalancer')).toEqual({});
   });
 
   test('a second front door is refused', () => {

@@ -3,11 +3,14 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { nagFindings } from '../../examples/shared/nag';
 import { RealtimeFargateService, RealtimeFargateServiceProps } from '../../src';
+import { acknowledgedControls, controlFindings, controlReason } from '../support/controls';
 import { onlyResource, stackWithVpc, template, testImage, testStack } from '../support/stacks';
 
 function envOf(t: Template): Record<string, any> {
@@ -23,6 +26,13 @@ function lbAttributes(t: Template): Record<string, string> {
 function tgAttributes(t: Template): Record<string, string> {
   const { props } = onlyResource(t, 'AWS::ElasticLoadBalancingV2::TargetGroup');
   return Object.fromEntries((props.TargetGroupAttributes ?? []).map((a: any) => [a.Key, a.Value]));
+}
+
+/** The log groups the service created, by construct path. */
+function serviceLogGroups(stack: Stack): Record<string, any> {
+  return Object.fromEntries(stack.node.findAll()
+    .filter((c): c is logs.CfnLogGroup => c instanceof logs.CfnLogGroup && c.node.path.startsWith('Test/Service/'))
+    .map(c => [c.node.path, stack.resolve({ retention: c.retentionInDays, key: c.kmsKeyId })]));
 }
 
 function service(overrides: Partial<RealtimeFargateServiceProps> = {}): { stack: Stack; svc: RealtimeFargateService; vpc: ec2.Vpc } {
@@ -63,8 +73,17 @@ describe('RealtimeFargateService defaults', () => {
     expect(svc.metricsServiceName).toMatch(/^TestService[0-9A-F]{8}$/);
   });
 
-  test('keeps container logs for a month', () => {
-    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  test('keeps container logs a year, encrypted by CloudWatch Logs itself', () => {
+    expect(serviceLogGroups(stack)).toEqual({ 'Test/Service/Logs/Resource': { retention: 365 } });
+  });
+
+  test('protects the load balancer from deletion', () => {
+    expect(lbAttributes(t)['deletion_protection.enabled']).toBe('true');
+  });
+
+  test('sends the access-log bucket\'s object events to EventBridge, without a custom resource', () => {
+    expect(onlyResource(t, 'AWS::S3::Bucket').props.NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
+    expect(t.findResources('Custom::S3BucketNotifications')).toEqual({});
   });
 
   test('creates a cluster with Container Insights in the given VPC', () => {
@@ -233,6 +252,40 @@ describe('RealtimeFargateService defaults', () => {
   test('passes cdk-nag AwsSolutions with its reasoned acknowledgments', () => {
     expect(nagFindings(stack)).toEqual([]);
   });
+
+  test('acknowledges Control Tower findings only on its access-log bucket and, for insecureHttp, on the HTTP listener', () => {
+    expect(acknowledgedControls(stack, 'Test/Service/')).toEqual({
+      'Test/Service/AccessLogs/Resource': ['s3_bucket_default_encryption_kms_check', 's3_bucket_logging_enabled_check', 's3_bucket_object_lock_enabled_check'],
+      'Test/Service/LoadBalancer/Http/Resource': ['alb_http_to_https_redirection_check'],
+    });
+    // "The only server-side encryption option that's supported is Amazon S3-managed keys (SSE-S3)":
+    // https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
+    expect(controlReason(stack, 'Test/Service/AccessLogs/Resource', 's3_bucket_default_encryption_kms_check'))
+      .toBe('Application Load Balancer access logs can be delivered only to buckets encrypted with SSE-S3, which this bucket uses.');
+    expect(controlReason(stack, 'Test/Service/LoadBalancer/Http/Resource', 'alb_http_to_https_redirection_check')).toMatch(/^insecureHttp was set .* for development only\.$/);
+  });
+});
+
+describe('RealtimeFargateService under Control Tower\'s proactive controls', () => {
+  test('with logEncryptionKey, leaves no unacknowledged finding on its resources', () => {
+    const { stack, vpc } = stackWithVpc();
+    new RealtimeFargateService(stack, 'Service', { vpc, image: testImage, insecureHttp: true, logEncryptionKey: new kms.Key(stack, 'Key') });
+    expect(controlFindings(stack, 'Test/Service/')).toEqual([]);
+  });
+
+  test('without logEncryptionKey, the container log group is the only finding: CloudWatch Logs\' own key is the default', () => {
+    expect(controlFindings(service().stack, 'Test/Service/')).toEqual([
+      'CT.CLOUDWATCH.PR.3 cloudwatch_log_group_encrypted_check on Test/Service/Logs/Resource',
+    ]);
+  });
+
+  test('with a certificate, port 80 redirects to HTTPS, which passes CT.ELB.PR.1 without an acknowledgement', () => {
+    const { stack, vpc } = stackWithVpc();
+    const certificate = acm.Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:eu-west-1:123456789012:certificate/abc');
+    new RealtimeFargateService(stack, 'Service', { vpc, image: testImage, certificate, logEncryptionKey: new kms.Key(stack, 'Key') });
+    expect(Object.keys(acknowledgedControls(stack, 'Test/Service/LoadBalancer'))).toEqual([]);
+    expect(controlFindings(stack, 'Test/Service/')).toEqual([]);
+  });
 });
 
 describe('RealtimeFargateService props', () => {
@@ -243,7 +296,70 @@ describe('RealtimeFargateService props', () => {
     t.resourceCountIs('AWS::EC2::VPC', 1);
     t.resourceCountIs('AWS::EC2::FlowLog', 1);
     t.resourceCountIs('AWS::EC2::NatGateway', 1);
+    expect(Object.values(t.findResources('AWS::EC2::Subnet')).map(s => s.Properties.MapPublicIpOnLaunch)).toEqual([false, false, false, false]);
+    expect(Object.values(t.findResources('AWS::Logs::LogGroup')).map(g => g.Properties.RetentionInDays)).toEqual([365, 365]);
     expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('logEncryptionKey encrypts the container and flow logs, and a key made in the app lets CloudWatch Logs of its region use it', () => {
+    const stack = testStack();
+    const key = new kms.Key(stack, 'Key');
+    new RealtimeFargateService(stack, 'Service', { image: testImage, insecureHttp: true, logEncryptionKey: key, logRetention: logs.RetentionDays.TWO_YEARS });
+    const t = template(stack);
+    const keyArn = { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as kms.CfnKey), 'Arn'] };
+    expect(serviceLogGroups(stack)).toEqual({
+      'Test/Service/Logs/Resource': { retention: 731, key: keyArn },
+      'Test/Service/FlowLogs/Resource': { retention: 731, key: keyArn },
+    });
+    // The key policy AWS documents for CloudWatch Logs:
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+    const statements = onlyResource(t, 'AWS::KMS::Key').props.KeyPolicy.Statement;
+    expect(statements.filter((s: any) => s.Principal?.Service === 'logs.eu-west-1.amazonaws.com')).toEqual([{
+      Sid: 'CloudWatchLogsOfThisAccountAndRegion',
+      Effect: 'Allow',
+      Principal: { Service: 'logs.eu-west-1.amazonaws.com' },
+      Action: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      Resource: '*',
+      Condition: {
+        ArnLike: {
+          'kms:EncryptionContext:aws:logs:arn': {
+            'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:eu-west-1:', { Ref: 'AWS::AccountId' }, ':log-group:*']],
+          },
+        },
+      },
+    }]);
+    expect(controlFindings(stack, 'Test/Service/')).toEqual([]);
+  });
+
+  test('a key shared by two services, or whose policy already admits CloudWatch Logs, gets no second statement', () => {
+    const { stack, vpc } = stackWithVpc();
+    const shared = new kms.Key(stack, 'Shared');
+    const ready = new kms.Key(stack, 'Ready');
+    ready.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'Logs',
+      principals: [new iam.ServicePrincipal('logs.eu-west-1.amazonaws.com')],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+    }));
+    new RealtimeFargateService(stack, 'One', { vpc, image: testImage, insecureHttp: true, logEncryptionKey: shared });
+    new RealtimeFargateService(stack, 'Two', { vpc, image: testImage, insecureHttp: true, logEncryptionKey: shared });
+    new RealtimeFargateService(stack, 'Three', { vpc, image: testImage, insecureHttp: true, logEncryptionKey: ready });
+    const logsStatements = (id: string) => template(stack).findResources('AWS::KMS::Key')[id].Properties.KeyPolicy.Statement
+      .filter((s: any) => s.Principal?.Service === 'logs.eu-west-1.amazonaws.com').map((s: any) => s.Sid);
+    expect(logsStatements(stack.getLogicalId(shared.node.defaultChild as kms.CfnKey))).toEqual(['CloudWatchLogsOfThisAccountAndRegion']);
+    expect(logsStatements(stack.getLogicalId(ready.node.defaultChild as kms.CfnKey))).toEqual(['Logs']);
+  });
+
+  test('an imported key is used as it is: its policy must already admit CloudWatch Logs', () => {
+    const arn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const { stack, vpc } = stackWithVpc();
+    new RealtimeFargateService(stack, 'Service', { vpc, image: testImage, insecureHttp: true, logEncryptionKey: kms.Key.fromKeyArn(stack, 'Imported', arn) });
+    expect(serviceLogGroups(stack)).toEqual({ 'Test/Service/Logs/Resource': { retention: 365, key: arn } });
+    template(stack).resourceCountIs('AWS::KMS::Key', 0);
+  });
+
+  test('deletionProtection: false lets cdk destroy delete the load balancer', () => {
+    expect(lbAttributes(template(service({ deletionProtection: false }).stack))['deletion_protection.enabled']).toBe('false');
   });
 
   test('uses a given cluster and its VPC', () => {
@@ -269,7 +385,7 @@ describe('RealtimeFargateService props', () => {
       environment: { LOG_LEVEL: 'debug' },
       secrets: { API_KEY: ecs.Secret.fromSecretsManager(secret) },
       readonlyRootFilesystem: false,
-      logRetention: logs.RetentionDays.ONE_YEAR,
+      logRetention: logs.RetentionDays.ONE_MONTH,
     });
     const t = template(stack);
     t.hasResourceProperties('AWS::ECS::TaskDefinition', {
@@ -285,7 +401,7 @@ describe('RealtimeFargateService props', () => {
     expect(envOf(t)).toMatchObject({ PORT: '3000', LOG_LEVEL: 'debug' });
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 3000 });
     t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { FromPort: 3000, ToPort: 3000 });
-    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
+    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     // A user's own environment is theirs to vouch for: ECS2 is no longer acknowledged.
     const ours = nagFindings(stack).filter(f => !f.resources.every(r => r.startsWith('Test/ApiKey')));
     expect(ours.map(f => [f.rule, f.resources])).toEqual([['AwsSolutions-ECS2', ['Test/Service/TaskDefinition/Resource']]]);
@@ -362,6 +478,9 @@ describe('RealtimeFargateService props', () => {
     expect(svc.accessLogsBucket).toBe(bucket);
     template(stack).resourceCountIs('AWS::S3::Bucket', 1);
     expect(lbAttributes(template(stack))['access_logs.s3.bucket']).toEqual({ Ref: expect.stringMatching(/^Logs/) });
+    // The user's bucket is theirs: neither changed nor acknowledged.
+    expect(onlyResource(template(stack), 'AWS::S3::Bucket').props.NotificationConfiguration).toBeUndefined();
+    expect(acknowledgedControls(stack, 'Test/Logs')).toEqual({});
   });
 
   test('scaling sets the range, targets and cooldowns', () => {
