@@ -5,13 +5,17 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { nagFindings } from '../../examples/shared/nag';
 import { CdnFrontDoor, CdnFrontDoorProps, FrontDoorSite, RealtimeFargateService, RealtimeFargateServiceProps } from '../../src';
 import { cloudFrontPrefixListId } from '../../src/private/cloudfront-prefix-list';
 import { ORIGIN_CHECK_SOURCE } from '../../src/front-door/origin-check';
+import { acknowledgedControls, controlFindings, controlReason } from '../support/controls';
 import { onlyResource, stackWithVpc, synthError, testImage } from '../support/stacks';
 
 // Managed policy IDs CloudFront publishes (aws-cdk-lib's CachePolicy / OriginRequestPolicy constants).
@@ -101,8 +105,10 @@ describe('CdnFrontDoor: the site', () => {
       OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
       VersioningConfiguration: { Status: 'Enabled' },
       LoggingConfiguration: { DestinationBucketName: { Ref: expect.stringMatching(/FrontDoorAccessLogs/) }, LogFilePrefix: 'site-bucket/' },
+      NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
     }));
     expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(t.findResources('Custom::S3BucketNotifications')).toEqual({});
   });
 
   test('the site bucket policy admits only this distribution, and only over TLS', () => {
@@ -128,14 +134,16 @@ describe('CdnFrontDoor: the site', () => {
     });
   });
 
-  test('the access-log bucket is encrypted, TLS-only, closed to the public and accepts CloudFront\'s ACL writes', () => {
+  test('the access-log bucket is encrypted, TLS-only, closed to the public, versioned and accepts CloudFront\'s ACL writes', () => {
     const { t } = build();
     t.hasResourceProperties('AWS::S3::Bucket', {
       AccessControl: 'LogDeliveryWrite',
       OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerPreferred' }] },
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 90, Status: 'Enabled' }] },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 90, NoncurrentVersionExpiration: { NoncurrentDays: 1 }, Status: 'Enabled' }] },
+      NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
     });
   });
 
@@ -335,6 +343,85 @@ describe('CdnFrontDoor: realtime, API and cached paths', () => {
   });
 });
 
+describe('CdnFrontDoor under Control Tower\'s proactive controls', () => {
+
+  /** A front door over an internal service and an HTTP API, with a key for the logs of both. */
+  function guarded(frontDoor: Partial<CdnFrontDoorProps> = {}) {
+    const { stack, vpc } = stackWithVpc();
+    const key = new kms.Key(stack, 'Key');
+    const svc = new RealtimeFargateService(stack, 'Canvas', { vpc, image: testImage, publicLoadBalancer: false, logEncryptionKey: key });
+    const api = new apigwv2.HttpApi(stack, 'Search');
+    const door = new CdnFrontDoor(stack, 'FrontDoor', {
+      site,
+      realtime: [{ service: svc }],
+      api: [{ pathPattern: '/search*', httpApi: api }],
+      logEncryptionKey: key,
+      ...frontDoor,
+    });
+    const fn = new lambda.Function(stack, 'SearchHandler', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
+    api.addRoutes({ path: '/search', methods: [apigwv2.HttpMethod.GET], integration: new integrations.HttpLambdaIntegration('Search', fn), authorizer: door.originCheckAuthorizer() });
+    return { stack, key };
+  }
+
+  /** The acknowledgements, with the hashes in generated paths (BucketDeployment's handler, the authorizer's permission) elided. */
+  function acknowledged(stack: Stack): Record<string, string[]> {
+    return Object.fromEntries(Object.entries(acknowledgedControls(stack, 'Test/'))
+      .map(([path, rules]) => [path.replace(/[0-9A-F]{8,}/g, '…'), rules]));
+  }
+
+  test('the front door, its buckets, its functions and the origin check\'s invoke permission leave no unacknowledged finding', () => {
+    const { stack } = guarded();
+    const findings = controlFindings(stack, 'Test/');
+    // What is left belongs to the test's own VPC, key, API stage and function.
+    expect(findings.filter(f => /on Test\/(FrontDoor|Canvas|Custom::CDKBucketDeployment)/.test(f) || /OriginCheck/.test(f))).toEqual([]);
+    // The permission of the route's own integration is not the front door's to acknowledge.
+    expect(findings).toContain('CT.LAMBDA.PR.2 lambda_function_public_access_prohibited_check on Test/Search/GET--search/Search-Permission');
+  });
+
+  test('acknowledges exactly these rules, on exactly these resources, without a custom domain', () => {
+    const { stack } = guarded();
+    expect(acknowledged(stack)).toEqual({
+      'Test/Canvas/AccessLogs/Resource': ['s3_bucket_default_encryption_kms_check', 's3_bucket_logging_enabled_check', 's3_bucket_object_lock_enabled_check'],
+      'Test/Canvas/LoadBalancer/Http/Resource': ['alb_http_to_https_redirection_check'],
+      'Test/FrontDoor/AccessLogs/Resource': ['s3_bucket_acl_prohibited_check', 's3_bucket_default_encryption_kms_check', 's3_bucket_logging_enabled_check', 's3_bucket_object_lock_enabled_check'],
+      'Test/FrontDoor/SiteBucket/Resource': ['s3_bucket_default_encryption_kms_check', 's3_bucket_object_lock_enabled_check'],
+      'Test/FrontDoor/Distribution/Resource': ['cloudfront_custom_ssl_certificate_check', 'cloudfront_origin_failover_enabled_check', 'cloudfront_security_policy_check', 'cloudfront_sni_enabled_check'],
+      'Test/FrontDoor/OriginCheck/Function/Resource': ['lambda_inside_vpc_check'],
+      'Test/Custom::CDKBucketDeployment…MiB/Resource': ['lambda_inside_vpc_check'],
+      'Test/Search/TestSearchOriginCheck…-Permission': ['lambda_function_public_access_prohibited_check'],
+    });
+    expect(controlReason(stack, 'Test/FrontDoor/AccessLogs/Resource', 's3_bucket_acl_prohibited_check'))
+      .toBe('CloudFront standard logging writes log files through the bucket ACL, so ACLs must stay enabled for it; public ACLs are blocked.');
+  });
+
+  test('with a custom domain the certificate, SNI and TLS-policy controls pass without an acknowledgement', () => {
+    const { stack } = guarded({
+      domain: { domainNames: ['canvas.example.com'], certificate: acm.Certificate.fromCertificateArn(new Stack(), 'C', 'arn:aws:acm:us-east-1:111122223333:certificate/viewer') },
+    });
+    expect(acknowledgedControls(stack, 'Test/FrontDoor/Distribution')).toEqual({ 'Test/FrontDoor/Distribution/Resource': ['cloudfront_origin_failover_enabled_check'] });
+    expect(controlFindings(stack, 'Test/FrontDoor/Distribution')).toEqual([]);
+  });
+
+  test('the origin check\'s logs are kept a year by default, or for logRetention, and encrypted with logEncryptionKey', () => {
+    const retentionAndKey = (stack: Stack) => {
+      const group = stack.node.findChild('FrontDoor').node.findChild('OriginCheck').node.findChild('Logs').node.defaultChild as logs.CfnLogGroup;
+      return stack.resolve([group.retentionInDays, group.kmsKeyId]);
+    };
+    const { stack, key } = guarded();
+    expect(retentionAndKey(stack)).toEqual([365, stack.resolve(key.keyArn)]);
+    expect(retentionAndKey(guarded({ logRetention: logs.RetentionDays.TWO_YEARS, logEncryptionKey: undefined }).stack)).toEqual([731, undefined]);
+  });
+
+  test('a given access-log bucket is neither changed nor acknowledged', () => {
+    const { stack, vpc } = stackWithVpc();
+    const bucket = new s3.Bucket(stack, 'Logs', { objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED });
+    const svc = new RealtimeFargateService(stack, 'Canvas', { vpc, image: testImage, publicLoadBalancer: false });
+    new CdnFrontDoor(stack, 'FrontDoor', { site, realtime: [{ service: svc }], accessLogsBucket: bucket });
+    expect(acknowledgedControls(stack, 'Test/Logs')).toEqual({});
+    expect(stack.resolve((bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration)).toBeUndefined();
+  });
+});
+
 describe('the origin-check function', () => {
   function load(secretValue: string | (() => Promise<never>)) {
     let fetches = 0;
@@ -423,6 +510,8 @@ describe('CdnFrontDoor: origin protection', () => {
     expect(origin.DomainName).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/CanvasLoadBalancer/), 'DNSName'] });
     expect(origin.CustomOriginConfig).toEqual(expect.objectContaining({ OriginProtocolPolicy: 'http-only' }));
     expect(nagFindings(stack)).toEqual([]);
+    expect(controlReason(stack, 'Test/Canvas/LoadBalancer/Http/Resource', 'alb_http_to_https_redirection_check'))
+      .toMatch(/^This internet-facing load balancer has no certificate, so Test\/FrontDoor reaches it over plain HTTP, a development setting \(insecureHttpToOrigin\);/);
   });
 
   test('the header value is one generated secret, the same in the distribution and the listener rule', () => {
