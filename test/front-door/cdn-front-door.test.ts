@@ -13,8 +13,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { nagFindings } from '../../examples/shared/nag';
 import { CdnFrontDoor, CdnFrontDoorProps, FrontDoorSite, RealtimeFargateService, RealtimeFargateServiceProps } from '../../src';
-import { cloudFrontPrefixListId } from '../../src/private/cloudfront-prefix-list';
 import { ORIGIN_CHECK_SOURCE } from '../../src/front-door/origin-check';
+import { cloudFrontPrefixListId } from '../../src/private/cloudfront-prefix-list';
 import { acknowledgedControls, controlFindings, controlReason } from '../support/controls';
 import { onlyResource, stackWithVpc, synthError, testImage } from '../support/stacks';
 
@@ -663,13 +663,13 @@ describe('CdnFrontDoor: front door and services in separate stacks', () => {
       ...(publicLoadBalancer ? { insecureHttp: true } : {}),
     });
     const edge = new Stack(app, 'Edge', { env: { account: '111122223333', region: frontDoorRegion }, crossRegionReferences: frontDoorRegion !== serviceRegion });
-    const build = () => new CdnFrontDoor(edge, 'FrontDoor', { site, realtime: [{ service: svc }], insecureHttpToOrigin: true });
-    return { app, data, edge, build };
+    const buildFrontDoor = () => new CdnFrontDoor(edge, 'FrontDoor', { site, realtime: [{ service: svc }], insecureHttpToOrigin: true });
+    return { app, data, edge, buildFrontDoor };
   }
 
   test('same region: the rule sits in the service\'s stack and the app synthesizes', () => {
-    const { app, data, build } = split('eu-west-1', 'eu-west-1', false);
-    build();
+    const { app, data, buildFrontDoor } = split('eu-west-1', 'eu-west-1', false);
+    buildFrontDoor();
     const assembly = app.synth();
     const template = assembly.getStackByName('App').template;
     const rules = Object.values(template.Resources).filter((r: any) => r.Type === 'AWS::EC2::SecurityGroupIngress' && r.Properties.SourcePrefixListId);
@@ -682,8 +682,8 @@ describe('CdnFrontDoor: front door and services in separate stacks', () => {
   // The origin-facing list has a different ID in every region; a security group can only reference a
   // prefix list of its own region, so the ID must come from the service's stack, not the front door's.
   test('front door in us-east-1, service in eu-west-1: the service admits the eu-west-1 list', () => {
-    const { app, build } = split('us-east-1', 'eu-west-1', false);
-    build();
+    const { app, buildFrontDoor } = split('us-east-1', 'eu-west-1', false);
+    buildFrontDoor();
     const template = app.synth().getStackByName('App').template;
     const rules = Object.values(template.Resources).filter((r: any) => r.Type === 'AWS::EC2::SecurityGroupIngress' && r.Properties.SourcePrefixListId);
     expect(rules.map((r: any) => r.Properties.SourcePrefixListId)).toEqual([EU_WEST_1_PREFIX_LIST]);
@@ -691,8 +691,8 @@ describe('CdnFrontDoor: front door and services in separate stacks', () => {
   });
 
   test('an internet-facing service in another stack fails with the fix (the secret header would make the stacks refer to each other)', () => {
-    const { build } = split('eu-west-1', 'eu-west-1', true);
-    expect(build).toThrow("Edge/FrontDoor: route to App/Canvas 'App' is another stack, and an internet-facing service checks this front door's secret header while the front door needs the service's address, so the stacks would refer to each other; "
+    const { buildFrontDoor } = split('eu-west-1', 'eu-west-1', true);
+    expect(buildFrontDoor).toThrow("Edge/FrontDoor: route to App/Canvas 'App' is another stack, and an internet-facing service checks this front door's secret header while the front door needs the service's address, so the stacks would refer to each other; "
       + "make the service's load balancer internal (publicLoadBalancer: false), which CloudFront reaches through a VPC origin without a shared secret, or create the front door in the service's stack");
   });
 });

@@ -2,13 +2,16 @@ import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { nagFindings } from '../../examples/shared/nag';
 import { CdnFrontDoor, FrontDoorSite, IndexFieldType, SearchTarget, StreamIndexer, StreamIndexerProps } from '../../src';
+import { acknowledgedControls, controlFindings, controlReason } from '../support/controls';
 import { onlyResource, stackWithVpc, synthError, testStack } from '../support/stacks';
 
 const FIELDS = [
@@ -237,10 +240,60 @@ describe('StreamIndexer on OpenSearch Serverless (default)', () => {
     }
   });
 
-  test('the functions\' and the API\'s logs are kept a month by default, or for logRetention', () => {
+  test('the functions\' and the API\'s logs are kept a year by default, or for logRetention', () => {
     const retention = (t: Template) => Object.values(t.findResources('AWS::Logs::LogGroup')).map(g => g.Properties.RetentionInDays);
-    expect(retention(build().t)).toEqual([30, 30, 30]);
+    expect(retention(build().t)).toEqual([365, 365, 365]);
     expect(retention(build({ logRetention: logs.RetentionDays.ONE_WEEK }).t)).toEqual([7, 7, 7]);
+  });
+
+  test('logEncryptionKey encrypts the functions\' and the API\'s logs, and a key made in the app admits CloudWatch Logs', () => {
+    const stack = testStack();
+    const key = new kms.Key(stack, 'LogKey');
+    new StreamIndexer(stack, 'Search', {
+      table: messagesTable(stack), documentId: ['room', 'message'], fields: FIELDS, searchAuthorizer: new HttpIamAuthorizer(), logEncryptionKey: key,
+    });
+    const t = Template.fromStack(stack);
+    const keyArn = stack.resolve(key.keyArn);
+    expect(Object.entries(t.findResources('AWS::Logs::LogGroup')).map(([id, g]) => [id.replace(/[0-9A-F]{8}$/, ''), g.Properties.KmsKeyId]))
+      .toEqual([['SearchIndexerLogs', keyArn], ['SearchSearchLogs', keyArn], ['SearchSearchApiAccessLogs', keyArn]]);
+    const statements = onlyResource(t, 'AWS::KMS::Key').props.KeyPolicy.Statement;
+    expect(statements.map((st: any) => st.Principal.Service)).toContain('logs.eu-west-1.amazonaws.com');
+  });
+});
+
+describe('StreamIndexer under Control Tower\'s proactive controls', () => {
+  test('in a VPC, with logEncryptionKey and alarmTopic, it leaves no unacknowledged finding', () => {
+    const { stack, vpc } = stackWithVpc();
+    const topic = new sns.Topic(stack, 'Alarms', { enforceSSL: true });
+    new StreamIndexer(stack, 'Search', {
+      table: messagesTable(stack),
+      documentId: ['room', 'message'],
+      fields: FIELDS,
+      vpc,
+      searchAuthorizer: new HttpIamAuthorizer(),
+      logEncryptionKey: new kms.Key(stack, 'LogKey'),
+      alarmTopic: topic,
+    });
+    expect(controlFindings(stack, 'Test/Search/')).toEqual([]);
+    expect(acknowledgedControls(stack, 'Test/Search/')).toEqual({
+      'Test/Search/DeadLetterQueue/Resource': ['sqs_dlq_check'],
+      'Test/Search/SearchApi/GET--search/Search-Permission': ['lambda_function_public_access_prohibited_check'],
+    });
+    // cfn-guard's CT.LAMBDA.PR.2 accepts a SourceArn only as a literal or a Ref/GetAtt of a resource in the template.
+    expect(stack.resolve((stack.node.findChild('Search').node.findChild('SearchApi').node.findChild('GET--search').node
+      .findChild('Search-Permission') as lambda.CfnPermission).sourceArn)).toEqual({ 'Fn::Join': ['', expect.any(Array)] });
+    expect(controlReason(stack, 'Test/Search/SearchApi/GET--search/Search-Permission', 'lambda_function_public_access_prohibited_check'))
+      .toMatch(/^API Gateway may invoke this function only for this API's route or authorizer, which SourceArn names/);
+  });
+
+  test('a route the indexer did not add keeps its finding: only the search route\'s permission is acknowledged', () => {
+    const stack = testStack();
+    const searchApi = new apigwv2.HttpApi(stack, 'Api', { createDefaultStage: false });
+    const indexer = new StreamIndexer(stack, 'Search', {
+      table: messagesTable(stack), documentId: ['room', 'message'], fields: FIELDS, searchApi, searchAuthorizer: new HttpIamAuthorizer(),
+    });
+    searchApi.addRoutes({ path: '/other', methods: [apigwv2.HttpMethod.GET], integration: new integrations.HttpLambdaIntegration('Other', indexer.searchFunction) });
+    expect(Object.keys(acknowledgedControls(stack, 'Test/Api/'))).toEqual(['Test/Api/GET--search/Search-Permission']);
   });
 });
 
@@ -381,11 +434,30 @@ describe('StreamIndexer on a managed domain', () => {
     expect(env.SEARCH_READER_ROLE_ARN).toBeUndefined();
   });
 
-  test('logRetention applies to the bootstrap\'s and the domain\'s log groups too', () => {
-    const { t } = build({ target: SearchTarget.domain(), logRetention: logs.RetentionDays.TWO_WEEKS }, true);
+  test('logRetention and logEncryptionKey apply to the bootstrap\'s and the domain\'s log groups too', () => {
+    const { stack, vpc } = stackWithVpc();
+    const key = new kms.Key(stack, 'LogKey');
+    new StreamIndexer(stack, 'Search', {
+      table: messagesTable(stack),
+      documentId: ['room', 'message'],
+      fields: FIELDS,
+      vpc,
+      searchAuthorizer: new HttpIamAuthorizer(),
+      target: SearchTarget.domain(),
+      logRetention: logs.RetentionDays.TWO_WEEKS,
+      logEncryptionKey: key,
+    });
+    const t = Template.fromStack(stack);
     const groups = Object.entries(t.findResources('AWS::Logs::LogGroup')).filter(([id]) => id.startsWith('Search')).map(([, g]) => g);
     expect(groups).toHaveLength(8); // indexer, search, API, bootstrap; slow search, slow index, application, audit
-    expect(groups.map(g => g.Properties.RetentionInDays)).toEqual(Array(8).fill(14));
+    expect(groups.map(g => [g.Properties.RetentionInDays, g.Properties.KmsKeyId])).toEqual(Array(8).fill([14, stack.resolve(key.keyArn)]));
+    // Two weeks is the user's choice (CT.CLOUDWATCH.PR.2 would want a year); the key satisfies CT.CLOUDWATCH.PR.3 on all eight.
+    expect(controlFindings(stack, 'Test/Search/').filter(f => f.includes('CLOUDWATCH.PR.3'))).toEqual([]);
+  });
+
+  test('the domain\'s own log groups are kept a year by default too', () => {
+    const groups = Object.entries(domainBuild().t.findResources('AWS::Logs::LogGroup')).filter(([id]) => id.startsWith('Search')).map(([, g]) => g);
+    expect(groups.map(g => g.Properties.RetentionInDays)).toEqual(Array(8).fill(365));
   });
 
   test('isolated subnets without an S3 endpoint get a warning: the bootstrap could not answer CloudFormation', () => {

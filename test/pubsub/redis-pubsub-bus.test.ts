@@ -7,11 +7,18 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { nagFindings } from '../../examples/shared/nag';
 import { BusEngine, BusMode, NodeAggregation, RealtimeFargateService, RedisPubSubBus, RedisPubSubBusProps } from '../../src';
+import { controlFindings } from '../support/controls';
 import { onlyResource, stackWithVpc, template, testImage } from '../support/stacks';
 
 function bus(overrides: Partial<RedisPubSubBusProps> = {}): { stack: Stack; vpc: ec2.Vpc; bus: RedisPubSubBus } {
   const { stack, vpc } = stackWithVpc();
   return { stack, vpc, bus: new RedisPubSubBus(stack, 'Bus', { vpc, ...overrides }) };
+}
+
+/** Retention and key of the bus's log group. */
+function busLogGroup(stack: Stack): unknown[] {
+  const group = stack.node.findChild('Bus').node.findChild('Logs').node.defaultChild as logs.CfnLogGroup;
+  return stack.resolve([group.retentionInDays, group.kmsKeyId]);
 }
 
 function taskEnv(t: Template): Record<string, any> {
@@ -69,7 +76,7 @@ describe('RedisPubSubBus defaults (provisioned)', () => {
         Match.objectLike({ LogType: 'engine-log', LogFormat: 'json', DestinationType: 'cloudwatch-logs' }),
       ],
     });
-    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    expect(busLogGroup(stack)).toEqual([365, undefined]);
   });
 
   test('exposes a rediss:// URL without the secret, and says it is not cluster mode', () => {
@@ -117,9 +124,19 @@ describe('RedisPubSubBus props', () => {
       NumCacheClusters: 3,
       SnapshotRetentionLimit: 14,
     });
-    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+    expect(busLogGroup(stack)).toEqual([7, undefined]);
     expect(onlyResource(t, 'AWS::ElastiCache::ReplicationGroup').resource.DeletionPolicy).toBe('Retain');
     expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('logEncryptionKey encrypts the slow and engine logs, and the bus then passes Control Tower\'s proactive controls', () => {
+    const { stack, vpc } = stackWithVpc();
+    const key = new kms.Key(stack, 'LogKey');
+    new RedisPubSubBus(stack, 'Bus', { vpc, logEncryptionKey: key });
+    expect(busLogGroup(stack)).toEqual([365, stack.resolve(key.keyArn)]);
+    const statements = onlyResource(template(stack), 'AWS::KMS::Key').props.KeyPolicy.Statement;
+    expect(statements.map((s: any) => s.Principal.Service)).toContain('logs.eu-west-1.amazonaws.com');
+    expect(controlFindings(stack, 'Test/Bus/')).toEqual([]);
   });
 
   test('zero replicas turns off failover and Multi-AZ, acknowledging AEC4 on the group only', () => {

@@ -113,8 +113,8 @@ describe('RealtimeFargateService defaults', () => {
   // count in the template is applied on every update, undoing what auto scaling did:
   // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ecs-service.html#cfn-ecs-service-desiredcount
   test('an update never resets the task count: DesiredCount is left to the scalable target', () => {
-    const service = Object.values(t.findResources('AWS::ECS::Service'))[0] as any;
-    expect(Object.keys(service.Properties)).not.toContain('DesiredCount');
+    const ecsService = Object.values(t.findResources('AWS::ECS::Service'))[0] as any;
+    expect(Object.keys(ecsService.Properties)).not.toContain('DesiredCount');
     const target = Object.values(t.findResources('AWS::ApplicationAutoScaling::ScalableTarget'))[0] as any;
     expect(target.Properties).toMatchObject({ ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: 2 });
   });
