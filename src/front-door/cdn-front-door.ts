@@ -112,7 +112,7 @@ export interface CdnFrontDoorProps {
    * `BUCKET_OWNER_PREFERRED` or `OBJECT_WRITER`).
    *
    * @default - a new bucket, SSE-S3 encrypted, TLS-only, public access blocked, versioned, logs expired
-   * after 90 days (replaced versions after 1 day)
+   * after 90 days (replaced versions after 1 day), object events sent to EventBridge
    */
   readonly accessLogsBucket?: s3.IBucket;
 

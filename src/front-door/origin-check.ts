@@ -54,6 +54,7 @@ export class OriginCheckAuthorizer extends Construct {
   public readonly function: lambda.Function;
   private readonly headerName: string;
   private readonly byApi = new Map<string, authorizers.HttpLambdaAuthorizer>();
+  private readonly perApi: apigwv2.IHttpRouteAuthorizer = { bind: options => this.bindToApi(options) };
 
   constructor(scope: Construct, id: string, props: OriginCheckAuthorizerProps) {
     super(scope, id);
@@ -87,7 +88,7 @@ export class OriginCheckAuthorizer extends Construct {
    * authorizer to one API), however many routes of that API use it.
    */
   public get authorizer(): apigwv2.IHttpRouteAuthorizer {
-    return { bind: options => this.bindToApi(options) };
+    return this.perApi;
   }
 
   private bindToApi(options: apigwv2.HttpRouteAuthorizerBindOptions): apigwv2.HttpRouteAuthorizerConfig {

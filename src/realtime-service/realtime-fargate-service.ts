@@ -208,8 +208,8 @@ export interface RealtimeFargateServiceProps {
    * Turn on the load balancer's deletion protection, so that neither CloudFormation nor anyone else can
    * delete it while it is on. Deleting the load balancer drops every open WebSocket at once, and the one
    * created in its place has a new DNS name, so DNS records, front doors and clients that point at the old
-   * one stop working; with protection on, a `cdk destroy` or a stack update that would replace it fails
-   * instead. `cdk destroy` therefore needs a deploy with `false` first.
+   * one stop working. With protection on, `cdk destroy` fails at the load balancer instead of deleting it:
+   * deploy with `false` first to remove the stack on purpose.
    *
    * @default true
    */
@@ -218,7 +218,8 @@ export interface RealtimeFargateServiceProps {
   /**
    * Bucket for the load balancer's access logs. ALB access logs support only SSE-S3 encryption.
    *
-   * @default - a new bucket, SSE-S3 encrypted, TLS-only, public access blocked, logs expired after 90 days
+   * @default - a new bucket, SSE-S3 encrypted, TLS-only, public access blocked, versioned, logs expired after
+   * 90 days (replaced versions after 1 day), object events sent to EventBridge
    */
   readonly accessLogsBucket?: s3.IBucket;
 
