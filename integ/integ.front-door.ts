@@ -9,8 +9,11 @@ import { CdnFrontDoor, FrontDoorSite, FrontDoorWebAcl, RealtimeFargateService } 
 const app = new App();
 const stack = new Stack(app, 'FrontDoorInteg', { env: { region: 'us-east-1' } });
 const service = new RealtimeFargateService(stack, 'Service', {
-  image: ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/nginx:stable-alpine'),
-  containerPort: 80,
+  // nginx-unprivileged runs as its own non-root user on 8080; the integ test destroys what it deploys.
+  image: ecs.ContainerImage.fromRegistry('public.ecr.aws/nginx/nginx-unprivileged:stable-alpine'),
+  user: '101',
+  containerPort: 8080,
+  deletionProtection: false,
   healthCheckPath: '/',
   readonlyRootFilesystem: false,
   publicLoadBalancer: false,

@@ -60,12 +60,14 @@ function rulesOf(group: ec2.SecurityGroup, direction: 'inbound' | 'outbound'): W
   const cfn = group.node.defaultChild as ec2.CfnSecurityGroup;
   const stack = Stack.of(group);
   const inline = stack.resolve(direction === 'inbound' ? cfn.securityGroupIngress : cfn.securityGroupEgress) ?? [];
-  const rules: WeighedRule[] = (inline as any[]).map(rule => weigh(stack, rule.sourcePrefixListId ?? rule.destinationPrefixListId ?? rule.SourcePrefixListId ?? rule.DestinationPrefixListId));
+  const rules: WeighedRule[] = (inline as any[]).map(rule => weigh(stack, rule.sourcePrefixListId ?? rule.destinationPrefixListId));
   const separate = group.node.root.node.findAll().filter(c => direction === 'inbound'
     ? c instanceof ec2.CfnSecurityGroupIngress && c.groupId === group.securityGroupId
     : c instanceof ec2.CfnSecurityGroupEgress && c.groupId === group.securityGroupId);
   for (const rule of separate) {
-    const prefixList = rule instanceof ec2.CfnSecurityGroupIngress ? rule.sourcePrefixListId : (rule as ec2.CfnSecurityGroupEgress).destinationPrefixListId;
+    const prefixList = rule instanceof ec2.CfnSecurityGroupIngress
+      ? rule.sourcePrefixListId
+      : (rule as ec2.CfnSecurityGroupEgress).destinationPrefixListId;
     rules.push(weigh(Stack.of(rule), prefixList));
   }
   return rules;

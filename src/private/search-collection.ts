@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as aoss from 'aws-cdk-lib/aws-opensearchserverless';
 import { Construct } from 'constructs';
+import { enforceRuleQuota } from './rule-quota';
 import { SearchBackend, lowerCaseName } from './search-backend';
 import { invalidProp } from './validation';
 import { ServerlessCollectionOptions } from '../indexer/search-target';
@@ -102,6 +103,8 @@ export class SearchCollection extends Construct implements SearchBackend {
     });
     securityGroup.addIngressRule(clients, ec2.Port.tcp(443), 'HTTPS from the indexer and search functions');
     this.clientSecurityGroups.push(clients);
+    enforceRuleQuota(securityGroup);
+    enforceRuleQuota(clients);
     return new aoss.CfnVpcEndpoint(this, 'VpcEndpoint', {
       name: this.name,
       vpcId: vpc.vpcId,

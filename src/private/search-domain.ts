@@ -7,6 +7,7 @@ import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
 import { Construct, IDependable } from 'constructs';
 import { DEFAULT_LOG_RETENTION, LogGroupSettings, allowLogsToUse, constructLogGroup } from './log-group';
 import { acknowledgeNag } from './nag';
+import { enforceRuleQuota } from './rule-quota';
 import { SearchBackend, lowerCaseName } from './search-backend';
 import { checkInteger, invalidProp } from './validation';
 import { PROPERTY, readerRoleName, writerRoleName } from '../indexer/runtime/security-roles';
@@ -62,6 +63,8 @@ export class SearchDomain extends Construct implements SearchBackend {
     });
     domainSecurityGroup.addIngressRule(clients, ec2.Port.tcp(443), 'HTTPS from the indexer, search and security bootstrap functions');
     this.clientSecurityGroups = [clients];
+    enforceRuleQuota(domainSecurityGroup);
+    enforceRuleQuota(clients);
 
     const bootstrapRole = new iam.Role(this, 'SecurityBootstrapRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),

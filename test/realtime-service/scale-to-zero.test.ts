@@ -50,7 +50,9 @@ function run(tpl: any, minutes: number, initialCapacity: number, traffic: Traffi
     initialCapacity,
     fillEmptySeries,
     datapoint: (metric: MetricRef, minute: number, history: readonly number[]) => {
-      const running = Math.min(...history.slice(Math.max(0, minute - TASK_START_MINUTES), minute + 1).concat(minute < TASK_START_MINUTES ? [history[0]] : []));
+      // Tasks run when the count has been above 0 for TASK_START_MINUTES (those of minute 0 already run).
+      const window = history.slice(Math.max(0, minute - TASK_START_MINUTES), minute + 1);
+      const running = Math.min(...window, ...(minute < TASK_START_MINUTES ? [history[0]] : []));
       const requests = traffic.requests?.(minute) ?? 0;
       switch (metric.metricName) {
         case 'RequestCount': return running > 0 && requests > 0 ? requests : undefined;
