@@ -74,11 +74,11 @@ beforeEach(() => {
   cloudFormation.failures.length = 0;
 });
 
-function properties(overrides: Record<string, string> = {}): Record<string, string> {
+function properties(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { Endpoint: domain.endpoint, Index: 'messages', WriterRoleArn: INDEXER_ROLE, ReaderRoleArn: SEARCH_ROLE, ...overrides };
 }
 
-function event(requestType: 'Create' | 'Update' | 'Delete', props = properties(), old?: Record<string, string>): CloudFormationCustomResourceEvent {
+function event(requestType: 'Create' | 'Update' | 'Delete', props = properties(), old?: Record<string, unknown>): CloudFormationCustomResourceEvent {
   const common = {
     ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:Test-SearchDomainSecurityBootstrap',
     ResponseURL: cloudFormation.url,
@@ -174,6 +174,37 @@ describe('Create', () => {
     await done;
     expect(domain.requests.map(r => r.status)).toEqual([503, 503, 201, 201, 201, 201]);
     expect(cloudFormation.delivered[0].body.Status).toBe('SUCCESS');
+  });
+});
+
+describe('extra readers (StreamIndexer.grantSearch)', () => {
+  const DASHBOARD_ROLE = 'arn:aws:iam::123456789012:role/Dashboard-TaskRole-GHI';
+  const REPORTS_ROLE = 'arn:aws:iam::210987654321:role/Reports';
+
+  test('are mapped to the read-only role next to the search function, and to nothing else', async () => {
+    await bootstrap(event('Create', properties({ ExtraReaderRoleArns: [DASHBOARD_ROLE, REPORTS_ROLE, SEARCH_ROLE] }))).done;
+    expect(cloudFormation.delivered[0].body.Status).toBe('SUCCESS');
+    expect(domain.roleMappings.get('messages-reader')).toEqual({ backend_roles: [SEARCH_ROLE, DASHBOARD_ROLE, REPORTS_ROLE] });
+    expect(domain.roleMappings.get('messages-writer')).toEqual({ backend_roles: [INDEXER_ROLE] });
+    expect(domain.roles.get('messages-reader')).toEqual(READER_ROLE);
+  });
+
+  test('a reader granted later is added by the update, and one revoked is removed (each PUT replaces the mapping)', async () => {
+    await bootstrap(event('Create')).done;
+    await bootstrap(event('Update', properties({ ExtraReaderRoleArns: [DASHBOARD_ROLE] }))).done;
+    expect(domain.roleMappings.get('messages-reader')).toEqual({ backend_roles: [SEARCH_ROLE, DASHBOARD_ROLE] });
+    await bootstrap(event('Update', properties(), { ExtraReaderRoleArns: [DASHBOARD_ROLE] })).done;
+    expect(domain.roleMappings.get('messages-reader')).toEqual({ backend_roles: [SEARCH_ROLE] });
+    expect(cloudFormation.delivered.map(d => d.body.Status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
+  });
+
+  test.each([
+    [DASHBOARD_ROLE, `property ExtraReaderRoleArns must be a list of IAM role ARNs, got "${DASHBOARD_ROLE}"`],
+    [['arn:aws:iam::123456789012:user/alice'], 'property ExtraReaderRoleArns must list IAM role ARNs, got "arn:aws:iam::123456789012:user/alice"'],
+  ])('a malformed list (%j) fails before any call', async (value, reason) => {
+    await bootstrap(event('Create', properties({ ExtraReaderRoleArns: value }))).done;
+    expect(domain.requests).toEqual([]);
+    expect(cloudFormation.delivered[0].body).toMatchObject({ Status: 'FAILED', Reason: reason });
   });
 });
 

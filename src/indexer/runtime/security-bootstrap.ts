@@ -9,7 +9,7 @@ import { PROPERTY, readerRoleName, securityRequests, SecurityRolesConfig, writer
  * (`Custom::OpenSearchSecurityRoles`) whose function is the domain's fine-grained access control master
  * user. On Create and Update it writes, through the security plugin's REST API, a writer role limited to
  * the construct's index (mapped to the indexer's IAM role) and a read-only role on the index (mapped to
- * the search function's IAM role). Every call is a PUT of the whole role or mapping, so repeating it is
+ * the search function's IAM role and to any role given to `StreamIndexer.grantSearch`). Every call is a PUT of the whole role or mapping, so repeating it is
  * harmless. Delete does nothing: the roles go with the domain, and a retained domain keeps working.
  *
  * The function answers CloudFormation itself, at the event's presigned response URL, so no provider
@@ -41,7 +41,29 @@ export function securityRolesConfig(properties: Record<string, unknown>, region:
   if (!region) {
     throw new ConfigError('AWS_REGION is not set');
   }
-  return { endpoint, region, index, writerRoleArn: roleArn(PROPERTY.WRITER_ROLE_ARN), readerRoleArn: roleArn(PROPERTY.READER_ROLE_ARN) };
+  return {
+    endpoint, region, index,
+    writerRoleArn: roleArn(PROPERTY.WRITER_ROLE_ARN),
+    readerRoleArn: roleArn(PROPERTY.READER_ROLE_ARN),
+    extraReaderRoleArns: extraReaders(properties[PROPERTY.EXTRA_READER_ROLE_ARNS]),
+  };
+}
+
+/** The optional list of further readers' role ARNs (`StreamIndexer.grantSearch`); each must be a role ARN. */
+function extraReaders(value: unknown): string[] {
+  if (value === undefined) {
+    return [];
+  }
+  if (!Array.isArray(value)) {
+    throw new ConfigError(`property ${PROPERTY.EXTRA_READER_ROLE_ARNS} must be a list of IAM role ARNs, got ${JSON.stringify(value)}`);
+  }
+  return value.map(item => {
+    const arn = typeof item === 'string' ? item.trim() : item;
+    if (typeof arn !== 'string' || !ROLE_ARN.test(arn)) {
+      throw new ConfigError(`property ${PROPERTY.EXTRA_READER_ROLE_ARNS} must list IAM role ARNs, got ${JSON.stringify(item)}`);
+    }
+    return arn;
+  });
 }
 
 /** Writes the roles and their mappings; throws naming the first call that failed. */

@@ -15,6 +15,8 @@ export interface SecurityRolesConfig {
   readonly writerRoleArn: string;
   /** IAM role mapped to the read-only role: the search function's. */
   readonly readerRoleArn: string;
+  /** Further IAM roles mapped to the read-only role: those given to `StreamIndexer.grantSearch`. */
+  readonly extraReaderRoleArns?: string[];
 }
 
 /** The custom resource's property names, shared with the construct that sets them. */
@@ -23,6 +25,8 @@ export const PROPERTY = {
   INDEX: 'Index',
   WRITER_ROLE_ARN: 'WriterRoleArn',
   READER_ROLE_ARN: 'ReaderRoleArn',
+  /** A list of role ARNs, absent when there are none. */
+  EXTRA_READER_ROLE_ARNS: 'ExtraReaderRoleArns',
 } as const;
 
 /**
@@ -73,7 +77,7 @@ export function securityRequests(config: SecurityRolesConfig): SecurityRequest[]
       },
     },
     { path: `/_plugins/_security/api/rolesmapping/${writer}`, json: { backend_roles: [config.writerRoleArn] } },
-    { path: `/_plugins/_security/api/rolesmapping/${reader}`, json: { backend_roles: [config.readerRoleArn] } },
+    { path: `/_plugins/_security/api/rolesmapping/${reader}`, json: { backend_roles: [...new Set([config.readerRoleArn, ...config.extraReaderRoleArns ?? []])] } },
   ];
 }
 
