@@ -1,3 +1,5 @@
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+
 /**
  * How a provisioned bus combines a metric of its nodes into one series (a CloudWatch metric-math function
  * over the nodes' metrics). A serverless cache reports one value and ignores it.
@@ -18,4 +20,18 @@ export class NodeAggregation {
   private constructor(mathFunction: string) {
     this.mathFunction = mathFunction;
   }
+}
+
+/**
+ * Options of a RedisPubSubBus metric: the options of any CloudWatch metric, plus how a provisioned bus
+ * combines its nodes.
+ */
+export interface BusMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * How the nodes of a provisioned bus are combined into one series. A serverless cache reports one
+   * series and ignores this.
+   *
+   * @default NodeAggregation.MAX
+   */
+  readonly aggregation?: NodeAggregation;
 }

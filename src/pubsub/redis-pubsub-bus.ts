@@ -1,16 +1,17 @@
-import { Duration, Fn, Names, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Duration, Fn, Names, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { BusEngine } from './bus-engine';
 import { BusMode, ProvisionedBusOptions, ServerlessBusOptions } from './bus-mode';
-import { NodeAggregation } from './node-aggregation';
+import { BusMetricOptions, NodeAggregation } from './node-aggregation';
 import { IRealtimeBus } from './realtime-bus';
 import { EnvContract } from '../private/env-contract';
 import { constructLogGroup } from '../private/log-group';
@@ -72,11 +73,26 @@ export interface RedisPubSubBusProps {
   readonly snapshotRetentionDays?: number;
 
   /**
-   * What happens to the cache when it leaves the stack.
+   * What happens to the cache when it leaves the stack or the stack is destroyed (`cdk destroy`).
    *
-   * @default RemovalPolicy.SNAPSHOT for a provisioned cache (a final snapshot is taken), RemovalPolicy.RETAIN for serverless
+   * A provisioned cache takes `RemovalPolicy.SNAPSHOT` (CloudFormation takes a final snapshot, then deletes
+   * the replication group), `RETAIN` or `DESTROY`. A serverless cache takes `RETAIN` or `DESTROY` only:
+   * CloudFormation's Snapshot deletion policy does not apply to `AWS::ElastiCache::ServerlessCache`.
+   *
+   * @default RemovalPolicy.SNAPSHOT for a provisioned cache (`cdk destroy` leaves a final snapshot);
+   * RemovalPolicy.RETAIN for a serverless cache (`cdk destroy` leaves the cache running, and billed, until
+   * you delete it)
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * What happens to the log group of the slow and engine logs (provisioned caches) when it leaves the stack
+   * or the stack is destroyed.
+   *
+   * @default RemovalPolicy.RETAIN - `cdk destroy` leaves the log group, so the audit trail outlives the cache;
+   * its events still expire after `logRetention`
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
 
   /**
    * How long the cache's slow log and engine log are kept in CloudWatch Logs (provisioned caches). A year
@@ -98,6 +114,74 @@ export interface RedisPubSubBusProps {
    * @default - CloudWatch Logs' own encryption (AWS-owned key)
    */
   readonly logEncryptionKey?: kms.IKey;
+}
+
+/**
+ * A RedisPubSubBus, created in this app or imported with `RedisPubSubBus.fromRedisPubSubBusAttributes`.
+ */
+export interface IRedisPubSubBus extends IConstruct, ec2.IConnectable, IRealtimeBus {
+  /** `rediss://host:port` of the endpoint; holds no secret. */
+  readonly url: string;
+  /** Hostname of the primary (or serverless) endpoint. */
+  readonly endpointAddress: string;
+  /** Port of the endpoint. */
+  readonly port: number;
+  /** True when the endpoint is cluster mode (serverless): clients must use sharded pub/sub. */
+  readonly isClusterMode: boolean;
+  /** The secret holding the AUTH token. */
+  readonly authSecret: secretsmanager.ISecret;
+
+  /**
+   * Lets a Lambda function in the bus's VPC use the bus: opens the cache port to the function's security
+   * groups (the rule lives in the function's stack), sets `REALTIME_BUS_URL`, `REALTIME_BUS_CLUSTER` and
+   * `REALTIME_BUS_AUTH_SECRET_ARN` (Lambda cannot take ECS secrets, so the function reads the token from
+   * Secrets Manager at cold start) and grants it read of the secret. An alias or version sets the
+   * variables on its function; a function whose environment cannot be changed here (an imported one) gets
+   * the network and the grant, and a synth warning names the variables to set yourself.
+   */
+  connectFunction(fn: lambda.IFunction): void;
+
+  /**
+   * Grants read of the AUTH token (`secretsmanager:GetSecretValue` and `DescribeSecret` on the secret, and
+   * decrypt through Secrets Manager when the secret has a customer managed key).
+   */
+  grantReadAuthToken(grantee: iam.IGrantable): iam.Grant;
+}
+
+/**
+ * What `RedisPubSubBus.fromRedisPubSubBusAttributes` needs to use a bus defined elsewhere (another app, or
+ * a stack that exports these values).
+ */
+export interface RedisPubSubBusAttributes {
+  /**
+   * ID of the cache's security group. Give this or `securityGroup`, not both.
+   *
+   * @default - `securityGroup` is used
+   */
+  readonly securityGroupId?: string;
+
+  /**
+   * The cache's security group. Give this or `securityGroupId`, not both.
+   *
+   * @default - imported from `securityGroupId`
+   */
+  readonly securityGroup?: ec2.ISecurityGroup;
+
+  /** Hostname of the primary (or serverless) endpoint. */
+  readonly endpointAddress: string;
+
+  /** Port of the endpoint (6379 for a serverless cache). */
+  readonly port: number;
+
+  /** The secret holding the AUTH token. */
+  readonly authSecret: secretsmanager.ISecret;
+
+  /**
+   * Whether the endpoint is cluster mode: true for a serverless cache (clients must use sharded pub/sub),
+   * false for a provisioned one with cluster mode disabled. Required, because clients that get it wrong
+   * fail only at run time.
+   */
+  readonly isClusterMode: boolean;
 }
 
 /**
@@ -124,7 +208,16 @@ export interface RedisPubSubBusProps {
  *   mode: BusMode.serverless({ maxEcpuPerSecond: 100_000 }),
  * });
  */
-export class RedisPubSubBus extends Construct implements ec2.IConnectable, IRealtimeBus {
+export class RedisPubSubBus extends Construct implements IRedisPubSubBus {
+  /**
+   * Uses a bus defined elsewhere. Its `connect` and `connectFunction` work as on a created bus: the
+   * ingress rule is created in the consumer's stack (or beside the imported security group, when that is
+   * in the consumer's stack), never in the stack that owns the cache.
+   */
+  public static fromRedisPubSubBusAttributes(scope: Construct, id: string, attrs: RedisPubSubBusAttributes): IRedisPubSubBus {
+    return new ImportedRedisPubSubBus(scope, id, attrs);
+  }
+
   /** The security group of the cache; it admits only what was connected. */
   public readonly securityGroup: ec2.ISecurityGroup;
   /** Network connections of the cache (its security group and port). */
@@ -181,53 +274,52 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
   }
 
   /**
-   * Lets an ECS service use the bus: opens the cache port to the service's security group, sets
+   * Lets an ECS service use the bus: opens the cache port to the service's security groups, sets
    * `REALTIME_BUS_URL` and `REALTIME_BUS_CLUSTER` in its default container, injects the token as the
    * ECS secret `REALTIME_BUS_AUTH` and grants the execution role read of it. Connecting twice is a no-op.
+   *
+   * The ingress rule is created in the service's stack when the service is in another stack than the bus,
+   * and every reference (security group, URL, secret) points from the service's stack to the bus's, so a
+   * bus in a data stack and services in an app stack synthesize without a dependency cycle.
    */
   public connect(service: ecs.BaseService): void {
-    if (this.connected.has(service.node.path)) {
-      return;
-    }
-    const container = service.taskDefinition.defaultContainer;
-    if (!container) {
-      throw new Error(`${this.node.path}: connect(${service.node.path}) found no container in its task definition; add the container before connecting`);
-    }
-    this.connected.add(service.node.path);
-    this.connections.allowDefaultPortFrom(service, `From ${service.node.path}`);
-    container.addEnvironment(EnvContract.BUS_URL, this.url);
-    container.addEnvironment(EnvContract.BUS_CLUSTER, String(this.isClusterMode));
-    container.addSecret(EnvContract.BUS_AUTH, ecs.Secret.fromSecretsManager(this.authSecret));
+    connectService(this, this.connected, service);
   }
 
   /**
    * Lets a Lambda function in the VPC use the bus: opens the cache port to it, sets `REALTIME_BUS_URL`,
    * `REALTIME_BUS_CLUSTER` and `REALTIME_BUS_AUTH_SECRET_ARN` (Lambda cannot take ECS secrets, so the
-   * function reads the token from Secrets Manager at cold start) and grants it read of the secret.
+   * function reads the token from Secrets Manager at cold start) and grants it read of the secret
+   * (`grantReadAuthToken`). Like `connect`, the rule lives in the function's stack. Connecting twice is a no-op.
    */
-  public connectFunction(fn: lambda.Function): void {
-    if (this.connected.has(fn.node.path)) {
-      return;
-    }
-    if (!fn.isBoundToVpc) {
-      throw new Error(`${this.node.path}: connectFunction(${fn.node.path}) needs a function in the bus's VPC; set vpc (and vpcSubnets) on the function`);
-    }
-    this.connected.add(fn.node.path);
-    this.connections.allowDefaultPortFrom(fn, `From ${fn.node.path}`);
-    fn.addEnvironment(EnvContract.BUS_URL, this.url);
-    fn.addEnvironment(EnvContract.BUS_CLUSTER, String(this.isClusterMode));
-    fn.addEnvironment(EnvContract.BUS_AUTH_SECRET_ARN, this.authSecret.secretArn);
-    this.authSecret.grantRead(fn);
+  public connectFunction(fn: lambda.IFunction): void {
+    connectFunction(this, this.connected, fn);
   }
 
   /**
-   * A metric of the cache in namespace `AWS/ElastiCache`. For a provisioned bus the nodes' values are
-   * combined with `aggregate`; a serverless cache has one value.
-   *
-   * @default - aggregate NodeAggregation.MAX, statistic Average over 1 minute
+   * Grants read of the AUTH token (`secretsmanager:GetSecretValue` and `DescribeSecret` on the secret, and
+   * decrypt through Secrets Manager when `encryptionKey` is set).
    */
-  public metric(metricName: string, aggregate?: NodeAggregation, props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
-    const options: cloudwatch.MetricOptions = { statistic: 'Average', period: Duration.minutes(1), ...props };
+  public grantReadAuthToken(grantee: iam.IGrantable): iam.Grant {
+    return this.authSecret.grantRead(grantee);
+  }
+
+  /**
+   * A metric of the cache in namespace `AWS/ElastiCache`, for dashboards and alarms.
+   *
+   * For a serverless bus this is a `cloudwatch.Metric` on the cache's `ServerlessCacheName` dimension. For a
+   * provisioned bus it is a `cloudwatch.MathExpression` that combines the same metric of every node
+   * (`CacheClusterId` `<group>-001`, `-002`, ...) with `props.aggregation`. Both can be alarmed on:
+   * `new cloudwatch.Alarm(this, 'Alarm', { metric: bus.metric(...), threshold, evaluationPeriods })`, or
+   * `createAlarm` on the concrete class.
+   *
+   * @param metricName the ElastiCache metric, e.g. `CurrItems`
+   * @param props statistic, period and the rest of `cloudwatch.MetricOptions`; `label` and `color` name the combined series
+   * @default - statistic Average over 1 minute; nodes combined with NodeAggregation.MAX
+   */
+  public metric(metricName: string, props: BusMetricOptions = {}): cloudwatch.IMetric {
+    const { aggregation, ...metricProps } = props;
+    const options: cloudwatch.MetricOptions = { statistic: 'Average', period: Duration.minutes(1), ...metricProps };
     if (this.serverlessCache) {
       return new cloudwatch.Metric({
         namespace: 'AWS/ElastiCache',
@@ -236,7 +328,8 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
         ...options,
       });
     }
-    const fn = (aggregate ?? NodeAggregation.MAX).mathFunction;
+    const fn = (aggregation ?? NodeAggregation.MAX).mathFunction;
+    const { label, color, ...nodeOptions } = options;
     const usingMetrics: { [id: string]: cloudwatch.IMetric } = {};
     for (let i = 1; i <= this.nodeCount; i++) {
       usingMetrics[`node${i}`] = new cloudwatch.Metric({
@@ -244,62 +337,66 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
         metricName,
         // Member clusters of a replication group are named <group id>-001, -002, ...
         dimensionsMap: { CacheClusterId: Fn.join('-', [this.replicationGroup!.ref, String(i).padStart(3, '0')]) },
-        ...options,
+        ...nodeOptions,
       });
     }
     return new cloudwatch.MathExpression({
       expression: `${fn}([${Object.keys(usingMetrics).join(', ')}])`,
       usingMetrics,
-      label: `${metricName} (${fn} over ${this.nodeCount} nodes)`,
+      label: label ?? `${metricName} (${fn} over ${this.nodeCount} nodes)`,
+      color,
       period: options.period,
     });
   }
 
   /**
-   * Engine CPU of the busiest node (provisioned); ECPUs consumed (serverless, which has no CPU metric).
+   * Engine CPU of the busiest node (provisioned, a `MathExpression`); ECPUs consumed, summed (serverless,
+   * which has no CPU metric; a `Metric`).
    *
-   * @default - maximum over nodes of the 1-minute average
+   * @default - provisioned: maximum over nodes of the 1-minute Average; serverless: 1-minute Sum
    */
-  public metricEngineCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+  public metricEngineCpuUtilization(props?: BusMetricOptions): cloudwatch.IMetric {
     return this.serverlessCache
-      ? this.metric('ElastiCacheProcessingUnits', undefined, { statistic: 'Sum', ...props })
-      : this.metric('EngineCPUUtilization', NodeAggregation.MAX, props);
+      ? this.metric('ElastiCacheProcessingUnits', { statistic: 'Sum', ...props })
+      : this.metric('EngineCPUUtilization', { aggregation: NodeAggregation.MAX, ...props });
   }
 
   /**
-   * Client connections, summed over nodes.
+   * Client connections, summed over nodes (a `MathExpression` when provisioned, a `Metric` when serverless).
    *
-   * @default - 1-minute average
+   * @default - 1-minute Average, summed over nodes
    */
-  public metricCurrentConnections(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
-    return this.metric('CurrConnections', NodeAggregation.SUM, props);
+  public metricCurrentConnections(props?: BusMetricOptions): cloudwatch.IMetric {
+    return this.metric('CurrConnections', { aggregation: NodeAggregation.SUM, ...props });
   }
 
   /**
-   * Bytes used for data.
+   * Bytes used for data, of the fullest node (a `MathExpression` when provisioned, a `Metric` when serverless).
    *
-   * @default - maximum over nodes of the 1-minute average
+   * @default - 1-minute Average, maximum over nodes
    */
-  public metricBytesUsedForCache(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
-    return this.metric('BytesUsedForCache', NodeAggregation.MAX, props);
+  public metricBytesUsedForCache(props?: BusMetricOptions): cloudwatch.IMetric {
+    return this.metric('BytesUsedForCache', { aggregation: NodeAggregation.MAX, ...props });
   }
 
   /**
-   * Pub/sub commands (PUBLISH, SUBSCRIBE and their sharded forms), summed over nodes.
+   * Pub/sub commands (PUBLISH, SUBSCRIBE and their sharded forms), summed over nodes (a `MathExpression`
+   * when provisioned, a `Metric` when serverless).
    *
-   * @default - 1-minute sum
+   * @default - 1-minute Sum, summed over nodes
    */
-  public metricPubSubCommands(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
-    return this.metric('PubSubBasedCmds', NodeAggregation.SUM, { statistic: 'Sum', ...props });
+  public metricPubSubCommands(props?: BusMetricOptions): cloudwatch.IMetric {
+    return this.metric('PubSubBasedCmds', { statistic: 'Sum', aggregation: NodeAggregation.SUM, ...props });
   }
 
   /**
-   * Bytes sent to clients, summed over nodes: pub/sub fan-out shows here.
+   * Bytes sent to clients, summed over nodes: pub/sub fan-out shows here (a `MathExpression` when
+   * provisioned, a `Metric` when serverless).
    *
-   * @default - 1-minute sum
+   * @default - 1-minute Sum, summed over nodes
    */
-  public metricNetworkBytesOut(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
-    return this.metric('NetworkBytesOut', NodeAggregation.SUM, { statistic: 'Sum', ...props });
+  public metricNetworkBytesOut(props?: BusMetricOptions): cloudwatch.IMetric {
+    return this.metric('NetworkBytesOut', { statistic: 'Sum', aggregation: NodeAggregation.SUM, ...props });
   }
 
   private validatePort(props: RedisPubSubBusProps, mode: BusMode): number {
@@ -341,7 +438,7 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
     const logGroup = constructLogGroup(this, 'Logs', {
       retention: props.logRetention,
       encryptionKey: props.logEncryptionKey,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
     const group = new elasticache.CfnReplicationGroup(this, 'ReplicationGroup', {
       replicationGroupDescription: `Realtime bus ${this.node.path}`,
@@ -381,6 +478,11 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
     checkInteger(this, 'mode.maxEcpuPerSecond', options.maxEcpuPerSecond, 1000, 15_000_000);
     const storageGb = options.maxDataStorage?.toGibibytes();
     checkInteger(this, 'mode.maxDataStorage (GB)', storageGb, 1, 5000);
+    if (props.removalPolicy === RemovalPolicy.SNAPSHOT) {
+      invalidProp(this, 'removalPolicy', 'RemovalPolicy.SNAPSHOT',
+        'does not apply to a serverless cache (CloudFormation supports the Snapshot deletion policy only on node-based caches)',
+        'use RemovalPolicy.RETAIN (the default) or RemovalPolicy.DESTROY, or BusMode.provisioned()');
+    }
     const name = physicalName(this, '');
     // Serverless caches take no AUTH token: a user named 'default' with the token as password makes
     // single-argument `AUTH <token>` work exactly as on a provisioned cache.
@@ -416,6 +518,107 @@ export class RedisPubSubBus extends Construct implements ec2.IConnectable, IReal
     cache.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
     return cache;
   }
+}
+
+/**
+ * A bus defined elsewhere, known by its security group, endpoint, port, secret and mode.
+ */
+class ImportedRedisPubSubBus extends Construct implements IRedisPubSubBus {
+  public readonly connections: ec2.Connections;
+  public readonly url: string;
+  public readonly endpointAddress: string;
+  public readonly port: number;
+  public readonly isClusterMode: boolean;
+  public readonly authSecret: secretsmanager.ISecret;
+  private readonly connected = new Set<string>();
+
+  constructor(scope: Construct, id: string, attrs: RedisPubSubBusAttributes) {
+    super(scope, id);
+    if ((attrs.securityGroup === undefined) === (attrs.securityGroupId === undefined)) {
+      invalidProp(this, 'securityGroupId', attrs.securityGroupId ?? 'undefined',
+        attrs.securityGroup ? 'is given together with securityGroup' : 'and securityGroup are both missing',
+        'give exactly one of securityGroupId and securityGroup');
+    }
+    checkInteger(this, 'port', attrs.port, 1, 65535);
+    const securityGroup = attrs.securityGroup ?? ec2.SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', attrs.securityGroupId!);
+    this.port = attrs.port;
+    this.connections = new ec2.Connections({ securityGroups: [securityGroup], defaultPort: ec2.Port.tcp(this.port) });
+    this.endpointAddress = attrs.endpointAddress;
+    this.isClusterMode = attrs.isClusterMode;
+    this.authSecret = attrs.authSecret;
+    this.url = Fn.join('', ['rediss://', this.endpointAddress, ':', String(this.port)]);
+  }
+
+  public connect(service: ecs.BaseService): void {
+    connectService(this, this.connected, service);
+  }
+
+  public connectFunction(fn: lambda.IFunction): void {
+    connectFunction(this, this.connected, fn);
+  }
+
+  public grantReadAuthToken(grantee: iam.IGrantable): iam.Grant {
+    return this.authSecret.grantRead(grantee);
+  }
+}
+
+/**
+ * Opens the bus's port to `consumer` from the consumer's side: its connections add any egress rule to its
+ * own groups and ask the bus's group for the ingress rule as a remote rule, which aws-cdk-lib creates in the
+ * consumer's security group's scope when the two are in different stacks (`SecurityGroupBase.determineRuleScope`).
+ * Every reference then points from the consumer's stack to the bus's, never back.
+ */
+function openPort(bus: IRedisPubSubBus, consumer: ec2.IConnectable, description: string): void {
+  consumer.connections.allowTo(bus, ec2.Port.tcp(bus.port), description);
+}
+
+function connectService(bus: IRedisPubSubBus, connected: Set<string>, service: ecs.BaseService): void {
+  if (connected.has(service.node.path)) {
+    return;
+  }
+  const container = service.taskDefinition.defaultContainer;
+  if (!container) {
+    throw new Error(`${bus.node.path}: connect(${service.node.path}) found no container in its task definition; add the container before connecting`);
+  }
+  connected.add(service.node.path);
+  openPort(bus, service, `From ${service.node.path}`);
+  container.addEnvironment(EnvContract.BUS_URL, bus.url);
+  container.addEnvironment(EnvContract.BUS_CLUSTER, String(bus.isClusterMode));
+  // Adding the ECS secret grants the execution role read of it (ecs.Secret.fromSecretsManager).
+  container.addSecret(EnvContract.BUS_AUTH, ecs.Secret.fromSecretsManager(bus.authSecret));
+}
+
+/** A function whose environment can be set here: lambda.Function, SingletonFunction, or the function behind an alias or version. */
+interface FunctionWithEnvironment {
+  addEnvironment(key: string, value: string): unknown;
+}
+
+function environmentOf(fn: lambda.IFunction): FunctionWithEnvironment | undefined {
+  const target: lambda.IFunction = fn instanceof lambda.QualifiedFunctionBase ? fn.lambda : fn;
+  const candidate = target as unknown as Partial<FunctionWithEnvironment>;
+  return typeof candidate.addEnvironment === 'function' ? candidate as FunctionWithEnvironment : undefined;
+}
+
+function connectFunction(bus: IRedisPubSubBus, connected: Set<string>, fn: lambda.IFunction): void {
+  if (connected.has(fn.node.path)) {
+    return;
+  }
+  if (!fn.isBoundToVpc) {
+    throw new Error(`${bus.node.path}: connectFunction(${fn.node.path}) needs a function in the bus's VPC; set vpc (and vpcSubnets) on the function`);
+  }
+  connected.add(fn.node.path);
+  openPort(bus, fn, `From ${fn.node.path}`);
+  const environment = environmentOf(fn);
+  if (environment) {
+    environment.addEnvironment(EnvContract.BUS_URL, bus.url);
+    environment.addEnvironment(EnvContract.BUS_CLUSTER, String(bus.isClusterMode));
+    environment.addEnvironment(EnvContract.BUS_AUTH_SECRET_ARN, bus.authSecret.secretArn);
+  } else {
+    Annotations.of(fn).addWarningV2('cdk-realtime:busEnvironmentNotSet',
+      `${bus.node.path}: connectFunction(${fn.node.path}) opened the port and granted read of the token, but cannot set the environment of an imported function; `
+      + `set ${EnvContract.BUS_URL} to the bus's url, ${EnvContract.BUS_CLUSTER} to '${bus.isClusterMode}' and ${EnvContract.BUS_AUTH_SECRET_ARN} to the ARN of its authSecret where the function is defined`);
+  }
+  bus.grantReadAuthToken(fn);
 }
 
 function defaultSubnets(vpc: ec2.IVpc): ec2.SubnetSelection {

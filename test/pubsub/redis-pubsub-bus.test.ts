@@ -96,7 +96,7 @@ describe('RedisPubSubBus defaults (provisioned)', () => {
     expect((b.metricPubSubCommands() as any).usingMetrics.node1.metricName).toBe('PubSubBasedCmds');
     expect((b.metricNetworkBytesOut() as any).usingMetrics.node1.statistic).toBe('Sum');
     expect((b.metricBytesUsedForCache() as any).usingMetrics.node1.metricName).toBe('BytesUsedForCache');
-    expect((b.metric('CurrItems', NodeAggregation.AVG) as any).expression).toBe('AVG([node1, node2])');
+    expect((b.metric('CurrItems', { aggregation: NodeAggregation.AVG }) as any).expression).toBe('AVG([node1, node2])');
     expect((b.metric('CurrItems') as any).expression).toBe('MAX([node1, node2])');
   });
 
