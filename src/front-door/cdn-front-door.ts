@@ -15,7 +15,7 @@ import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { additionalBehaviours, DEFAULT_REALTIME_PATH, spaRewriteFunction } from './front-door-behaviours';
-import { FrontDoorOrigins } from './front-door-origins';
+import { createOriginHeaderSecret, FrontDoorOrigins } from './front-door-origins';
 import { FrontDoorSite } from './front-door-site';
 import { OriginCheckAuthorizer } from './origin-check';
 import { ApiRoute, CachedRoute, RealtimeRoute } from './routes';
@@ -183,6 +183,14 @@ const DEFAULT_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data
  * HTTP. HTTP APIs receive the same header and must authorize every route with `originCheckAuthorizer()`,
  * which refuses requests without it (synthesis fails otherwise).
  *
+ * Stacks. The front door may live in a stack of its own, e.g. one that also holds a us-east-1
+ * certificate, and its services in others: references then flow one way, from the front door's stack to
+ * the services'. An internet-facing service in another stack gets its header secret there (child
+ * `FrontDoorOriginSecret` of the service), checked by its listener rule in its own stack and imported by
+ * the distribution; the HTTP APIs and their origin check stay in the front door's stack. An internet-facing
+ * service in another region than the front door is refused at synth, because the distribution's header
+ * would have to resolve a secret of another region; an internal one (VPC origin) works across regions.
+ *
  * @example
  * declare const canvas: RealtimeFargateService;
  * new CdnFrontDoor(this, 'FrontDoor', {
@@ -206,8 +214,10 @@ export class CdnFrontDoor extends Construct {
   /** The name of the header that proves a request came through this distribution. */
   public readonly originHeaderName: string;
   /**
-   * The secret value of `originHeaderName`, created when an internet-facing service or an HTTP API is
-   * behind the front door.
+   * The secret value of `originHeaderName` that the front door sends to its HTTP APIs and to the
+   * internet-facing services of its own stack; created when there is one. An internet-facing service in
+   * another stack gets a secret of its own, created in that service's stack (child `FrontDoorOriginSecret`
+   * of the service), so that only the front door's stack refers to the service's.
    */
   public readonly originSecret?: secretsmanager.ISecret;
   /** The viewer-facing URL: `https://` plus the first custom domain name, or the distribution's name. */
@@ -324,7 +334,8 @@ export class CdnFrontDoor extends Construct {
   }
 
   private needsOriginSecret(props: CdnFrontDoorProps): boolean {
-    return this.routedServices(props).some(s => s.internetFacing) || (props.api ?? []).some(r => r.httpApi !== undefined);
+    const sameStack = this.routedServices(props).filter(s => Stack.of(s) === Stack.of(this));
+    return sameStack.some(s => s.internetFacing) || (props.api ?? []).some(r => r.httpApi !== undefined);
   }
 
   private routedServices(props: CdnFrontDoorProps): RealtimeFargateService[] {
@@ -333,14 +344,7 @@ export class CdnFrontDoor extends Construct {
   }
 
   private createOriginSecret(): secretsmanager.Secret {
-    const secret = new secretsmanager.Secret(this, 'OriginSecret', {
-      description: `Value of the ${ORIGIN_HEADER} header that ${this.node.path} sends to its origins`,
-      // Header-condition values allow letters and digits safely, and up to 128 characters.
-      generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
-    });
-    acknowledgeNag(secret, 'SMG4',
-      'The origin header value is resolved into the distribution and the listener rule at deploy time, so a rotation outside a deploy would lock CloudFront out; it is replaced by redeploying with a new secret.');
-    return secret;
+    return createOriginHeaderSecret(this, 'OriginSecret', `Value of the ${ORIGIN_HEADER} header that ${this.node.path} sends to its origins`);
   }
 
   private createSiteBucket(): s3.Bucket {

@@ -1,10 +1,11 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, SecretValue, Stack, Token } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { acknowledgeNag } from '../private/nag';
 import { invalidProp } from '../private/validation';
 import { RealtimeFargateService } from '../realtime-service/realtime-fargate-service';
 
@@ -14,7 +15,10 @@ export interface FrontDoorOriginsProps {
   readonly frontDoor: Construct;
   /** The header that proves a request came through the distribution. */
   readonly headerName: string;
-  /** Its secret value; needed for internet-facing services and HTTP APIs. */
+  /**
+   * Its secret value for HTTP APIs and for internet-facing services in the front door's own stack.
+   * A service in another stack gets a secret of its own, in its stack.
+   */
   readonly secret?: secretsmanager.ISecret;
   /** Lets the secret header cross the internet in clear to a service without a certificate. */
   readonly insecureHttpToOrigin: boolean;
@@ -30,6 +34,7 @@ export interface FrontDoorOriginsProps {
 export class FrontDoorOrigins {
   private readonly serviceOrigins = new Map<RealtimeFargateService, Map<string, cloudfront.IOrigin>>();
   private readonly apiOrigins = new Map<string, cloudfront.IOrigin>();
+  private readonly serviceSecrets = new Map<RealtimeFargateService, secretsmanager.ISecret>();
 
   constructor(private readonly props: FrontDoorOriginsProps) {}
 
@@ -63,7 +68,7 @@ export class FrontDoorOrigins {
     if (!service.internetFacing) {
       origin = origins.VpcOrigin.withApplicationLoadBalancer(service.loadBalancer, { ...common, domainName: originDomainName });
     } else {
-      const customHeaders = { [this.props.headerName]: this.secretValue() };
+      const customHeaders = { [this.props.headerName]: this.secretFor(service).unsafeUnwrap() };
       origin = originDomainName
         ? new origins.HttpOrigin(originDomainName, { ...common, customHeaders })
         : new origins.LoadBalancerV2Origin(service.loadBalancer, { ...common, customHeaders });
@@ -86,7 +91,7 @@ export class FrontDoorOrigins {
     const origin = new origins.HttpOrigin(`${api.apiId}.execute-api.${Stack.of(api).region}.${Stack.of(api).urlSuffix}`, {
       protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
       originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
-      customHeaders: { [this.props.headerName]: this.secretValue() },
+      customHeaders: { [this.props.headerName]: this.frontDoorSecret().unsafeUnwrap() },
     });
     this.apiOrigins.set(api.apiId, origin);
     return origin;
@@ -98,7 +103,7 @@ export class FrontDoorOrigins {
       service.addOriginProtection({
         frontDoor: this.props.frontDoor,
         cloudFrontPrefixListId: this.props.cloudFrontPrefixListId,
-        ...(service.internetFacing ? { headerName: this.props.headerName, headerValue: this.secretValue() } : {}),
+        ...(service.internetFacing ? { headerName: this.props.headerName, headerValue: this.secretFor(service) } : {}),
       });
     }
   }
@@ -118,17 +123,54 @@ export class FrontDoorOrigins {
         'would send the secret origin header across the internet in clear text, because the service\'s internet-facing load balancer has no certificate',
         'give the service a certificate (and the route an originDomainName), make its load balancer internal (publicLoadBalancer: false) so CloudFront reaches it through a VPC origin, or set insecureHttpToOrigin: true for a development stack');
     }
-    if (Stack.of(service) !== Stack.of(frontDoor)) {
-      invalidProp(frontDoor, `route to ${service.node.path}`, Stack.of(service).stackName,
-        'is another stack, and an internet-facing service checks this front door\'s secret header while the front door needs the service\'s address, so the stacks would refer to each other',
-        'make the service\'s load balancer internal (publicLoadBalancer: false), which CloudFront reaches through a VPC origin without a shared secret, or create the front door in the service\'s stack');
+    const [serviceRegion, frontDoorRegion] = [Stack.of(service).region, Stack.of(frontDoor).region];
+    if (!Token.isUnresolved(serviceRegion) && !Token.isUnresolved(frontDoorRegion) && serviceRegion !== frontDoorRegion) {
+      // The header's value is a Secrets Manager dynamic reference in the distribution. Across regions
+      // aws-cdk-lib hands the secret's ARN to the front door's stack as an attribute of its
+      // Custom::CrossRegionExportReader (read from SSM at deploy time), and the secret itself lives in the
+      // service's region; CloudFormation documents secretsmanager references by name (same account) or
+      // ARN (other accounts), not to a secret of another region, so this is refused rather than left to fail
+      // at deploy time.
+      invalidProp(frontDoor, `route to ${service.node.path}`, serviceRegion,
+        `is an internet-facing service in another region than the front door (${frontDoorRegion}), and the secret origin header the distribution sends cannot be resolved from a secret of another region`,
+        `create the front door in ${serviceRegion} (a us-east-1 viewer certificate can reach it through crossRegionReferences), or make the service's load balancer internal (publicLoadBalancer: false), which CloudFront reaches through a VPC origin without a shared secret`);
     }
   }
 
-  private secretValue(): string {
+  /**
+   * The secret of a service's origin header, kept in the service's stack so that only the front door's
+   * stack refers to the service's, never the other way: the front door's own secret when they share a
+   * stack, else one created beside the service (one per service: a service sits behind one front door).
+   */
+  private secretFor(service: RealtimeFargateService): SecretValue {
+    if (Stack.of(service) === Stack.of(this.props.frontDoor)) {
+      return this.frontDoorSecret();
+    }
+    let secret = this.serviceSecrets.get(service);
+    if (!secret) {
+      secret = createOriginHeaderSecret(service, 'FrontDoorOriginSecret',
+        `Value of the ${this.props.headerName} header that ${this.props.frontDoor.node.path} sends to ${service.node.path}`);
+      this.serviceSecrets.set(service, secret);
+    }
+    return secret.secretValue;
+  }
+
+  private frontDoorSecret(): SecretValue {
     if (!this.props.secret) {
       throw new Error(`${this.props.frontDoor.node.path}: no origin secret was created; this is a bug in cdk-realtime`);
     }
-    return this.props.secret.secretValue.unsafeUnwrap();
+    return this.props.secret.secretValue;
   }
+}
+
+/** A generated secret for an origin header: letters and digits only, acknowledged for not rotating. */
+export function createOriginHeaderSecret(scope: Construct, id: string, description: string): secretsmanager.Secret {
+  const secret = new secretsmanager.Secret(scope, id, {
+    description,
+    // Header-condition values allow letters and digits safely, and up to 128 characters.
+    generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+  });
+  acknowledgeNag(secret, 'SMG4',
+    'The origin header value is resolved into the distribution and the listener rule at deploy time, so a rotation outside a deploy would lock CloudFront out; it is replaced by redeploying with a new secret.');
+  return secret;
 }

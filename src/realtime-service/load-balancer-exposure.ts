@@ -1,4 +1,4 @@
-import { Annotations } from 'aws-cdk-lib';
+import { Annotations, SecretValue } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -18,6 +18,8 @@ export interface LoadBalancerExposureProps {
   readonly securityGroup: ec2.ISecurityGroup;
   readonly targetGroup: elbv2.ApplicationTargetGroup;
   readonly certificate?: acm.ICertificate;
+  /** The HTTPS listener's security policy; RECOMMENDED_TLS (TLS 1.2 and 1.3) when undefined. */
+  readonly sslPolicy?: elbv2.SslPolicy;
   /** The service opted into plain HTTP for development. */
   readonly insecureHttp: boolean;
 }
@@ -115,7 +117,7 @@ export class LoadBalancerExposure {
       port: 443,
       protocol: elbv2.ApplicationProtocol.HTTPS,
       certificates: [certificate],
-      sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+      sslPolicy: this.props.sslPolicy ?? elbv2.SslPolicy.RECOMMENDED_TLS,
       open: false,
       defaultTargetGroups: [this.props.targetGroup],
     });
@@ -140,7 +142,7 @@ export class LoadBalancerExposure {
     return ingress;
   }
 
-  private requireOriginHeader(name: string, value: string): void {
+  private requireOriginHeader(name: string, value: SecretValue): void {
     this.listener.addAction('RejectWithoutOriginHeader', {
       action: elbv2.ListenerAction.fixedResponse(403, { contentType: 'text/plain', messageBody: 'Forbidden' }),
     });
@@ -148,7 +150,8 @@ export class LoadBalancerExposure {
       'The front door replaces the forward action with a 403 so only requests carrying its secret header reach the tasks.');
     this.listener.addAction('FromFrontDoor', {
       priority: 1,
-      conditions: [elbv2.ListenerCondition.httpHeader(name, [value])],
+      // A dynamic reference, resolved by CloudFormation at deploy time; the template holds no value.
+      conditions: [elbv2.ListenerCondition.httpHeader(name, [value.unsafeUnwrap()])],
       action: elbv2.ListenerAction.forward([this.props.targetGroup]),
     });
   }

@@ -1,3 +1,4 @@
+import { SecretValue } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 /**
@@ -24,9 +25,12 @@ export interface OriginProtectionOptions {
   readonly headerName?: string;
 
   /**
-   * The secret value of `headerName`.
+   * The secret value of `headerName`, e.g. `secret.secretValue` of a Secrets Manager secret: it is
+   * resolved by CloudFormation into the listener rule at deploy time, never written into the template.
+   * Keep the secret in the service's stack (or one it depends on) so references between stacks flow one
+   * way, from the front door's stack to the service's.
    *
    * @default - no header check
    */
-  readonly headerValue?: string;
+  readonly headerValue?: SecretValue;
 }

@@ -690,9 +690,77 @@ describe('CdnFrontDoor: front door and services in separate stacks', () => {
     expect(JSON.stringify(template)).not.toContain('pl-3b927c52');
   });
 
-  test('an internet-facing service in another stack fails with the fix (the secret header would make the stacks refer to each other)', () => {
-    const { buildFrontDoor } = split('eu-west-1', 'eu-west-1', true);
-    expect(buildFrontDoor).toThrow("Edge/FrontDoor: route to App/Canvas 'App' is another stack, and an internet-facing service checks this front door's secret header while the front door needs the service's address, so the stacks would refer to each other; "
-      + "make the service's load balancer internal (publicLoadBalancer: false), which CloudFront reaches through a VPC origin without a shared secret, or create the front door in the service's stack");
+  /** An edge stack with the front door and an app stack with two internet-facing services: HTTPS and (development) HTTP. */
+  function internetFacingSplit(frontDoorRegion: string, serviceRegion: string) {
+    const app = new App();
+    const crossRegionReferences = frontDoorRegion !== serviceRegion;
+    const data = new Stack(app, 'App', { env: { account: '111122223333', region: serviceRegion }, crossRegionReferences });
+    const certificate = acm.Certificate.fromCertificateArn(data, 'OriginCert', `arn:aws:acm:${serviceRegion}:111122223333:certificate/origin`);
+    const canvas = new RealtimeFargateService(data, 'Canvas', { image: testImage, certificate });
+    const chat = new RealtimeFargateService(data, 'Chat', { image: testImage, insecureHttp: true });
+    const edge = new Stack(app, 'Edge', { env: { account: '111122223333', region: frontDoorRegion }, crossRegionReferences });
+    const buildFrontDoor = () => new CdnFrontDoor(edge, 'FrontDoor', {
+      site,
+      realtime: [{ service: canvas, originDomainName: 'canvas-origin.example.com' }, { pathPattern: '/chat/ws*', service: chat }],
+      api: [{ pathPattern: '/api/*', service: canvas, originDomainName: 'canvas-origin.example.com' }],
+      insecureHttpToOrigin: true,
+    });
+    return { app, data, edge, buildFrontDoor };
+  }
+
+  test('same region, internet-facing services: each service\'s header secret lives in its stack, and references flow edge → app only', () => {
+    const { app, data, edge, buildFrontDoor } = internetFacingSplit('eu-west-1', 'eu-west-1');
+    const frontDoor = buildFrontDoor();
+    const assembly = app.synth();
+    expect(edge.dependencies.map(s => s.stackName)).toEqual(['App']);
+    expect(data.dependencies).toEqual([]);
+    const appTemplate = assembly.getStackByName('App').template;
+    const edgeTemplate = assembly.getStackByName('Edge').template;
+    expect(JSON.stringify(appTemplate)).not.toContain('Fn::ImportValue');
+    // The front door's stack keeps no secret of its own (no HTTP API behind it); one per service in the app's.
+    expect(frontDoor.originSecret).toBeUndefined();
+    const types = (t: any) => Object.values(t.Resources).map((r: any) => r.Type);
+    expect(types(edgeTemplate)).not.toContain('AWS::SecretsManager::Secret');
+    const secrets = Object.entries(appTemplate.Resources).filter(([, r]: any) => r.Type === 'AWS::SecretsManager::Secret').map(([id]) => id).sort();
+    expect(secrets).toEqual([expect.stringMatching(/^CanvasFrontDoorOriginSecret/), expect.stringMatching(/^ChatFrontDoorOriginSecret/)]);
+    // Each listener rule checks its own service's secret, resolved in the app's stack...
+    const rules = Object.values(appTemplate.Resources).filter((r: any) => r.Type === 'AWS::ElasticLoadBalancingV2::ListenerRule') as any[];
+    const ruleSecrets = rules.map(r => JSON.stringify(r.Properties.Conditions[0].HttpHeaderConfig.Values[0]));
+    expect(ruleSecrets.map(v => secrets.find(id => v.includes(`"Ref":"${id}"`)))).toEqual(expect.arrayContaining(secrets));
+    // ...and the distribution sends the same secret to each, imported from the app's stack.
+    const distribution = Object.values(edgeTemplate.Resources).find((r: any) => r.Type === 'AWS::CloudFront::Distribution') as any;
+    const headers = distribution.Properties.DistributionConfig.Origins.filter((o: any) => o.OriginCustomHeaders)
+      .map((o: any) => [o.DomainName, o.OriginCustomHeaders[0].HeaderValue]);
+    expect(headers).toHaveLength(2);
+    for (const [, value] of headers) {
+      expect(value).toEqual({ 'Fn::Join': ['', ['{{resolve:secretsmanager:', { 'Fn::ImportValue': expect.stringMatching(/FrontDoorOriginSecret/) }, ':SecretString:::}}']] });
+    }
+    const byDomain = Object.fromEntries(headers.map(([domain, value]: any) => [JSON.stringify(domain), value['Fn::Join'][1][1]['Fn::ImportValue']]));
+    expect(byDomain['"canvas-origin.example.com"']).toMatch(/CanvasFrontDoorOriginSecret/);
+    expect(Object.entries(byDomain).find(([d]) => d.includes('ChatLoadBalancer'))?.[1]).toMatch(/ChatFrontDoorOriginSecret/);
+    // The services admit only CloudFront's list, on their forwarding ports.
+    const ingress = Object.values(appTemplate.Resources).filter((r: any) => r.Type === 'AWS::EC2::SecurityGroupIngress').map((r: any) => r.Properties);
+    expect(ingress.filter((r: any) => r.CidrIp === '0.0.0.0/0')).toEqual([]);
+    expect(ingress.filter((r: any) => r.SourcePrefixListId).map((r: any) => r.FromPort).sort()).toEqual([443, 80]);
+  });
+
+  test('the secret made beside a service is nag-clean', () => {
+    const { data, buildFrontDoor } = internetFacingSplit('eu-west-1', 'eu-west-1');
+    buildFrontDoor();
+    const secret = data.node.findChild('Canvas').node.findChild('FrontDoorOriginSecret');
+    expect(nagFindings(data).filter(f => f.resources.some(r => r.startsWith(secret.node.path)))).toEqual([]);
+  });
+
+  // Across regions aws-cdk-lib passes the secret's ARN through an SSM parameter that a
+  // Custom::CrossRegionExportReader reads at deploy time, and the secret stays in the service's region;
+  // CloudFormation resolves secretsmanager dynamic references by name in the stack's own account and region
+  // or by ARN for other accounts (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-secretsmanager.html),
+  // so the front door refuses the combination at synth rather than leave it to the deployment.
+  test('front door in us-east-1, internet-facing service in eu-west-1 fails with the fix', () => {
+    const { buildFrontDoor } = internetFacingSplit('us-east-1', 'eu-west-1');
+    expect(buildFrontDoor).toThrow("Edge/FrontDoor: route to App/Canvas 'eu-west-1' is an internet-facing service in another region than the front door (us-east-1), "
+      + 'and the secret origin header the distribution sends cannot be resolved from a secret of another region; create the front door in eu-west-1 '
+      + '(a us-east-1 viewer certificate can reach it through crossRegionReferences), or make the service\'s load balancer internal (publicLoadBalancer: false), '
+      + 'which CloudFront reaches through a VPC origin without a shared secret');
   });
 });

@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, SecretValue, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -43,7 +43,7 @@ describe('addOriginProtection', () => {
       certificate: certificate ? acm.Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:eu-west-1:123456789012:certificate/abc') : undefined,
     });
     const frontDoor = new Construct(stack, 'FrontDoor');
-    svc.addOriginProtection({ frontDoor, headerName: 'X-Origin-Verify', headerValue: 'secret-value' });
+    svc.addOriginProtection({ frontDoor, headerName: 'X-Origin-Verify', headerValue: SecretValue.unsafePlainText('secret-value') });
     return { stack, svc, frontDoor };
   }
 
