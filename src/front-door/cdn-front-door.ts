@@ -117,6 +117,26 @@ export interface CdnFrontDoorProps {
   readonly accessLogsBucket?: s3.IBucket;
 
   /**
+   * What `cdk destroy` (or removing the front door from the app) does with the site bucket it creates.
+   * `RemovalPolicy.DESTROY` also empties it first, every version of every object (aws-cdk-lib's
+   * `autoDeleteObjects`, a custom resource in the stack), since CloudFormation deletes only empty buckets;
+   * the site is rebuilt from its folder on the next deploy.
+   *
+   * @default RemovalPolicy.RETAIN - the bucket and the site's files stay in the account after `cdk destroy`
+   */
+  readonly siteBucketRemovalPolicy?: RemovalPolicy;
+
+  /**
+   * What `cdk destroy` (or removing the front door from the app) does with the access-log bucket it
+   * creates (not with a given `accessLogsBucket`). `RemovalPolicy.DESTROY` empties it first, every
+   * version of every log file (aws-cdk-lib's `autoDeleteObjects`), so the logs are lost with the stack.
+   *
+   * @default RemovalPolicy.RETAIN - the bucket and its logs stay after `cdk destroy`, as an audit trail
+   * (its lifecycle rule still expires the logs after 90 days)
+   */
+  readonly accessLogsRemovalPolicy?: RemovalPolicy;
+
+  /**
    * How long the log groups the front door creates keep their events: those of the origin-check function
    * that guards HTTP APIs. A year by default: the logs of a public-facing system are its audit trail, and
    * an incident is often found months after it began; CloudWatch Logs storage costs little next to
@@ -246,8 +266,8 @@ export class CdnFrontDoor extends Construct {
       cloudFrontPrefixListId: props.cloudFrontPrefixListId,
     });
 
-    this.accessLogsBucket = props.accessLogsBucket ?? this.createAccessLogsBucket();
-    this.siteBucket = this.createSiteBucket();
+    this.accessLogsBucket = props.accessLogsBucket ?? this.createAccessLogsBucket(props.accessLogsRemovalPolicy ?? RemovalPolicy.RETAIN);
+    this.siteBucket = this.createSiteBucket(props.siteBucketRemovalPolicy ?? RemovalPolicy.RETAIN);
     this.responseHeadersPolicy = this.createResponseHeadersPolicy(props.contentSecurityPolicy ?? DEFAULT_CSP);
     this.distribution = this.createDistribution(props);
     this.siteDeployment = this.deploySite(props.site);
@@ -347,7 +367,7 @@ export class CdnFrontDoor extends Construct {
     return createOriginHeaderSecret(this, 'OriginSecret', `Value of the ${ORIGIN_HEADER} header that ${this.node.path} sends to its origins`);
   }
 
-  private createSiteBucket(): s3.Bucket {
+  private createSiteBucket(removalPolicy: RemovalPolicy): s3.Bucket {
     const bucket = new s3.Bucket(this, 'SiteBucket', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -357,7 +377,8 @@ export class CdnFrontDoor extends Construct {
       lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'site-bucket/',
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
     });
     enableEventBridgeNotifications(bucket);
     acknowledgeControl(bucket, 's3_bucket_default_encryption_kms_check',
@@ -367,7 +388,7 @@ export class CdnFrontDoor extends Construct {
     return bucket;
   }
 
-  private createAccessLogsBucket(): s3.Bucket {
+  private createAccessLogsBucket(removalPolicy: RemovalPolicy): s3.Bucket {
     const bucket = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -376,7 +397,8 @@ export class CdnFrontDoor extends Construct {
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
       versioned: true,
       lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(1) }],
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
     });
     enableEventBridgeNotifications(bucket);
     acknowledgeNag(bucket, 'S1',
@@ -513,6 +535,18 @@ export class CdnFrontDoor extends Construct {
         `The services ${httpServices.map(s => s.node.path).join(', ')} have no certificate and insecureHttpToOrigin was set for development, so CloudFront reaches their load balancers over HTTP; the listeners still admit only CloudFront's origin-facing addresses carrying the secret origin header.`);
     }
     this.acknowledgeSiteDeployment();
+    if (props.siteBucketRemovalPolicy === RemovalPolicy.DESTROY || (!props.accessLogsBucket && props.accessLogsRemovalPolicy === RemovalPolicy.DESTROY)) {
+      this.acknowledgeAutoDeleteObjects();
+    }
+  }
+
+  /** The handler that empties a DESTROY bucket is aws-cdk-lib's stack-wide singleton (`autoDeleteObjects`). */
+  private acknowledgeAutoDeleteObjects(): void {
+    const handler = Stack.of(this).node.tryFindChild('Custom::S3AutoDeleteObjectsCustomResourceProvider')?.node.tryFindChild('Handler');
+    if (handler) {
+      acknowledgeControl(handler, 'lambda_inside_vpc_check',
+        'This is aws-cdk-lib\'s autoDeleteObjects handler, which empties a bucket whose removal policy is DESTROY before CloudFormation deletes it; it calls only the S3 API, never anything inside a VPC.');
+    }
   }
 
   /** The BucketDeployment's singleton handler, shared by the stack, is aws-cdk-lib's own function and role. */

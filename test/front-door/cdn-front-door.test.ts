@@ -1,5 +1,5 @@
 import * as crypto from 'crypto';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -145,6 +145,42 @@ describe('CdnFrontDoor: the site', () => {
       LifecycleConfiguration: { Rules: [{ ExpirationInDays: 90, NoncurrentVersionExpiration: { NoncurrentDays: 1 }, Status: 'Enabled' }] },
       NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
     });
+  });
+
+  test('both buckets are retained by cdk destroy by default', () => {
+    const { t } = build();
+    const buckets = Object.values(t.findResources('AWS::S3::Bucket', { Properties: { BucketName: Match.absent() } })) as any[];
+    const ours = buckets.filter(b => b.Properties.LoggingConfiguration?.LogFilePrefix === 'site-bucket/' || b.Properties.AccessControl === 'LogDeliveryWrite');
+    expect(ours.map(b => [b.DeletionPolicy, b.UpdateReplacePolicy])).toEqual([['Retain', 'Retain'], ['Retain', 'Retain']]);
+    expect(t.findResources('Custom::S3AutoDeleteObjects')).toEqual({});
+  });
+
+  // CloudFormation deletes only empty buckets (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-s3-bucket.html),
+  // so DESTROY comes with aws-cdk-lib's autoDeleteObjects, which empties each bucket first.
+  test('siteBucketRemovalPolicy and accessLogsRemovalPolicy DESTROY delete and empty each bucket, with the handler acknowledged', () => {
+    const { t, stack } = build({ frontDoor: () => ({ siteBucketRemovalPolicy: RemovalPolicy.DESTROY, accessLogsRemovalPolicy: RemovalPolicy.DESTROY }) });
+    const site = Object.entries(t.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('FrontDoorSiteBucket'))![1] as any;
+    const logs = Object.entries(t.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('FrontDoorAccessLogs'))![1] as any;
+    expect([site.DeletionPolicy, logs.DeletionPolicy]).toEqual(['Delete', 'Delete']);
+    const emptied = Object.values(t.findResources('Custom::S3AutoDeleteObjects')).map((r: any) => r.Properties.BucketName.Ref).sort();
+    expect(emptied).toEqual([expect.stringMatching(/^FrontDoorAccessLogs/), expect.stringMatching(/^FrontDoorSiteBucket/)]);
+    expect(nagFindings(stack)).toEqual([]);
+    expect(controlFindings(stack, 'Test/').filter(f => /AutoDelete|FrontDoor/.test(f))).toEqual([]);
+  });
+
+  test('only the site bucket is destroyed when only it asks; a given access-log bucket is never touched', () => {
+    const given = build({
+      frontDoor: (_svc, stack) => ({
+        accessLogsRemovalPolicy: RemovalPolicy.DESTROY,
+        accessLogsBucket: new s3.Bucket(stack, 'Logs', { objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED }),
+      }),
+    });
+    expect(given.t.findResources('Custom::S3AutoDeleteObjects')).toEqual({});
+    const logsBucket = Object.entries(given.t.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('Logs'))![1] as any;
+    expect(logsBucket.DeletionPolicy).toBe('Retain');
+    const onlySite = build({ frontDoor: () => ({ siteBucketRemovalPolicy: RemovalPolicy.DESTROY }) });
+    const emptied = Object.values(onlySite.t.findResources('Custom::S3AutoDeleteObjects')).map((r: any) => r.Properties.BucketName.Ref);
+    expect(emptied).toEqual([expect.stringMatching(/^FrontDoorSiteBucket/)]);
   });
 
   test('the folder is deployed with pruning and the whole cache invalidated', () => {
