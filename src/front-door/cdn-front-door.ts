@@ -535,7 +535,8 @@ export class CdnFrontDoor extends Construct {
         `The services ${httpServices.map(s => s.node.path).join(', ')} have no certificate and insecureHttpToOrigin was set for development, so CloudFront reaches their load balancers over HTTP; the listeners still admit only CloudFront's origin-facing addresses carrying the secret origin header.`);
     }
     this.acknowledgeSiteDeployment();
-    if (props.siteBucketRemovalPolicy === RemovalPolicy.DESTROY || (!props.accessLogsBucket && props.accessLogsRemovalPolicy === RemovalPolicy.DESTROY)) {
+    const destroyLogs = !props.accessLogsBucket && props.accessLogsRemovalPolicy === RemovalPolicy.DESTROY;
+    if (props.siteBucketRemovalPolicy === RemovalPolicy.DESTROY || destroyLogs) {
       this.acknowledgeAutoDeleteObjects();
     }
   }
