@@ -1,4 +1,4 @@
-import { Annotations, Duration, Fn, Names, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -301,7 +301,7 @@ export class RedisPubSubBus extends Construct implements IRedisPubSubBus {
    * decrypt through Secrets Manager when `encryptionKey` is set).
    */
   public grantReadAuthToken(grantee: iam.IGrantable): iam.Grant {
-    return this.authSecret.grantRead(grantee);
+    return grantReadToken(this.authSecret, grantee);
   }
 
   /**
@@ -558,7 +558,7 @@ class ImportedRedisPubSubBus extends Construct implements IRedisPubSubBus {
   }
 
   public grantReadAuthToken(grantee: iam.IGrantable): iam.Grant {
-    return this.authSecret.grantRead(grantee);
+    return grantReadToken(this.authSecret, grantee);
   }
 }
 
@@ -584,8 +584,52 @@ function connectService(bus: IRedisPubSubBus, connected: Set<string>, service: e
   openPort(bus, service, `From ${service.node.path}`);
   container.addEnvironment(EnvContract.BUS_URL, bus.url);
   container.addEnvironment(EnvContract.BUS_CLUSTER, String(bus.isClusterMode));
-  // Adding the ECS secret grants the execution role read of it (ecs.Secret.fromSecretsManager).
-  container.addSecret(EnvContract.BUS_AUTH, ecs.Secret.fromSecretsManager(bus.authSecret));
+  // Adding the ECS secret grants the execution role read of it, through bus.grantReadAuthToken.
+  container.addSecret(EnvContract.BUS_AUTH, new AuthTokenSecret(bus));
+}
+
+/** The AUTH token as an ECS secret whose read is granted by `bus.grantReadAuthToken` (cycle-free across stacks). */
+class AuthTokenSecret extends ecs.Secret {
+  public readonly arn: string;
+  public readonly hasField = false;
+
+  constructor(private readonly bus: IRedisPubSubBus) {
+    super();
+    this.arn = bus.authSecret.secretArn;
+  }
+
+  public grantRead(grantee: iam.IGrantable): iam.Grant {
+    return this.bus.grantReadAuthToken(grantee);
+  }
+}
+
+/**
+ * Grants read of the token. `ISecret.grantRead` lets the grantee decrypt through the secret's KMS key by
+ * adding the grantee to the key's policy; with the key in a data stack and the grantee in an app stack that
+ * is a reference from the data stack to the app stack, which closes a dependency cycle. In that case the
+ * decrypt permission goes into the grantee's own policy instead (limited to use through Secrets Manager by
+ * `kms:ViaService`), which the key honours when its policy lets IAM policies of the account grant its use,
+ * as the default key policy does (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+ */
+function grantReadToken(secret: secretsmanager.ISecret, grantee: iam.IGrantable): iam.Grant {
+  const key = secret.encryptionKey;
+  const principal = grantee.grantPrincipal;
+  if (!key || !Construct.isConstruct(principal) || Stack.of(principal) === Stack.of(key)) {
+    return secret.grantRead(grantee);
+  }
+  const grant = iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+    // A secret imported by name has a partial ARN; Secrets Manager appends six random characters.
+    resourceArns: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+  });
+  iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['kms:Decrypt'],
+    resourceArns: [key.keyArn],
+    conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(key).region}.amazonaws.com` } },
+  });
+  return grant;
 }
 
 /** A function whose environment can be set here: lambda.Function, SingletonFunction, or the function behind an alias or version. */
