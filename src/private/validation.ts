@@ -29,8 +29,16 @@ export function checkInteger(scope: IConstruct, prop: string, value: number | un
   }
 }
 
-/** Checks a duration in whole seconds within [minSeconds, maxSeconds]; returns the seconds. */
-export function checkSeconds(scope: IConstruct, prop: string, value: Duration, minSeconds: number, maxSeconds: number, limitName: string): number {
+/**
+ * Checks a duration in whole seconds within [minSeconds, maxSeconds]; returns the seconds, or undefined
+ * when the duration is an unresolved token (a CloudFormation parameter, say), which only deployment can check.
+ */
+export function checkSeconds(
+  scope: IConstruct, prop: string, value: Duration, minSeconds: number, maxSeconds: number, limitName: string,
+): number | undefined {
+  if (value.isUnresolved()) {
+    return undefined;
+  }
   const seconds = value.toSeconds({ integral: false });
   if (!Number.isInteger(seconds)) {
     invalidProp(scope, prop, value, 'is not a whole number of seconds', 'use whole seconds');

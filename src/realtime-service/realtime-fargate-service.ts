@@ -1,11 +1,14 @@
-import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { LoadBalancerExposure } from './load-balancer-exposure';
@@ -142,6 +145,17 @@ export interface RealtimeFargateServiceProps {
   readonly logEncryptionKey?: kms.IKey;
 
   /**
+   * What `cdk destroy` (or removing the service from the app) does to the log groups the service creates:
+   * the container log group and, when it creates its VPC, the flow log group. `RETAIN` keeps them, and
+   * their events until the retention ends, as an audit trail of a system that no longer exists; a
+   * retained log group whose name is generated never collides with a new deployment. `DESTROY` deletes
+   * them with their events, for development stacks.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+
+  /**
    * The load balancer's idle timeout: a connection with no traffic for this long is closed. Between 1 s and
    * 4000 s. The container gets min(idleTimeout, 600 s) as `REALTIME_IDLE_TIMEOUT_SECONDS` (600 s is
    * CloudFront's fixed origin idle limit) and must ping its clients well inside it.
@@ -197,6 +211,29 @@ export interface RealtimeFargateServiceProps {
   readonly insecureHttp?: boolean;
 
   /**
+   * The security policy (TLS versions and ciphers) of the HTTPS listener; needs `certificate`.
+   *
+   * @default elbv2.SslPolicy.RECOMMENDED_TLS (TLS 1.2 and 1.3 only)
+   */
+  readonly sslPolicy?: elbv2.SslPolicy;
+
+  /**
+   * A domain name for the load balancer: an A record aliasing it is created in `domainZone`, as
+   * ApplicationLoadBalancedFargateService does. The name must be within the zone, and `certificate` must
+   * cover it for clients to connect over HTTPS.
+   *
+   * @default - no DNS record; clients use the load balancer's DNS name or a front door
+   */
+  readonly domainName?: string;
+
+  /**
+   * The Route 53 hosted zone of `domainName`. Required with `domainName`, and only with it.
+   *
+   * @default - no DNS record
+   */
+  readonly domainZone?: route53.IHostedZone;
+
+  /**
    * Put the load balancer in public subnets with an internet-facing scheme. Behind a `CdnFrontDoor`, set
    * false: the front door then reaches the internal load balancer through a CloudFront VPC origin.
    *
@@ -222,6 +259,26 @@ export interface RealtimeFargateServiceProps {
    * 90 days (replaced versions after 1 day), object events sent to EventBridge
    */
   readonly accessLogsBucket?: s3.IBucket;
+
+  /**
+   * Whether the load balancer writes access logs. ALB access logging grants delivery to a principal of the
+   * stack's region, so a stack without a region (an environment-agnostic stack) must set this to false.
+   * Without access logs there is no record of who connected; cdk-nag's ELB2 and Control Tower's
+   * CT.ELASTICLOADBALANCING.PR.6, which require them, are acknowledged on the load balancer with this setting as the reason.
+   *
+   * @default true
+   */
+  readonly accessLogs?: boolean;
+
+  /**
+   * What `cdk destroy` (or removing the service from the app) does to the access-log bucket the service
+   * creates (not to a given `accessLogsBucket`). `RETAIN` keeps the bucket and its logs. `DESTROY` deletes
+   * the bucket, which CloudFormation can do only when it is empty (every object version included): empty it
+   * first, or the deletion of the stack fails at the bucket.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly accessLogsRemovalPolicy?: RemovalPolicy;
 
   /**
    * Task-count range and scaling targets.
@@ -252,6 +309,60 @@ export interface RealtimeFargateServiceProps {
    * @default - a name unique to this construct's path
    */
   readonly serviceName?: string;
+
+  /**
+   * The role the container's code runs as: what `grant*` calls on this service (or on
+   * `service.grantPrincipal`) give permissions to. A given role's policies are its owner's to review:
+   * the service acknowledges no cdk-nag finding on them.
+   *
+   * @default - a new role that ECS tasks can assume
+   */
+  readonly taskRole?: iam.IRole;
+
+  /**
+   * The role ECS uses to start the tasks: pull the image, write logs and read `secrets`. It must trust
+   * `ecs-tasks.amazonaws.com`. ECS adds what it needs to it; the cdk-nag acknowledgement of
+   * `ecr:GetAuthorizationToken` on all resources is made only on a role the service creates.
+   *
+   * @default - a new role that ECS tasks can assume
+   */
+  readonly executionRole?: iam.IRole;
+
+  /**
+   * Security groups of the tasks. The load balancer is admitted to the container port on each of them.
+   *
+   * @default - a new security group that admits only the load balancer and allows all outbound traffic
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * Turn on ECS Exec (`aws ecs execute-command`) for the tasks; the task role is then allowed to open the
+   * Systems Manager channels it uses. ECS Exec needs a writable root filesystem (its agent writes to it),
+   * so this requires `readonlyRootFilesystem: false`.
+   *
+   * @default false
+   */
+  readonly enableExecuteCommand?: boolean;
+
+  /**
+   * Capacity provider strategies of the service, for example
+   * `[{ capacityProvider: 'FARGATE_SPOT', weight: 1 }]` for a lean profile (Spot tasks can be stopped with
+   * two minutes' notice; the drain window then runs as on any stop). A cluster the service creates gets the
+   * `FARGATE` and `FARGATE_SPOT` providers when this is set; a given `ecs.Cluster` must have every named
+   * provider (`enableFargateCapacityProviders: true`), or synthesis fails; an imported cluster cannot be
+   * checked and must have them, or the deployment fails.
+   *
+   * @default - the FARGATE launch type
+   */
+  readonly capacityProviderStrategies?: ecs.CapacityProviderStrategy[];
+
+  /**
+   * How long ECS ignores failed load-balancer health checks of a newly started task, so a slow start does
+   * not get it replaced.
+   *
+   * @default Duration.seconds(60)
+   */
+  readonly healthCheckGracePeriod?: Duration;
 }
 
 /**
@@ -280,7 +391,7 @@ export interface RealtimeFargateServiceProps {
  *   drainTimeout: Duration.seconds(60),
  * });
  */
-export class RealtimeFargateService extends Construct implements ec2.IConnectable {
+export class RealtimeFargateService extends Construct implements ec2.IConnectable, iam.IGrantable {
   /** The VPC of the service. */
   public readonly vpc: ec2.IVpc;
   /** The ECS cluster the service runs in. */
@@ -303,8 +414,12 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
   public readonly listenerPort: number;
   /** The target group of the tasks. */
   public readonly targetGroup: elbv2.ApplicationTargetGroup;
-  /** The bucket the load balancer writes access logs to. */
-  public readonly accessLogsBucket: s3.IBucket;
+  /** The bucket the load balancer writes access logs to; undefined with `accessLogs: false`. */
+  public readonly accessLogsBucket?: s3.IBucket;
+  /** The principal `grant*` calls give permissions to: the task role, which the container's code runs as. */
+  public readonly grantPrincipal: iam.IPrincipal;
+  /** The A record of `domainName`, when one was given. */
+  public readonly domainRecord?: route53.ARecord;
   /** The scalable task count. */
   public readonly scalableTaskCount: ecs.ScalableTaskCount;
   /** The value of the `Service` dimension on this service's connection metrics. */
@@ -330,21 +445,27 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
     super(scope, id);
     this.settings = this.validateProps(props);
     this.metricsServiceName = props.serviceName ?? Names.uniqueResourceName(this, { maxLength: 64 });
-    this.keepaliveBoundSeconds = Math.min(this.settings.idleTimeoutSeconds, CLOUDFRONT_ORIGIN_IDLE_SECONDS);
+    // An idle timeout from a token (a parameter, say) is passed on as it is: its cap is the deployer's to keep.
+    this.keepaliveBoundSeconds = Token.isUnresolved(this.settings.idleTimeoutSeconds)
+      ? this.settings.idleTimeoutSeconds
+      : Math.min(this.settings.idleTimeoutSeconds, CLOUDFRONT_ORIGIN_IDLE_SECONDS);
 
-    this.cluster = props.cluster ?? this.createCluster(props.vpc ?? this.createVpc(props));
+    this.cluster = props.cluster ?? this.createCluster(props.vpc ?? this.createVpc(props), props);
     this.vpc = this.cluster.vpc;
 
     this.logGroup = constructLogGroup(this, 'Logs', {
       retention: props.logRetention,
       encryptionKey: props.logEncryptionKey,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.taskDefinition = this.createTaskDefinition(props);
+    this.grantPrincipal = this.taskDefinition.taskRole;
     this.container = this.createContainer(props);
 
     this.internetFacing = props.publicLoadBalancer ?? true;
-    this.accessLogsBucket = props.accessLogsBucket ?? this.createAccessLogsBucket();
+    if (props.accessLogs ?? true) {
+      this.accessLogsBucket = props.accessLogsBucket ?? this.createAccessLogsBucket(props);
+    }
     this.loadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
       vpc: this.vpc,
       description: `Load balancer of ${this.node.path}`,
@@ -358,8 +479,16 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       securityGroup: this.loadBalancerSecurityGroup,
       targetGroup: this.targetGroup,
       certificate: props.certificate,
+      sslPolicy: props.sslPolicy,
       insecureHttp: props.insecureHttp ?? false,
     });
+    if (props.domainName !== undefined && props.domainZone) {
+      this.domainRecord = new route53.ARecord(this, 'DomainRecord', {
+        zone: props.domainZone,
+        recordName: props.domainName,
+        target: route53.RecordTarget.fromAlias(new route53targets.LoadBalancerTarget(this.loadBalancer)),
+      });
+    }
     this.listener = this.exposure.listener;
     this.listenerProtocol = this.exposure.protocol;
     this.listenerPort = this.exposure.port;
@@ -465,7 +594,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
    * @default - average over 5 minutes
    */
   public metricCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.service.metricCpuUtilization(props);
+    return this.service.metricCpuUtilization({ statistic: 'Average', period: Duration.minutes(5), ...props });
   }
 
   /**
@@ -474,15 +603,23 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
    * @default - average over 5 minutes
    */
   public metricMemoryUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.service.metricMemoryUtilization(props);
+    return this.service.metricMemoryUtilization({ statistic: 'Average', period: Duration.minutes(5), ...props });
   }
 
   private validateProps(props: RealtimeFargateServiceProps): Settings {
-    const idleTimeoutSeconds = checkSeconds(this, 'idleTimeout', props.idleTimeout ?? Duration.seconds(120), 1, 4000, 'the ALB');
-    const drainSeconds = checkSeconds(this, 'drainTimeout', props.drainTimeout ?? Duration.seconds(30), 0, FARGATE_MAX_STOP_SECONDS, "Fargate's stopTimeout");
+    const idleTimeout = props.idleTimeout ?? Duration.seconds(120);
+    const drainTimeout = props.drainTimeout ?? Duration.seconds(30);
+    // A token (a CloudFormation parameter, say) is checked by the deployment, not here; it must be in seconds.
+    const idleTimeoutSeconds = checkSeconds(this, 'idleTimeout', idleTimeout, 1, 4000, 'the ALB') ?? idleTimeout.toSeconds();
+    const drainSeconds = checkSeconds(this, 'drainTimeout', drainTimeout, 0, FARGATE_MAX_STOP_SECONDS, "Fargate's stopTimeout") ?? drainTimeout.toSeconds();
     if (props.stickySessions) {
       checkSeconds(this, 'stickySessions', props.stickySessions, 1, 7 * 24 * 3600, 'ALB stickiness');
     }
+    if (props.healthCheckGracePeriod) {
+      // ECS takes HealthCheckGracePeriodSeconds up to 2,147,483,647 (AWS::ECS::Service).
+      checkSeconds(this, 'healthCheckGracePeriod', props.healthCheckGracePeriod, 0, 2_147_483_647, 'ECS health-check grace period');
+    }
+    this.validateParityProps(props);
     checkInteger(this, 'containerPort', props.containerPort, 1, 65535);
     if (props.certificate && props.insecureHttp) {
       invalidProp(this, 'insecureHttp', true, 'contradicts certificate', 'remove insecureHttp to serve HTTPS, or remove certificate for a development stack');
@@ -497,6 +634,56 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       invalidProp(this, 'vpc', props.vpc.node.path, 'is ignored when cluster is given', "remove vpc; the cluster's VPC is used");
     }
     return { idleTimeoutSeconds, drainSeconds, ...this.validateScaling(props.scaling ?? {}, props.scaleToZero) };
+  }
+
+  private validateParityProps(props: RealtimeFargateServiceProps): void {
+    if (props.sslPolicy && !props.certificate) {
+      invalidProp(this, 'sslPolicy', props.sslPolicy, 'applies to the HTTPS listener, which only a certificate creates', 'give certificate, or remove sslPolicy');
+    }
+    if (props.domainName !== undefined && !props.domainZone) {
+      invalidProp(this, 'domainName', props.domainName, 'needs domainZone for its A record', 'give the Route 53 hosted zone of the name as domainZone');
+    }
+    if (props.domainZone && props.domainName === undefined) {
+      invalidProp(this, 'domainZone', props.domainZone.node.path, 'is used only with domainName', 'give domainName, or remove domainZone');
+    }
+    if (props.accessLogs === false && props.accessLogsBucket) {
+      invalidProp(this, 'accessLogsBucket', props.accessLogsBucket.node.path, 'contradicts accessLogs: false', 'remove accessLogsBucket, or accessLogs: false to keep access logs');
+    }
+    if (props.accessLogs === false && props.accessLogsRemovalPolicy) {
+      invalidProp(this, 'accessLogsRemovalPolicy', props.accessLogsRemovalPolicy, 'applies to the access-log bucket, which accessLogs: false does not create', 'remove accessLogsRemovalPolicy');
+    }
+    if (props.accessLogsBucket && props.accessLogsRemovalPolicy) {
+      invalidProp(this, 'accessLogsRemovalPolicy', props.accessLogsRemovalPolicy, 'applies only to a bucket the service creates, not to the given accessLogsBucket',
+        'set the removal policy on the given bucket, or remove accessLogsRemovalPolicy');
+    }
+    for (const [prop, policy] of [['logRemovalPolicy', props.logRemovalPolicy], ['accessLogsRemovalPolicy', props.accessLogsRemovalPolicy]] as const) {
+      // CloudFormation takes the Snapshot deletion policy only on resources that have snapshots:
+      // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html
+      if (policy === RemovalPolicy.SNAPSHOT) {
+        invalidProp(this, prop, policy, 'is not supported by log groups or buckets, which have no snapshots', 'use RETAIN, RETAIN_ON_UPDATE_OR_DELETE or DESTROY');
+      }
+    }
+    if (props.enableExecuteCommand && (props.readonlyRootFilesystem ?? true)) {
+      invalidProp(this, 'enableExecuteCommand', true, 'needs a writable root filesystem, where the ECS Exec agent writes its state and logs',
+        'set readonlyRootFilesystem: false as well, or remove enableExecuteCommand');
+    }
+    if (props.capacityProviderStrategies?.length === 0) {
+      invalidProp(this, 'capacityProviderStrategies', '[]', 'is empty', "name at least one provider, e.g. [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }], or remove it to use the FARGATE launch type");
+    }
+    const cluster = props.cluster;
+    if (props.capacityProviderStrategies && cluster instanceof ecs.Cluster) {
+      const strategies = props.capacityProviderStrategies;
+      // Checked at synthesis: enableFargateCapacityProviders() may be called on the cluster after this service is made.
+      this.node.addValidation({
+        validate: () => strategies
+          .map(s => s.capacityProvider)
+          .filter(name => !Token.isUnresolved(name) && !cluster.capacityProviderNames.includes(name))
+          .map(name => `${this.node.path}: capacityProviderStrategies names '${name}', which cluster ${cluster.node.path} does not have; `
+            + (name === 'FARGATE' || name === 'FARGATE_SPOT'
+              ? 'create the cluster with enableFargateCapacityProviders: true (or call cluster.enableFargateCapacityProviders())'
+              : 'add the capacity provider to the cluster, or remove it from the strategies')),
+      });
+    }
   }
 
   private validateScaling(scaling: RealtimeScalingOptions, scaleToZero: ScaleToZeroOptions | undefined): ScalingSettings {
@@ -517,7 +704,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
     if (minCapacity === 0) {
       const idle = scaleToZero?.idlePeriod ?? Duration.minutes(15);
       const seconds = checkSeconds(this, 'scaleToZero.idlePeriod', idle, 60, 86_400, 'CloudWatch alarm evaluation');
-      if (seconds % 60 !== 0) {
+      if (seconds !== undefined && seconds % 60 !== 0) {
         invalidProp(this, 'scaleToZero.idlePeriod', idle, 'is not whole minutes', 'use whole minutes (alarm periods are 60 s)');
       }
       checkInteger(this, 'scaleToZero.wakeCapacity', scaleToZero?.wakeCapacity, 1, maxCapacity);
@@ -548,14 +735,18 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       destination: ec2.FlowLogDestination.toCloudWatchLogs(constructLogGroup(this, 'FlowLogs', {
         retention: props.logRetention,
         encryptionKey: props.logEncryptionKey,
-        removalPolicy: RemovalPolicy.RETAIN,
+        removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
       })),
     });
     return vpc;
   }
 
-  private createCluster(vpc: ec2.IVpc): ecs.ICluster {
-    return new ecs.Cluster(this, 'Cluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+  private createCluster(vpc: ec2.IVpc, props: RealtimeFargateServiceProps): ecs.ICluster {
+    return new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      enableFargateCapacityProviders: props.capacityProviderStrategies !== undefined ? true : undefined,
+    });
   }
 
   private createTaskDefinition(props: RealtimeFargateServiceProps): ecs.FargateTaskDefinition {
@@ -567,6 +758,8 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
         operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
       },
       volumes: [{ name: 'tmp' }],
+      taskRole: props.taskRole,
+      executionRole: props.executionRole,
     });
   }
 
@@ -579,14 +772,17 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       user: props.user ?? '1000',
       // A hard limit equal to the task's memory: the container is stopped rather than starving others.
       memoryLimitMiB: props.memoryLimitMiB ?? 1024,
-      stopTimeout: Duration.seconds(Math.min(this.settings.drainSeconds + STOP_MARGIN_SECONDS, FARGATE_MAX_STOP_SECONDS)),
+      // A drain window from a token cannot be added to at synth time: the task then gets Fargate's maximum.
+      stopTimeout: Duration.seconds(Token.isUnresolved(this.settings.drainSeconds)
+        ? FARGATE_MAX_STOP_SECONDS
+        : Math.min(this.settings.drainSeconds + STOP_MARGIN_SECONDS, FARGATE_MAX_STOP_SECONDS)),
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'server' }),
       portMappings: [{ containerPort: port, protocol: ecs.Protocol.TCP, name: 'http' }],
       environment: {
         ...props.environment,
         [EnvContract.PORT]: String(port),
-        [EnvContract.IDLE_TIMEOUT_SECONDS]: String(this.keepaliveBoundSeconds),
-        [EnvContract.DRAIN_SECONDS]: String(this.settings.drainSeconds),
+        [EnvContract.IDLE_TIMEOUT_SECONDS]: Tokenization.stringifyNumber(this.keepaliveBoundSeconds),
+        [EnvContract.DRAIN_SECONDS]: Tokenization.stringifyNumber(this.settings.drainSeconds),
         [EnvContract.METRICS_NAMESPACE]: CONNECTION_METRIC.namespace,
         [EnvContract.METRICS_SERVICE]: this.metricsServiceName,
       },
@@ -596,7 +792,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
     return container;
   }
 
-  private createAccessLogsBucket(): s3.IBucket {
+  private createAccessLogsBucket(props: RealtimeFargateServiceProps): s3.Bucket {
     const bucket = new s3.Bucket(this, 'AccessLogs', {
       // ALB access logs can be delivered only to buckets encrypted with SSE-S3:
       // https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
@@ -606,7 +802,7 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: true,
       lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(1) }],
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: props.accessLogsRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
     enableEventBridgeNotifications(bucket);
     return bucket;
@@ -622,9 +818,12 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       http2Enabled: true,
       deletionProtection: props.deletionProtection ?? true,
     });
+    if (!this.accessLogsBucket) {
+      return loadBalancer;
+    }
     if (Token.isUnresolved(Stack.of(this).region)) {
       throw new Error(`${this.node.path}: the stack has no region, which ALB access logging needs (log delivery is granted to a region-specific principal); `
-        + "set env: { region: 'us-east-1' } (or process.env.CDK_DEFAULT_REGION) on the stack");
+        + "set env: { region: 'us-east-1' } (or process.env.CDK_DEFAULT_REGION) on the stack, or set accessLogs: false to run without load-balancer access logs");
     }
     loadBalancer.logAccessLogs(this.accessLogsBucket, Names.uniqueId(this));
     return loadBalancer;
@@ -664,8 +863,11 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       circuitBreaker: { enable: true, rollback: true },
-      healthCheckGracePeriod: Duration.seconds(60),
+      healthCheckGracePeriod: props.healthCheckGracePeriod ?? Duration.seconds(60),
       propagateTags: ecs.PropagatedTagSource.SERVICE,
+      securityGroups: props.securityGroups,
+      enableExecuteCommand: props.enableExecuteCommand ?? false,
+      capacityProviderStrategies: props.capacityProviderStrategies,
     });
     this.targetGroup.addTarget(service.loadBalancerTarget({
       containerName: this.container.containerName,
@@ -710,14 +912,25 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       acknowledgeNag(this.taskDefinition, 'ECS2',
         'The container environment holds only the non-secret environment contract (port, idle timeout, drain window, metric names and bus endpoint); credentials are injected from Secrets Manager as ECS secrets.');
     }
-    if (this.accessLogsBucket.node.scope === this) {
+    if (this.accessLogsBucket?.node.scope === this) {
       acknowledgeNag(this.accessLogsBucket, 'S1',
         'This bucket is itself the destination of the load balancer access logs; logging its own access would need another log bucket without adding an audit trail for the service.');
       acknowledgeAccessLogsBucketControls(this.accessLogsBucket);
       acknowledgeControl(this.accessLogsBucket, 's3_bucket_default_encryption_kms_check',
         'Application Load Balancer access logs can be delivered only to buckets encrypted with SSE-S3, which this bucket uses.');
     }
-    const executionPolicy = this.taskDefinition.executionRole?.node.tryFindChild('DefaultPolicy');
+    if (!this.accessLogsBucket) {
+      acknowledgeNag(this.loadBalancer, 'ELB2',
+        'accessLogs: false was set, so this load balancer writes no access logs, for example in a stack without a region, where ALB log delivery cannot be granted.');
+      acknowledgeControl(this.loadBalancer, 'elbv2_logging_enabled_check',
+        'accessLogs: false was set, so this load balancer writes no access logs, for example in a stack without a region, where ALB log delivery cannot be granted.');
+    }
+    const taskPolicy = props.taskRole ? undefined : this.taskDefinition.taskRole.node.tryFindChild('DefaultPolicy');
+    if (props.enableExecuteCommand && taskPolicy) {
+      acknowledgeNag(taskPolicy, 'IAM5[Resource::*]',
+        'enableExecuteCommand was set: ECS Exec opens Systems Manager channels (ssmmessages:*Channel), which support no resource-level permissions and must be granted on all resources.');
+    }
+    const executionPolicy = props.executionRole ? undefined : this.taskDefinition.executionRole?.node.tryFindChild('DefaultPolicy');
     if (executionPolicy) {
       acknowledgeNag(executionPolicy, 'IAM5[Resource::*]',
         'ecr:GetAuthorizationToken, which ECS needs to pull the image, does not support resource-level permissions and must be granted on all resources.');
