@@ -24,6 +24,15 @@ export interface ServerlessCollectionOptions {
    * @default - derived from the construct path
    */
   readonly collectionName?: string;
+  /**
+   * What happens to the collection (and its documents) when it leaves the stack. With `RETAIN` its
+   * encryption, network and data access policies stay with it, so it stays readable, and it keeps billing
+   * its OCU floor until deleted by hand; the VPC endpoint (with a `vpc`) is deleted. `SNAPSHOT` is not
+   * supported.
+   * @default RemovalPolicy.DESTROY - `cdk destroy` deletes the collection, its documents and its policies;
+   * the table stays the source of truth, and a new collection is rebuilt by replaying it
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -55,7 +64,8 @@ export interface SearchDomainOptions {
   /**
    * What happens to the domain (and its documents) when it leaves the stack. The table stays the source of
    * truth, so a destroyed domain can be rebuilt by replaying the table.
-   * @default RemovalPolicy.RETAIN
+   * @default RemovalPolicy.RETAIN - `cdk destroy` leaves the domain, its documents and its cost (its
+   * instances and volumes) in the account; delete it by hand or set `RemovalPolicy.DESTROY`
    */
   readonly removalPolicy?: RemovalPolicy;
 }

@@ -45,8 +45,9 @@ export interface StreamIndexerProps {
   /** The attributes copied into each document, with their mapping. */
   readonly fields: IndexField[];
   /**
-   * The index name (lower case).
-   * @default - derived from the construct path
+   * The index name: lower-case letters, digits, hyphens and underscores, starting with a letter or digit.
+   * @default - the construct's own id (not its path) followed by `-index`, in lower case with other
+   * characters turned into hyphens and shortened to 64 characters, e.g. `search-index` for the id `Search`
    */
   readonly indexName?: string;
   /**
@@ -92,10 +93,12 @@ export interface StreamIndexerProps {
   readonly iteratorAgeAlarmThreshold?: Duration;
   /**
    * The HTTP API to add `GET /search` to. Create it first when it also sits behind a `CdnFrontDoor`, so the
-   * front door's `originCheckAuthorizer()` can be given as `searchAuthorizer`.
+   * front door's `originCheckAuthorizer()` can be given as `searchAuthorizer`. An API made in this app
+   * (`HttpApi`) lends the route its default authorizer; the default authorizer of an imported API
+   * (`HttpApi.fromHttpApiAttributes`) cannot be seen, so give `searchAuthorizer` (or `publicSearch`) with one.
    * @default - a new HTTP API with access logs and throttling
    */
-  readonly searchApi?: apigwv2.HttpApi;
+  readonly searchApi?: apigwv2.IHttpApi;
   /**
    * The authorizer of the `GET /search` route, e.g. a `CdnFrontDoor`'s `originCheckAuthorizer()`, an IAM or
    * a JWT authorizer. The route answers with whole documents, so it must have one unless `publicSearch` is
@@ -145,6 +148,15 @@ export interface StreamIndexerProps {
    * @default - CloudWatch Logs' own encryption (AWS-owned key)
    */
   readonly logEncryptionKey?: kms.IKey;
+  /**
+   * What happens to the log groups the construct creates when they leave the stack: those of the functions
+   * and of the search API's access log and, for a domain target, the security bootstrap's and the domain's
+   * slow, application and audit logs.
+   * @default - `cdk destroy` deletes the functions', the bootstrap's and the search API's log groups with
+   * their events (RemovalPolicy.DESTROY), and keeps a domain's slow, application and audit log groups
+   * (RemovalPolicy.RETAIN, as aws-cdk-lib's `Domain` does)
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -183,7 +195,7 @@ export class StreamIndexer extends Construct {
   /** The function behind `GET /search`. */
   public readonly searchFunction: lambda.Function;
   /** The HTTP API that serves `GET /search`. */
-  public readonly searchApi: apigwv2.HttpApi;
+  public readonly searchApi: apigwv2.IHttpApi;
   /** The URL of the search route on the API's own endpoint. */
   public readonly searchUrl: string;
   /** Records that could not be indexed (their stream positions, to replay from the table). */
@@ -200,6 +212,8 @@ export class StreamIndexer extends Construct {
   public readonly collection?: aoss.CfnCollection;
   /** The managed domain, when the target is a domain. */
   public readonly domain?: opensearch.Domain;
+  private readonly backend: SearchBackend;
+  private readonly logRemovalPolicy: RemovalPolicy;
 
   constructor(scope: Construct, id: string, props: StreamIndexerProps) {
     super(scope, id);
@@ -207,10 +221,12 @@ export class StreamIndexer extends Construct {
     this.indexName = props.indexName ?? lowerCaseName(`${id}-index`, 64);
     const target = props.target ?? SearchTarget.serverless();
     const logSettings: LogGroupSettings = { retention: props.logRetention, encryptionKey: props.logEncryptionKey };
+    this.logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.DESTROY;
 
     const indexerRole = this.createFunctionRole('IndexerRole', 'writes the table\'s stream to the index', props.vpc);
     const searchRole = this.createFunctionRole('SearchRole', 'answers GET /search', props.vpc);
     const backend = this.createBackend(target, props, indexerRole, searchRole, logSettings);
+    this.backend = backend;
     this.endpoint = backend.endpoint;
     this.collection = backend instanceof SearchCollection ? backend.collection : undefined;
     this.domain = backend instanceof SearchDomain ? backend.domain : undefined;
@@ -222,12 +238,7 @@ export class StreamIndexer extends Construct {
     backend.grantSearch(searchRole);
 
     this.searchApi = props.searchApi ?? this.createSearchApi(logSettings);
-    const [route] = this.searchApi.addRoutes({
-      path: '/search',
-      methods: [apigwv2.HttpMethod.GET],
-      integration: new integrations.HttpLambdaIntegration('Search', this.searchFunction),
-      authorizer: props.searchAuthorizer,
-    });
+    const route = this.addSearchRoute(this.searchApi, props.searchAuthorizer);
     const publicRoute = this.checkSearchAccess(props, route);
     acknowledgeApiInvokePermissions(route, this.searchFunction);
     this.searchUrl = `${this.searchApi.apiEndpoint}/search`;
@@ -244,9 +255,45 @@ export class StreamIndexer extends Construct {
     this.acknowledgeNagFindings(props, publicRoute, indexerRole, searchRole);
   }
 
+  /**
+   * Lets a principal query the index directly, e.g. a service that runs its own queries or a dashboard's
+   * task role; `GET /search` needs no grant (its authorizer decides). Both sides are granted: the
+   * principal's IAM policy, and the collection's or domain's own access control.
+   *
+   * - Serverless collection: `aoss:APIAccessAll` on the collection, and a data access policy rule that
+   *   lets the principal describe the index and read its documents. A principal of this stack joins the
+   *   collection's data access policy; one of another stack gets a data access policy of its own in that
+   *   stack (naming the collection by name), so the stacks do not depend on each other. Roles and users.
+   * - Domain: `es:ESHttpGet`/`es:ESHttpPost` on the index's `_search` and `_count` and `es:ESHttpGet` on
+   *   `_doc/*`, in its IAM policy and in the domain's access policy, and the security bootstrap maps it
+   *   to the index's read-only role. Roles only (fine-grained access control maps backend roles), and
+   *   only roles of the domain's stack (import one there with `iam.Role.fromRoleArn`).
+   */
+  public grantSearch(grantee: iam.IGrantable): iam.Grant {
+    return this.backend.grantReader(grantee);
+  }
+
   /** Invocations of the indexer function that failed (each is retried, split, or sent to the dead-letter queue). */
   public metricIndexingErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.indexerFunction.metricErrors(props);
+  }
+
+  /**
+   * How far indexing lags behind the table: the age of the newest stream record the indexer has read when
+   * it is invoked (Lambda's `IteratorAge`, in milliseconds). `iteratorAgeAlarm` watches it.
+   * @default - maximum over 1 minute
+   */
+  public metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.indexerFunction.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1), ...props });
+  }
+
+  /**
+   * Stream records that could not be indexed and wait in the dead-letter queue (its
+   * `ApproximateNumberOfMessagesVisible`). `deadLetterAlarm` watches it.
+   * @default - maximum over 1 minute
+   */
+  public metricDeadLetterMessages(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1), ...props });
   }
 
   private validate(props: StreamIndexerProps): void {
@@ -317,6 +364,24 @@ export class StreamIndexer extends Construct {
     }
   }
 
+  /**
+   * An API made in this app adds the route itself, with its default authorizer when none is given; an
+   * imported one gets a route of this construct, guarded only by `searchAuthorizer`.
+   */
+  private addSearchRoute(api: apigwv2.IHttpApi, authorizer: apigwv2.IHttpRouteAuthorizer | undefined): apigwv2.HttpRoute {
+    const integration = new integrations.HttpLambdaIntegration('Search', this.searchFunction);
+    if (api instanceof apigwv2.HttpApi) {
+      const [route] = api.addRoutes({ path: '/search', methods: [apigwv2.HttpMethod.GET], integration, authorizer });
+      return route;
+    }
+    return new apigwv2.HttpRoute(this, 'SearchRoute', {
+      httpApi: api,
+      routeKey: apigwv2.HttpRouteKey.with('/search', apigwv2.HttpMethod.GET),
+      integration,
+      authorizer,
+    });
+  }
+
   private createFunctionRole(id: string, purpose: string, vpc: ec2.IVpc | undefined): iam.Role {
     return new iam.Role(this, id, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -349,7 +414,14 @@ export class StreamIndexer extends Construct {
     logSettings: LogGroupSettings): SearchBackend {
     if (target.domainOptions) {
       return new SearchDomain(this, 'Domain', {
-        ...target.domainOptions, vpc: props.vpc!, vpcSubnets: props.vpcSubnets, indexName: this.indexName, indexerRole, searchRole, logSettings,
+        ...target.domainOptions,
+        vpc: props.vpc!,
+        vpcSubnets: props.vpcSubnets,
+        indexName: this.indexName,
+        indexerRole,
+        searchRole,
+        logSettings,
+        logRemovalPolicy: props.logRemovalPolicy,
       });
     }
     return new SearchCollection(this, 'Collection', {
@@ -376,7 +448,7 @@ export class StreamIndexer extends Construct {
       vpc: props.vpc,
       vpcSubnets: props.vpc ? props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } : undefined,
       securityGroups: props.vpc && backend.clientSecurityGroups.length > 0 ? backend.clientSecurityGroups : undefined,
-      logGroup: constructLogGroup(this, `${name}Logs`, { ...logSettings, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup: constructLogGroup(this, `${name}Logs`, { ...logSettings, removalPolicy: this.logRemovalPolicy }),
     };
   }
 
@@ -436,7 +508,7 @@ export class StreamIndexer extends Construct {
       description: `Search over ${this.indexName} (${this.node.path})`,
       createDefaultStage: false,
     });
-    const accessLogs = constructLogGroup(this, 'SearchApiAccessLogs', { ...logSettings, removalPolicy: RemovalPolicy.DESTROY });
+    const accessLogs = constructLogGroup(this, 'SearchApiAccessLogs', { ...logSettings, removalPolicy: this.logRemovalPolicy });
     new apigwv2.HttpStage(this, 'SearchApiStage', {
       httpApi: api,
       stageName: '$default',
@@ -448,7 +520,7 @@ export class StreamIndexer extends Construct {
   }
 
   private createDeadLetterAlarm(): cloudwatch.Alarm {
-    return this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }).createAlarm(this, 'DeadLetterAlarm', {
+    return this.metricDeadLetterMessages().createAlarm(this, 'DeadLetterAlarm', {
       alarmDescription: `Stream records of ${this.node.path} could not be indexed; replay them from the table`,
       threshold: 1,
       evaluationPeriods: 1,
@@ -458,14 +530,7 @@ export class StreamIndexer extends Construct {
   }
 
   private createIteratorAgeAlarm(threshold: Duration): cloudwatch.Alarm {
-    const metric = new cloudwatch.Metric({
-      namespace: 'AWS/Lambda',
-      metricName: 'IteratorAge',
-      dimensionsMap: { FunctionName: this.indexerFunction.functionName },
-      statistic: 'Maximum',
-      period: Duration.minutes(1),
-    });
-    return metric.createAlarm(this, 'IteratorAgeAlarm', {
+    return this.metricIteratorAge().createAlarm(this, 'IteratorAgeAlarm', {
       alarmDescription: `Indexing of ${this.node.path} lags its table by more than ${threshold.toHumanString()}`,
       threshold: threshold.toMilliseconds(),
       evaluationPeriods: 5,

@@ -1,6 +1,7 @@
+import { Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { IDependable } from 'constructs';
+import { Construct, IDependable } from 'constructs';
 import { IndexField, IndexFieldType } from '../indexer/index-field';
 
 /** What the indexer and search functions need from a collection or domain. */
@@ -17,6 +18,22 @@ export interface SearchBackend {
   grantIndexer(indexer: iam.IRole): void;
   /** Lets `search` read documents. */
   grantSearch(search: iam.IRole): void;
+  /**
+   * Lets any principal query the index: its IAM policy and the collection's or domain's own access
+   * control (data access policy, or domain access policy and fine-grained role mapping) both admit it.
+   */
+  grantReader(grantee: iam.IGrantable): iam.Grant;
+}
+
+/** The IAM ARNs (`{ AWS: ... }`) a principal stands for in a resource policy; empty for service or federated principals. */
+export function principalArns(principal: iam.IPrincipal): string[] {
+  const aws = principal.policyFragment.principalJson.AWS;
+  return aws === undefined ? [] : ([] as string[]).concat(aws);
+}
+
+/** The stack the principal was defined in, when it is a construct (a role or user of this app). */
+export function principalStack(principal: iam.IPrincipal): Stack | undefined {
+  return Construct.isConstruct(principal) ? Stack.of(principal) : undefined;
 }
 
 /** Whether `q` of the search API matches `field`. */

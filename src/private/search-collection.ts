@@ -1,10 +1,10 @@
-import { Lazy, Names, Stack } from 'aws-cdk-lib';
+import { Lazy, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as aoss from 'aws-cdk-lib/aws-opensearchserverless';
 import { Construct } from 'constructs';
 import { enforceRuleQuota } from './rule-quota';
-import { SearchBackend, lowerCaseName } from './search-backend';
+import { SearchBackend, lowerCaseName, principalArns, principalStack } from './search-backend';
 import { invalidProp } from './validation';
 import { ServerlessCollectionOptions } from '../indexer/search-target';
 
@@ -34,6 +34,8 @@ export class SearchCollection extends Construct implements SearchBackend {
   private readonly indexName: string;
   private readonly readers: iam.IRole[] = [];
   private readonly writers: iam.IRole[] = [];
+  /** ARNs of principals of this stack given to `grantReader`. */
+  private readonly grantedReaders: string[] = [];
 
   constructor(scope: Construct, id: string, props: SearchCollectionProps) {
     super(scope, id);
@@ -74,7 +76,17 @@ export class SearchCollection extends Construct implements SearchBackend {
     this.collection.addDependency(encryption);
     this.collection.addDependency(network);
     this.endpoint = this.collection.attrCollectionEndpoint;
-    this.createDataAccessPolicy();
+    const dataAccess = this.createDataAccessPolicy();
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    if (removalPolicy === RemovalPolicy.SNAPSHOT) {
+      invalidProp(scope, 'target removalPolicy', 'RemovalPolicy.SNAPSHOT', 'is not supported by OpenSearch Serverless collections',
+        'use RemovalPolicy.DESTROY or RemovalPolicy.RETAIN');
+    }
+    // A retained collection keeps its encryption and data access policies, or nothing could read it;
+    // its network policy stays too, naming a VPC endpoint that goes with the stack.
+    for (const resource of [this.collection, encryption, network, dataAccess]) {
+      resource.applyRemovalPolicy(removalPolicy);
+    }
   }
 
   public grantIndexer(indexer: iam.IRole): void {
@@ -85,6 +97,42 @@ export class SearchCollection extends Construct implements SearchBackend {
   public grantSearch(search: iam.IRole): void {
     this.readers.push(search);
     this.grantApiAccess(search);
+  }
+
+  /**
+   * Within this stack the grantee joins the data access policy. A principal of another stack gets a data
+   * access policy of its own, in its own stack, naming the collection and index by name: the grantee's stack
+   * already depends on this one (its IAM policy names the collection's ARN), so naming its role in this
+   * stack's policy would make the two stacks depend on each other.
+   */
+  public grantReader(grantee: iam.IGrantable): iam.Grant {
+    const principal = grantee.grantPrincipal;
+    const arns = principalArns(principal);
+    if (arns.length === 0) {
+      invalidProp(this.node.scope!, 'grantSearch grantee', principal.toString(),
+        'is not an IAM role or user, and OpenSearch Serverless data access policies name only those', 'grant to a role, e.g. a function\'s or a task\'s');
+    }
+    const stack = principalStack(principal);
+    if (stack && stack !== Stack.of(this)) {
+      this.createReaderPolicyIn(principal as unknown as Construct, arns);
+    } else {
+      this.grantedReaders.push(...arns);
+    }
+    return iam.Grant.addToPrincipal({ grantee, actions: ['aoss:APIAccessAll'], resourceArns: [this.collection.attrArn] });
+  }
+
+  private createReaderPolicyIn(principal: Construct, arns: string[]): void {
+    const id = `ReadsCollection-${this.name}`;
+    if (principal.node.tryFindChild(id)) {
+      return;
+    }
+    const scope = new Construct(principal, id);
+    new aoss.CfnAccessPolicy(scope, 'DataAccessPolicy', {
+      name: lowerCaseName(Names.uniqueId(scope), 32),
+      type: 'data',
+      description: `${principal.node.path} reads index ${this.indexName} of collection ${this.name}`,
+      policy: Stack.of(scope).toJsonString([readerEntry(this.name, this.indexName, arns, `${principal.node.path} reads documents`)]),
+    });
   }
 
   private grantApiAccess(role: iam.IRole): void {
@@ -114,13 +162,13 @@ export class SearchCollection extends Construct implements SearchBackend {
   }
 
   /** Written lazily so it holds exactly the roles granted by the time the stack synthesizes. */
-  private createDataAccessPolicy(): void {
+  private createDataAccessPolicy(): aoss.CfnAccessPolicy {
     const entry = (roles: iam.IRole[], permissions: string[], description: string) => ({
       Description: description,
       Rules: [{ ResourceType: 'index', Resource: [`index/${this.name}/${this.indexName}`], Permission: permissions }],
       Principal: roles.map(r => r.roleArn),
     });
-    new aoss.CfnAccessPolicy(this, 'DataAccessPolicy', {
+    return new aoss.CfnAccessPolicy(this, 'DataAccessPolicy', {
       name: this.name,
       type: 'data',
       description: `Index ${this.indexName}: the indexer writes, the search function reads`,
@@ -128,8 +176,18 @@ export class SearchCollection extends Construct implements SearchBackend {
         produce: () => Stack.of(this).toJsonString([
           entry(this.writers, INDEXER_PERMISSIONS, 'The indexer creates the index and writes documents'),
           entry(this.readers, SEARCH_PERMISSIONS, 'The search function reads documents'),
+          readerEntry(this.name, this.indexName, this.grantedReaders, 'Principals given to grantSearch read documents'),
         ].filter(e => e.Principal.length > 0)),
       }),
     });
   }
+}
+
+/** A data access policy rule that lets `principals` read the index. */
+export function readerEntry(collectionName: string, indexName: string, principals: string[], description: string) {
+  return {
+    Description: description,
+    Rules: [{ ResourceType: 'index', Resource: [`index/${collectionName}/${indexName}`], Permission: SEARCH_PERMISSIONS }],
+    Principal: principals,
+  };
 }

@@ -1,4 +1,4 @@
-import { Annotations, CustomResource, Duration, Names, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, Lazy, Names, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,7 +8,7 @@ import { Construct, IDependable } from 'constructs';
 import { DEFAULT_LOG_RETENTION, LogGroupSettings, allowLogsToUse, constructLogGroup } from './log-group';
 import { acknowledgeNag } from './nag';
 import { enforceRuleQuota } from './rule-quota';
-import { SearchBackend, lowerCaseName } from './search-backend';
+import { SearchBackend, lowerCaseName, principalStack } from './search-backend';
 import { checkInteger, invalidProp } from './validation';
 import { PROPERTY, readerRoleName, writerRoleName } from '../indexer/runtime/security-roles';
 import { SearchDomainOptions } from '../indexer/search-target';
@@ -24,11 +24,16 @@ export interface SearchDomainProps extends SearchDomainOptions {
   readonly searchRole: iam.IRole;
   /** Retention and encryption of the bootstrap function's logs and of the domain's own log groups. */
   readonly logSettings: LogGroupSettings;
+  /**
+   * The removal policy of the bootstrap's log group and of the domain's slow, application and audit log groups.
+   * @default - the bootstrap's logs are destroyed, the domain's retained (aws-cdk-lib's default)
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /** One HTTP call a role makes, as the domain's IAM authorization sees it: a verb on a path. */
 interface DomainCall {
-  readonly action: 'es:ESHttpPut' | 'es:ESHttpPost';
+  readonly action: 'es:ESHttpPut' | 'es:ESHttpPost' | 'es:ESHttpGet';
   readonly path: string;
 }
 
@@ -47,6 +52,9 @@ export class SearchDomain extends Construct implements SearchBackend {
   /** The custom resource that maps the functions' roles; nothing should call the domain before it. */
   public readonly accessReady: IDependable;
   private readonly calls: Map<iam.IRole, DomainCall[]>;
+  private readonly indexName: string;
+  /** Roles given to `grantReader`, mapped to the read-only role by the bootstrap. */
+  private readonly extraReaders: iam.IRole[] = [];
 
   constructor(scope: Construct, id: string, props: SearchDomainProps) {
     super(scope, id);
@@ -72,6 +80,7 @@ export class SearchDomain extends Construct implements SearchBackend {
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole')],
     });
     const index = props.indexName;
+    this.indexName = index;
     const security = '_plugins/_security/api';
     this.calls = new Map<iam.IRole, DomainCall[]>([
       [props.indexerRole, [{ action: 'es:ESHttpPut', path: index }, { action: 'es:ESHttpPost', path: `${index}/_bulk` }]],
@@ -110,7 +119,7 @@ export class SearchDomain extends Construct implements SearchBackend {
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.endpoint = `https://${this.domain.domainEndpoint}`;
-    this.configureLogGroups(props.logSettings);
+    this.configureLogGroups(props.logSettings, props.logRemovalPolicy);
     this.createLogsResourcePolicy();
     this.restrictAccess(domainName);
     this.grantCalls(bootstrapRole);
@@ -137,6 +146,41 @@ export class SearchDomain extends Construct implements SearchBackend {
     this.grantCalls(search);
   }
 
+  /**
+   * The role may search, count and get documents of the index: its IAM policy and the domain's access
+   * policy both name those calls, and the bootstrap maps it to the read-only role. Only roles can be
+   * mapped as backend roles, and only roles of this stack: the grantee's policy names the domain, so a
+   * role of another stack named here would make the two stacks depend on each other.
+   */
+  public grantReader(grantee: iam.IGrantable): iam.Grant {
+    const principal = grantee.grantPrincipal;
+    const role = asRole(principal);
+    if (!role) {
+      return invalidProp(this.node.scope!, 'grantSearch grantee', principal.toString(),
+        'is not an IAM role, and the domain\'s fine-grained access control maps only roles (as backend roles)',
+        'grant to a role, e.g. a function\'s or a task\'s');
+    }
+    const stack = principalStack(principal);
+    if (stack && stack !== Stack.of(this)) {
+      return invalidProp(this.node.scope!, 'grantSearch grantee', (principal as unknown as Construct).node.path,
+        `belongs to stack ${stack.stackName}, but the domain's access policy and role mapping live in ${Stack.of(this).stackName} and would make the two stacks depend on each other`,
+        `create the role in ${Stack.of(this).stackName}, or import it there with iam.Role.fromRoleArn and grant that`);
+    }
+    if (!this.calls.has(role)) {
+      const index = this.indexName;
+      this.calls.set(role, [
+        ...[`${index}/_search`, `${index}/_count`].flatMap(path => [
+          { action: 'es:ESHttpGet' as const, path }, { action: 'es:ESHttpPost' as const, path },
+        ]),
+        { action: 'es:ESHttpGet', path: `${index}/_doc/*` },
+      ]);
+      this.extraReaders.push(role);
+    }
+    return this.statements(role, this.domain.domainArn)
+      .map(statement => iam.Grant.addToPrincipal({ grantee, actions: statement.actions, resourceArns: statement.resources }))
+      .reduce((all, grant) => all.combine(grant));
+  }
+
   /** The role's IAM policy allows exactly the calls the domain's access policy admits for it. */
   private grantCalls(role: iam.IRole): void {
     for (const statement of this.statements(role, this.domain.domainArn)) {
@@ -155,7 +199,7 @@ export class SearchDomain extends Construct implements SearchBackend {
   }
 
   /**
-   * The domain's resource policy admits the three roles, each for its own calls only (within one account a
+   * The domain's resource policy admits the three roles (and those given to `grantReader`), each for its own calls only (within one account a
    * resource policy alone would grant access, so it must be as narrow as the roles' own policies).
    * Fine-grained access control limits each further.
    */
@@ -163,9 +207,12 @@ export class SearchDomain extends Construct implements SearchBackend {
     // The domain's own ARN would make the policy depend on the domain it belongs to.
     const domainArn = Stack.of(this).formatArn({ service: 'es', resource: 'domain', resourceName: domainName });
     const cfn = this.domain.node.defaultChild as opensearch.CfnDomain;
-    cfn.accessPolicies = new iam.PolicyDocument({
-      statements: [...this.calls.keys()].flatMap(role => this.statements(role, domainArn, new iam.ArnPrincipal(role.roleArn))),
-    }).toJSON();
+    // Written lazily so it holds every role granted by the time the stack synthesizes.
+    cfn.accessPolicies = Lazy.any({
+      produce: () => new iam.PolicyDocument({
+        statements: [...this.calls.keys()].flatMap(role => this.statements(role, domainArn, new iam.ArnPrincipal(role.roleArn))),
+      }).toJSON(),
+    });
   }
 
   /**
@@ -182,7 +229,7 @@ export class SearchDomain extends Construct implements SearchBackend {
       vpc: props.vpc,
       vpcSubnets: { subnets: subnets.subnets },
       securityGroups: this.clientSecurityGroups,
-      logGroup: constructLogGroup(this, 'SecurityBootstrapLogs', { ...props.logSettings, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup: constructLogGroup(this, 'SecurityBootstrapLogs', { ...props.logSettings, removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY }),
     });
     const resource = new CustomResource(this, 'SecurityRoles', {
       serviceToken: fn.functionArn,
@@ -195,6 +242,7 @@ export class SearchDomain extends Construct implements SearchBackend {
         [PROPERTY.INDEX]: props.indexName,
         [PROPERTY.WRITER_ROLE_ARN]: props.indexerRole.roleArn,
         [PROPERTY.READER_ROLE_ARN]: props.searchRole.roleArn,
+        [PROPERTY.EXTRA_READER_ROLE_ARNS]: Lazy.list({ produce: () => this.extraReaders.map(r => r.roleArn) }, { omitEmpty: true }),
       },
     });
     // The function must be able to call the domain (policy, VPC attachment) before CloudFormation invokes it.
@@ -230,7 +278,7 @@ export class SearchDomain extends Construct implements SearchBackend {
    * The domain's slow, application and audit log groups (aws-cdk-lib creates them) keep logs as long as the
    * functions' do, encrypted with the same key.
    */
-  private configureLogGroups(settings: LogGroupSettings): void {
+  private configureLogGroups(settings: LogGroupSettings, removalPolicy: RemovalPolicy | undefined): void {
     const retention = settings.retention ?? DEFAULT_LOG_RETENTION;
     if (settings.encryptionKey) {
       allowLogsToUse(settings.encryptionKey);
@@ -240,6 +288,9 @@ export class SearchDomain extends Construct implements SearchBackend {
       if (cfn instanceof logs.CfnLogGroup) {
         cfn.retentionInDays = retention === logs.RetentionDays.INFINITE ? undefined : retention;
         cfn.kmsKeyId = settings.encryptionKey?.keyArn;
+        if (removalPolicy) {
+          cfn.applyRemovalPolicy(removalPolicy);
+        }
       }
     }
   }
@@ -293,4 +344,9 @@ function zoneCount(scope: Construct, dataNodes: number, zonesAvailable: number):
   invalidProp(scope, 'target dataNodes', dataNodes,
     `is not even, which zone awareness over two Availability Zones requires (AWS refuses the domain), ${threeZones}`,
     'use an even number, a multiple of three with subnets in three Availability Zones, or 1');
+}
+
+/** The principal as a role, when it is one (a role, or what a function or task grants through). */
+function asRole(principal: iam.IPrincipal): iam.IRole | undefined {
+  return 'roleArn' in principal && 'roleName' in principal ? principal as iam.IRole : undefined;
 }
