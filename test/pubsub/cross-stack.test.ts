@@ -138,6 +138,19 @@ describe('RedisPubSubBus in a data stack, its consumers in an app stack', () => 
       expect.stringMatching(/^RealtimeTaskDefinitionExecutionRole/),
       expect.stringMatching(/^TaskExecutionRole/),
     ]);
+    // The data stack's key is in another stack, so decrypting the token is granted in the roles' own policies,
+    // limited to use through Secrets Manager, rather than by naming the roles in the key policy.
+    appTemplate.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^FnServiceRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([{
+          Action: 'kms:Decrypt',
+          Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+          Effect: 'Allow',
+          Resource: { 'Fn::ImportValue': Match.stringLikeRegexp('Key') },
+        }]),
+      },
+    });
   });
 
   test('both stacks pass cdk-nag AwsSolutions (the fixtures\' own findings acknowledged in dataAndApp)', () => {

@@ -1,12 +1,14 @@
 import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { nagFindings } from '../../examples/shared/nag';
-import { BusEngine, BusMode, NodeAggregation, RealtimeFargateService, RedisPubSubBus, RedisPubSubBusProps } from '../../src';
+import { BusEngine, BusMode, IRedisPubSubBus, NodeAggregation, RealtimeFargateService, RedisPubSubBus, RedisPubSubBusProps } from '../../src';
 import { controlFindings } from '../support/controls';
 import { onlyResource, stackWithVpc, template, testImage } from '../support/stacks';
 
@@ -396,4 +398,126 @@ describe('RedisPubSubBus rejects bad props', () => {
     expect(() => BusEngine.of('memcached', '1.6')).toThrow("BusEngine.of: engine 'memcached' is not supported; use 'valkey' or 'redis'");
     expect(() => BusEngine.of('valkey', '8')).toThrow("BusEngine.of: version '8' is not a major.minor version such as '8.0'");
   });
+});
+
+describe('RedisPubSubBus removal policies', () => {
+  function logGroupResource(stack: Stack): any {
+    const logicalId = stack.getLogicalId(stack.node.findChild('Bus').node.findChild('Logs').node.defaultChild as logs.CfnLogGroup);
+    return template(stack).toJSON().Resources[logicalId];
+  }
+
+  test('by default the log group is retained on cdk destroy and the cache leaves a final snapshot', () => {
+    const { stack } = bus();
+    expect(logGroupResource(stack)).toEqual(expect.objectContaining({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' }));
+    expect(onlyResource(template(stack), 'AWS::ElastiCache::ReplicationGroup').resource.DeletionPolicy).toBe('Snapshot');
+  });
+
+  test('logRemovalPolicy DESTROY deletes the log group with the stack', () => {
+    const { stack } = bus({ logRemovalPolicy: RemovalPolicy.DESTROY });
+    expect(logGroupResource(stack)).toEqual(expect.objectContaining({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' }));
+  });
+
+  test('removalPolicy DESTROY deletes a serverless cache; SNAPSHOT is refused there', () => {
+    const { stack } = bus({ mode: BusMode.serverless(), removalPolicy: RemovalPolicy.DESTROY });
+    expect(onlyResource(template(stack), 'AWS::ElastiCache::ServerlessCache').resource.DeletionPolicy).toBe('Delete');
+    expect(() => bus({ mode: BusMode.serverless(), removalPolicy: RemovalPolicy.SNAPSHOT })).toThrow(
+      "Test/Bus: removalPolicy 'RemovalPolicy.SNAPSHOT' does not apply to a serverless cache (CloudFormation supports the Snapshot deletion policy only on node-based caches); "
+      + 'use RemovalPolicy.RETAIN (the default) or RemovalPolicy.DESTROY, or BusMode.provisioned()');
+  });
+});
+
+describe('RedisPubSubBus.grantReadAuthToken', () => {
+  test('grants read of the token, and decrypt through Secrets Manager with a customer managed key', () => {
+    const { stack, vpc } = stackWithVpc();
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const b: IRedisPubSubBus = new RedisPubSubBus(stack, 'Bus', { vpc, encryptionKey: key });
+    const role = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    const grant = b.grantReadAuthToken(role);
+    expect(grant.success).toBe(true);
+    const t = template(stack);
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Reader') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([{
+          Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+          Effect: 'Allow',
+          Resource: { Ref: Match.stringLikeRegexp('BusAuthToken') },
+        }]),
+      },
+    });
+    // In one stack, aws-cdk-lib lets the role decrypt through the key's policy, limited to Secrets Manager.
+    t.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Action: 'kms:Decrypt',
+          Principal: { AWS: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Reader'), 'Arn'] } },
+          Condition: { StringEquals: { 'kms:ViaService': Match.anyValue() } },
+        })]),
+      },
+    });
+  });
+});
+
+describe('RedisPubSubBus metrics', () => {
+  const provisioned = bus();
+  const serverless = bus({ mode: BusMode.serverless() });
+  const methods = ['metricEngineCpuUtilization', 'metricCurrentConnections', 'metricBytesUsedForCache', 'metricPubSubCommands', 'metricNetworkBytesOut'] as const;
+
+  test.each(methods)('%s has the 1-minute period its @default says, in both modes', method => {
+    const p = provisioned.bus[method]() as cloudwatch.MathExpression;
+    expect(p).toBeInstanceOf(cloudwatch.MathExpression);
+    expect(p.period.toSeconds()).toBe(60);
+    for (const node of Object.values(p.usingMetrics)) {
+      expect((node as cloudwatch.Metric).period.toSeconds()).toBe(60);
+    }
+    const s = serverless.bus[method]() as cloudwatch.Metric;
+    expect(s).toBeInstanceOf(cloudwatch.Metric);
+    expect(s.period.toSeconds()).toBe(60);
+    expect((provisioned.bus[method]({ period: Duration.minutes(5) }) as cloudwatch.MathExpression).period.toSeconds()).toBe(300);
+    expect((serverless.bus[method]({ period: Duration.minutes(5) }) as cloudwatch.Metric).period.toSeconds()).toBe(300);
+  });
+
+  test('statistics and aggregations match the TSDoc', () => {
+    const b = provisioned.bus;
+    const stat = (m: cloudwatch.IMetric) => (Object.values((m as cloudwatch.MathExpression).usingMetrics)[0] as cloudwatch.Metric).statistic;
+    const expression = (m: cloudwatch.IMetric) => (m as cloudwatch.MathExpression).expression;
+    expect([expression(b.metricEngineCpuUtilization()), stat(b.metricEngineCpuUtilization())]).toEqual(['MAX([node1, node2])', 'Average']);
+    expect([expression(b.metricCurrentConnections()), stat(b.metricCurrentConnections())]).toEqual(['SUM([node1, node2])', 'Average']);
+    expect([expression(b.metricBytesUsedForCache()), stat(b.metricBytesUsedForCache())]).toEqual(['MAX([node1, node2])', 'Average']);
+    expect([expression(b.metricPubSubCommands()), stat(b.metricPubSubCommands())]).toEqual(['SUM([node1, node2])', 'Sum']);
+    expect([expression(b.metricNetworkBytesOut()), stat(b.metricNetworkBytesOut())]).toEqual(['SUM([node1, node2])', 'Sum']);
+    expect((serverless.bus.metricEngineCpuUtilization() as cloudwatch.Metric).statistic).toBe('Sum');
+    expect((serverless.bus.metricCurrentConnections() as cloudwatch.Metric).statistic).toBe('Average');
+  });
+
+  test('metric(name, props) takes the aggregation, statistic, label and color in one options object', () => {
+    const m = provisioned.bus.metric('CurrItems', { aggregation: NodeAggregation.MIN, statistic: 'Maximum', label: 'Items', color: '#ff0000' }) as cloudwatch.MathExpression;
+    expect(m.expression).toBe('MIN([node1, node2])');
+    expect(m.label).toBe('Items');
+    expect(m.color).toBe('#ff0000');
+    expect((m.usingMetrics.node1 as cloudwatch.Metric).statistic).toBe('Maximum');
+    expect((m.usingMetrics.node1 as cloudwatch.Metric).label).toBeUndefined();
+    expect((provisioned.bus.metric('CurrItems') as cloudwatch.MathExpression).label).toBe('CurrItems (MAX over 2 nodes)');
+    const s = serverless.bus.metric('CurrItems', { aggregation: NodeAggregation.MIN, label: 'Items' }) as cloudwatch.Metric;
+    expect([s.metricName, s.statistic, s.label]).toEqual(['CurrItems', 'Average', 'Items']);
+  });
+
+  test.each([['provisioned', () => bus()], ['serverless', () => bus({ mode: BusMode.serverless() })]] as const)(
+    'a %s bus\'s metrics synthesize alarms, through createAlarm or cloudwatch.Alarm', (_mode, make) => {
+      const { stack, bus: b } = make();
+      const cpu = b.metricEngineCpuUtilization();
+      (cpu as cloudwatch.MathExpression | cloudwatch.Metric).createAlarm(stack, 'CpuAlarm', { threshold: 80, evaluationPeriods: 3 });
+      new cloudwatch.Alarm(stack, 'ConnectionsAlarm', { metric: b.metricCurrentConnections(), threshold: 10_000, evaluationPeriods: 1 });
+      const alarms = Object.values(template(stack).findResources('AWS::CloudWatch::Alarm')).map((r: any) => r.Properties);
+      expect(alarms).toHaveLength(2);
+      for (const alarm of alarms) {
+        if (alarm.Metrics) {
+          // A metric-math alarm: the expression returns data, each node's metric does not.
+          expect(alarm.Metrics.filter((m: any) => m.ReturnData !== false)).toEqual([expect.objectContaining({ Expression: expect.stringMatching(/^(MAX|SUM)\(/) })]);
+          expect(alarm.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Period)).toEqual([60, 60]);
+        } else {
+          expect(alarm).toEqual(expect.objectContaining({ Namespace: 'AWS/ElastiCache', Period: 60 }));
+        }
+      }
+    });
 });
