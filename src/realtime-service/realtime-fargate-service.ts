@@ -338,7 +338,8 @@ export interface RealtimeFargateServiceProps {
   /**
    * Turn on ECS Exec (`aws ecs execute-command`) for the tasks; the task role is then allowed to open the
    * Systems Manager channels it uses. ECS Exec needs a writable root filesystem (its agent writes to it),
-   * so this requires `readonlyRootFilesystem: false`.
+   * so this requires `readonlyRootFilesystem: false`, which Control Tower's CT.ECS.PR.6 reports and the
+   * service does not acknowledge: under that control, keep ECS Exec for development accounts.
    *
    * @default false
    */

@@ -6,6 +6,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { nagFindings } from '../../examples/shared/nag';
@@ -235,6 +236,30 @@ describe('RealtimeFargateService options from aws-ecs-patterns', () => {
     const { stack, svc } = service();
     expect(svc.domainRecord).toBeUndefined();
     template(stack).resourceCountIs('AWS::Route53::RecordSet', 0);
+  });
+});
+
+describe('RealtimeFargateService with every platform option', () => {
+  test('adds no cdk-nag finding, and only the writable root ECS Exec needs is a Control Tower finding, left for the user to accept', () => {
+    const stack = testStack();
+    const zone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z123', zoneName: 'example.com' });
+    const certificate = acm.Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:eu-west-1:123456789012:certificate/abc');
+    new RealtimeFargateService(stack, 'Service', {
+      image: testImage,
+      certificate,
+      sslPolicy: elbv2.SslPolicy.TLS13_13,
+      domainName: 'ws.example.com',
+      domainZone: zone,
+      logEncryptionKey: new kms.Key(stack, 'Key', { enableKeyRotation: true }),
+      logRemovalPolicy: RemovalPolicy.DESTROY,
+      accessLogsRemovalPolicy: RemovalPolicy.DESTROY,
+      enableExecuteCommand: true,
+      readonlyRootFilesystem: false,
+      capacityProviderStrategies: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }],
+      healthCheckGracePeriod: Duration.seconds(120),
+    });
+    expect(nagFindings(stack)).toEqual([]);
+    expect(controlFindings(stack, 'Test/Service/')).toEqual(['CT.ECS.PR.6 ecs_containers_readonly_access_check on Test/Service/TaskDefinition/Resource']);
   });
 });
 
