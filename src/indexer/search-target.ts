@@ -1,4 +1,5 @@
 import { RemovalPolicy, Size } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
 
@@ -71,6 +72,35 @@ export interface SearchDomainOptions {
 }
 
 /**
+ * An OpenSearch Serverless collection made and owned elsewhere (another stack, another team, the console),
+ * for `SearchTarget.existingCollection()`.
+ */
+export interface ExistingCollectionAttributes {
+  /** The collection's ARN, `arn:aws:aoss:<region>:<account>:collection/<id>`. */
+  readonly collectionArn: string;
+  /** The collection's name: the data access policy the construct adds names the collection and index by it. */
+  readonly collectionName: string;
+  /** The collection's endpoint, `https://<id>.<region>.aoss.amazonaws.com`. */
+  readonly collectionEndpoint: string;
+}
+
+/**
+ * A managed OpenSearch Service domain made and owned elsewhere, for `SearchTarget.existingDomain()`.
+ */
+export interface ExistingDomainAttributes {
+  /** The domain's ARN, `arn:aws:es:<region>:<account>:domain/<name>`. */
+  readonly domainArn: string;
+  /** The domain's endpoint, `https://<host>` (in a VPC, the VPC endpoint's host). */
+  readonly domainEndpoint: string;
+  /**
+   * Security groups the functions join to reach a domain in a VPC (give `StreamIndexerProps.vpc` too);
+   * the domain's own security group must admit HTTPS from them.
+   * @default - none: with a `vpc`, Lambda gives each function a security group with outbound access only
+   */
+  readonly clientSecurityGroups?: ec2.ISecurityGroup[];
+}
+
+/**
  * Where `StreamIndexer` keeps its documents.
  *
  * Idle cost, from AWS's published us-east-1 prices (OpenSearch Serverless $0.24 per OCU-hour; t3.small.search
@@ -104,13 +134,52 @@ export class SearchTarget {
     return new SearchTarget(undefined, options);
   }
 
+  /**
+   * An OpenSearch Serverless collection that exists already. The construct adds a data access policy
+   * (`AWS::OpenSearchServerless::AccessPolicy`) that lets its indexer create and write the index and its
+   * search function (and principals given to `grantSearch`) read it, and gives the functions
+   * `aoss:APIAccessAll` on the collection. The collection's owner keeps its encryption and network
+   * policies: the network policy must admit the functions, either from public (IAM-signed requests) or,
+   * with `StreamIndexerProps.vpc`, through a VPC endpoint of that VPC that it names.
+   */
+  public static existingCollection(attributes: ExistingCollectionAttributes): SearchTarget {
+    return new SearchTarget(undefined, undefined, attributes, undefined);
+  }
+
+  /**
+   * A managed OpenSearch Service domain that exists already. The construct grants its functions' IAM roles
+   * the calls they make (the indexer `es:ESHttpPut` on the index and `es:ESHttpPost` on its `_bulk`, the
+   * search function `es:ESHttpPost` on its `_search`), but the domain's access policy and fine-grained
+   * access control belong to its owner, who must:
+   * - admit the two roles (`indexerFunction.role`, `searchFunction.role`) in the domain's access policy
+   *   for those calls, or leave access to fine-grained access control;
+   * - with fine-grained access control, map the indexer's role (as a backend role) to a role that may
+   *   create the index and write to it (`indices:admin/create`, `indices:admin/mapping/put`,
+   *   `indices:data/write/bulk*`, `indices:data/write/index`, `indices:data/write/delete` on the index and
+   *   cluster permission `indices:data/write/bulk`), and the search function's role, and any given to
+   *   `grantSearch`, to one that may read it (`read`);
+   * - for a domain in a VPC, admit HTTPS from `clientSecurityGroups` (give `StreamIndexerProps.vpc`).
+   * Until then the indexer's writes fail and its records end in the dead-letter queue, from which they
+   * can be replayed.
+   */
+  public static existingDomain(attributes: ExistingDomainAttributes): SearchTarget {
+    return new SearchTarget(undefined, undefined, undefined, attributes);
+  }
+
   /** The collection options, when this target is a serverless collection. */
   public readonly serverlessOptions?: ServerlessCollectionOptions;
   /** The domain options, when this target is a managed domain. */
   public readonly domainOptions?: SearchDomainOptions;
+  /** The collection, when this target is an existing serverless collection. */
+  public readonly existingCollectionAttributes?: ExistingCollectionAttributes;
+  /** The domain, when this target is an existing managed domain. */
+  public readonly existingDomainAttributes?: ExistingDomainAttributes;
 
-  private constructor(serverless: ServerlessCollectionOptions | undefined, domain: SearchDomainOptions | undefined) {
+  private constructor(serverless: ServerlessCollectionOptions | undefined, domain: SearchDomainOptions | undefined,
+    existingCollection?: ExistingCollectionAttributes, existingDomain?: ExistingDomainAttributes) {
     this.serverlessOptions = serverless;
     this.domainOptions = domain;
+    this.existingCollectionAttributes = existingCollection;
+    this.existingDomainAttributes = existingDomain;
   }
 }

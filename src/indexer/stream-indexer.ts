@@ -23,8 +23,8 @@ import { acknowledgeApiInvokePermissions } from '../private/lambda-permissions';
 import { LogGroupSettings, constructLogGroup } from '../private/log-group';
 import { acknowledgeControl, acknowledgeNag, acknowledgeWildcards } from '../private/nag';
 import { SearchBackend, isSearchable, lowerCaseName } from '../private/search-backend';
-import { SearchCollection } from '../private/search-collection';
-import { SearchDomain } from '../private/search-domain';
+import { ExistingSearchCollection, SearchCollection } from '../private/search-collection';
+import { ExistingSearchDomain, SearchDomain } from '../private/search-domain';
 import { checkInteger, checkSeconds, invalidProp } from '../private/validation';
 
 /**
@@ -51,13 +51,16 @@ export interface StreamIndexerProps {
    */
   readonly indexName?: string;
   /**
-   * Where the documents live.
+   * Where the documents live: a collection or domain the construct makes, or an existing one
+   * (`SearchTarget.existingCollection()`, `SearchTarget.existingDomain()`).
    * @default SearchTarget.serverless()
    */
   readonly target?: SearchTarget;
   /**
-   * Run both functions in this VPC. A serverless collection is then reachable only through an OpenSearch
-   * Serverless VPC endpoint; a domain target always lives here and requires it.
+   * Run both functions in this VPC. A serverless collection the construct makes is then reachable only
+   * through an OpenSearch Serverless VPC endpoint it creates; an existing collection's network policy must
+   * admit a VPC endpoint of this VPC. A domain the construct makes always lives here and requires it; an
+   * existing domain in a VPC needs its VPC here.
    * @default - the functions run outside a VPC and sign requests to the collection's public endpoint
    */
   readonly vpc?: ec2.IVpc;
@@ -208,9 +211,9 @@ export class StreamIndexer extends Construct {
   public readonly indexName: string;
   /** `https://host` of the collection or domain. */
   public readonly endpoint: string;
-  /** The serverless collection, when the target is serverless. */
+  /** The serverless collection, when the target is a collection the construct makes (`SearchTarget.serverless()`). */
   public readonly collection?: aoss.CfnCollection;
-  /** The managed domain, when the target is a domain. */
+  /** The managed domain, when the target is a domain the construct makes (`SearchTarget.domain()`). */
   public readonly domain?: opensearch.Domain;
   private readonly backend: SearchBackend;
   private readonly logRemovalPolicy: RemovalPolicy;
@@ -264,10 +267,11 @@ export class StreamIndexer extends Construct {
    *   lets the principal describe the index and read its documents. A principal of this stack joins the
    *   collection's data access policy; one of another stack gets a data access policy of its own in that
    *   stack (naming the collection by name), so the stacks do not depend on each other. Roles and users.
-   * - Domain: `es:ESHttpGet`/`es:ESHttpPost` on the index's `_search` and `_count` and `es:ESHttpGet` on
-   *   `_doc/*`, in its IAM policy and in the domain's access policy, and the security bootstrap maps it
-   *   to the index's read-only role. Roles only (fine-grained access control maps backend roles), and
+   * - Domain: `es:ESHttpGet` and `es:ESHttpPost` on the index's `_search` and `_count`, in its IAM policy
+   *   and in the domain's access policy, and the security bootstrap maps it to the index's read-only role. Roles only (fine-grained access control maps backend roles), and
    *   only roles of the domain's stack (import one there with `iam.Role.fromRoleArn`).
+   * - Existing domain (`SearchTarget.existingDomain()`): the same IAM policy only; its owner must admit
+   *   and map the role.
    */
   public grantSearch(grantee: iam.IGrantable): iam.Grant {
     return this.backend.grantReader(grantee);
@@ -300,6 +304,10 @@ export class StreamIndexer extends Construct {
     if (props.publicSearch && props.searchAuthorizer) {
       invalidProp(this, 'publicSearch', true, 'contradicts searchAuthorizer, which restricts GET /search',
         'give searchAuthorizer to restrict search, or publicSearch: true to open it to anyone, not both');
+    }
+    if (props.target?.existingDomainAttributes?.clientSecurityGroups && !props.vpc) {
+      invalidProp(this, 'target', 'SearchTarget.existingDomain()', 'has clientSecurityGroups, but vpc is not set, so the functions would not run in them',
+        'give the domain\'s vpc, or leave out clientSecurityGroups for a domain with a public endpoint');
     }
     if (props.target?.domainOptions && !props.vpc) {
       invalidProp(this, 'target', 'SearchTarget.domain()', 'puts the domain in a VPC, but vpc is not set', 'give vpc, or use SearchTarget.serverless()');
@@ -412,6 +420,12 @@ export class StreamIndexer extends Construct {
 
   private createBackend(target: SearchTarget, props: StreamIndexerProps, indexerRole: iam.Role, searchRole: iam.Role,
     logSettings: LogGroupSettings): SearchBackend {
+    if (target.existingCollectionAttributes) {
+      return new ExistingSearchCollection(this, 'Collection', { ...target.existingCollectionAttributes, indexName: this.indexName });
+    }
+    if (target.existingDomainAttributes) {
+      return new ExistingSearchDomain(this, 'Domain', { ...target.existingDomainAttributes, indexName: this.indexName });
+    }
     if (target.domainOptions) {
       return new SearchDomain(this, 'Domain', {
         ...target.domainOptions,

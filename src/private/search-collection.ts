@@ -1,4 +1,4 @@
-import { Lazy, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as aoss from 'aws-cdk-lib/aws-opensearchserverless';
@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { enforceRuleQuota } from './rule-quota';
 import { SearchBackend, lowerCaseName, principalArns, principalStack } from './search-backend';
 import { invalidProp } from './validation';
-import { ServerlessCollectionOptions } from '../indexer/search-target';
+import { ExistingCollectionAttributes, ServerlessCollectionOptions } from '../indexer/search-target';
 
 const INDEXER_PERMISSIONS = ['aoss:CreateIndex', 'aoss:DescribeIndex', 'aoss:UpdateIndex', 'aoss:WriteDocument', 'aoss:ReadDocument'];
 const SEARCH_PERMISSIONS = ['aoss:DescribeIndex', 'aoss:ReadDocument'];
@@ -24,18 +24,98 @@ export interface SearchCollectionProps extends ServerlessCollectionOptions {
  * (or the public endpoint, IAM-signed, without a VPC), and the data access policy is written at synthesis
  * from the granted roles.
  */
-export class SearchCollection extends Construct implements SearchBackend {
-  public readonly collection: aoss.CfnCollection;
-  public readonly vpcEndpoint?: aoss.CfnVpcEndpoint;
-  public readonly endpoint: string;
+abstract class CollectionAccess extends Construct implements SearchBackend {
+  public abstract readonly endpoint: string;
   public readonly signingService = 'aoss' as const;
   public readonly clientSecurityGroups: ec2.ISecurityGroup[] = [];
-  private readonly name: string;
-  private readonly indexName: string;
+  /** The collection's name, as its policies name it. */
+  protected abstract readonly name: string;
+  protected abstract readonly indexName: string;
+  protected abstract readonly collectionArn: string;
   private readonly readers: iam.IRole[] = [];
   private readonly writers: iam.IRole[] = [];
   /** ARNs of principals of this stack given to `grantReader`. */
   private readonly grantedReaders: string[] = [];
+
+  public grantIndexer(indexer: iam.IRole): void {
+    this.writers.push(indexer);
+    this.grantApiAccess(indexer);
+  }
+
+  public grantSearch(search: iam.IRole): void {
+    this.readers.push(search);
+    this.grantApiAccess(search);
+  }
+
+  /**
+   * Within this stack the grantee joins the data access policy. A principal of another stack gets a data
+   * access policy of its own, in its own stack, naming the collection and index by name: the grantee's stack
+   * already depends on this one (its IAM policy names the collection's ARN), so naming its role in this
+   * stack's policy would make the two stacks depend on each other.
+   */
+  public grantReader(grantee: iam.IGrantable): iam.Grant {
+    const principal = grantee.grantPrincipal;
+    const arns = principalArns(principal);
+    if (arns.length === 0) {
+      invalidProp(this.node.scope!, 'grantSearch grantee', principal.toString(),
+        'is not an IAM role or user, and OpenSearch Serverless data access policies name only those', 'grant to a role, e.g. a function\'s or a task\'s');
+    }
+    const stack = principalStack(principal);
+    if (stack && stack !== Stack.of(this)) {
+      this.createReaderPolicyIn(principal as unknown as Construct, arns);
+    } else {
+      this.grantedReaders.push(...arns);
+    }
+    return iam.Grant.addToPrincipal({ grantee, actions: ['aoss:APIAccessAll'], resourceArns: [this.collectionArn] });
+  }
+
+  private createReaderPolicyIn(principal: Construct, arns: string[]): void {
+    const id = `ReadsCollection-${this.name}`;
+    if (principal.node.tryFindChild(id)) {
+      return;
+    }
+    const scope = new Construct(principal, id);
+    new aoss.CfnAccessPolicy(scope, 'DataAccessPolicy', {
+      name: lowerCaseName(Names.uniqueId(scope), 32),
+      type: 'data',
+      description: `${principal.node.path} reads index ${this.indexName} of collection ${this.name}`,
+      policy: Stack.of(scope).toJsonString([readerEntry(this.name, this.indexName, arns, `${principal.node.path} reads documents`)]),
+    });
+  }
+
+  private grantApiAccess(role: iam.IRole): void {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['aoss:APIAccessAll'], resources: [this.collectionArn] }));
+  }
+
+  /** Written lazily so it holds exactly the roles granted by the time the stack synthesizes. */
+  protected createDataAccessPolicy(name: string, description: string): aoss.CfnAccessPolicy {
+    const entry = (roles: iam.IRole[], permissions: string[], text: string) => ({
+      Description: text,
+      Rules: [{ ResourceType: 'index', Resource: [`index/${this.name}/${this.indexName}`], Permission: permissions }],
+      Principal: roles.map(r => r.roleArn),
+    });
+    return new aoss.CfnAccessPolicy(this, 'DataAccessPolicy', {
+      name,
+      type: 'data',
+      description,
+      policy: Lazy.string({
+        produce: () => Stack.of(this).toJsonString([
+          entry(this.writers, INDEXER_PERMISSIONS, 'The indexer creates the index and writes documents'),
+          entry(this.readers, SEARCH_PERMISSIONS, 'The search function reads documents'),
+          readerEntry(this.name, this.indexName, this.grantedReaders, 'Principals given to grantSearch read documents'),
+        ].filter(e => e.Principal.length > 0)),
+      }),
+    });
+  }
+}
+
+export class SearchCollection extends CollectionAccess {
+  public readonly collection: aoss.CfnCollection;
+  public readonly vpcEndpoint?: aoss.CfnVpcEndpoint;
+  public readonly endpoint: string;
+  protected readonly name: string;
+  protected readonly indexName: string;
+  protected readonly collectionArn: string;
 
   constructor(scope: Construct, id: string, props: SearchCollectionProps) {
     super(scope, id);
@@ -76,7 +156,8 @@ export class SearchCollection extends Construct implements SearchBackend {
     this.collection.addDependency(encryption);
     this.collection.addDependency(network);
     this.endpoint = this.collection.attrCollectionEndpoint;
-    const dataAccess = this.createDataAccessPolicy();
+    this.collectionArn = this.collection.attrArn;
+    const dataAccess = this.createDataAccessPolicy(this.name, `Index ${this.indexName}: the indexer writes, the search function reads`);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     if (removalPolicy === RemovalPolicy.SNAPSHOT) {
       invalidProp(scope, 'target removalPolicy', 'RemovalPolicy.SNAPSHOT', 'is not supported by OpenSearch Serverless collections',
@@ -87,56 +168,6 @@ export class SearchCollection extends Construct implements SearchBackend {
     for (const resource of [this.collection, encryption, network, dataAccess]) {
       resource.applyRemovalPolicy(removalPolicy);
     }
-  }
-
-  public grantIndexer(indexer: iam.IRole): void {
-    this.writers.push(indexer);
-    this.grantApiAccess(indexer);
-  }
-
-  public grantSearch(search: iam.IRole): void {
-    this.readers.push(search);
-    this.grantApiAccess(search);
-  }
-
-  /**
-   * Within this stack the grantee joins the data access policy. A principal of another stack gets a data
-   * access policy of its own, in its own stack, naming the collection and index by name: the grantee's stack
-   * already depends on this one (its IAM policy names the collection's ARN), so naming its role in this
-   * stack's policy would make the two stacks depend on each other.
-   */
-  public grantReader(grantee: iam.IGrantable): iam.Grant {
-    const principal = grantee.grantPrincipal;
-    const arns = principalArns(principal);
-    if (arns.length === 0) {
-      invalidProp(this.node.scope!, 'grantSearch grantee', principal.toString(),
-        'is not an IAM role or user, and OpenSearch Serverless data access policies name only those', 'grant to a role, e.g. a function\'s or a task\'s');
-    }
-    const stack = principalStack(principal);
-    if (stack && stack !== Stack.of(this)) {
-      this.createReaderPolicyIn(principal as unknown as Construct, arns);
-    } else {
-      this.grantedReaders.push(...arns);
-    }
-    return iam.Grant.addToPrincipal({ grantee, actions: ['aoss:APIAccessAll'], resourceArns: [this.collection.attrArn] });
-  }
-
-  private createReaderPolicyIn(principal: Construct, arns: string[]): void {
-    const id = `ReadsCollection-${this.name}`;
-    if (principal.node.tryFindChild(id)) {
-      return;
-    }
-    const scope = new Construct(principal, id);
-    new aoss.CfnAccessPolicy(scope, 'DataAccessPolicy', {
-      name: lowerCaseName(Names.uniqueId(scope), 32),
-      type: 'data',
-      description: `${principal.node.path} reads index ${this.indexName} of collection ${this.name}`,
-      policy: Stack.of(scope).toJsonString([readerEntry(this.name, this.indexName, arns, `${principal.node.path} reads documents`)]),
-    });
-  }
-
-  private grantApiAccess(role: iam.IRole): void {
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['aoss:APIAccessAll'], resources: [this.collection.attrArn] }));
   }
 
   private createVpcEndpoint(vpc: ec2.IVpc, vpcSubnets: ec2.SubnetSelection | undefined): aoss.CfnVpcEndpoint {
@@ -160,26 +191,43 @@ export class SearchCollection extends Construct implements SearchBackend {
       securityGroupIds: [securityGroup.securityGroupId],
     });
   }
+}
 
-  /** Written lazily so it holds exactly the roles granted by the time the stack synthesizes. */
-  private createDataAccessPolicy(): aoss.CfnAccessPolicy {
-    const entry = (roles: iam.IRole[], permissions: string[], description: string) => ({
-      Description: description,
-      Rules: [{ ResourceType: 'index', Resource: [`index/${this.name}/${this.indexName}`], Permission: permissions }],
-      Principal: roles.map(r => r.roleArn),
-    });
-    return new aoss.CfnAccessPolicy(this, 'DataAccessPolicy', {
-      name: this.name,
-      type: 'data',
-      description: `Index ${this.indexName}: the indexer writes, the search function reads`,
-      policy: Lazy.string({
-        produce: () => Stack.of(this).toJsonString([
-          entry(this.writers, INDEXER_PERMISSIONS, 'The indexer creates the index and writes documents'),
-          entry(this.readers, SEARCH_PERMISSIONS, 'The search function reads documents'),
-          readerEntry(this.name, this.indexName, this.grantedReaders, 'Principals given to grantSearch read documents'),
-        ].filter(e => e.Principal.length > 0)),
-      }),
-    });
+export interface ExistingSearchCollectionProps extends ExistingCollectionAttributes {
+  readonly indexName: string;
+}
+
+/**
+ * A collection made elsewhere: the construct adds a data access policy of its own (a collection may have
+ * many) for exactly its roles and those granted here; the owner keeps the encryption and network policies.
+ */
+export class ExistingSearchCollection extends CollectionAccess {
+  public readonly endpoint: string;
+  public readonly dataAccessPolicy: aoss.CfnAccessPolicy;
+  protected readonly name: string;
+  protected readonly indexName: string;
+  protected readonly collectionArn: string;
+
+  constructor(scope: Construct, id: string, props: ExistingSearchCollectionProps) {
+    super(scope, id);
+    this.name = props.collectionName;
+    if (!Token.isUnresolved(this.name) && !/^[a-z][a-z0-9-]{2,31}$/.test(this.name)) {
+      invalidProp(scope, 'target collectionName', this.name, 'is not a collection name',
+        'give the existing collection\'s name: 3-32 lower-case letters, digits and hyphens, starting with a letter');
+    }
+    if (!Token.isUnresolved(props.collectionArn) && !/^arn:aws[a-z-]*:aoss:[a-z0-9-]+:\d{12}:collection\/[a-z0-9]+$/.test(props.collectionArn)) {
+      invalidProp(scope, 'target collectionArn', props.collectionArn, 'is not a collection ARN',
+        'give arn:aws:aoss:<region>:<account>:collection/<id>');
+    }
+    if (!Token.isUnresolved(props.collectionEndpoint) && !/^https:\/\/[^/\s]+$/.test(props.collectionEndpoint)) {
+      invalidProp(scope, 'target collectionEndpoint', props.collectionEndpoint, 'is not an https endpoint',
+        'give https://<id>.<region>.aoss.amazonaws.com, without a path');
+    }
+    this.indexName = props.indexName;
+    this.collectionArn = props.collectionArn;
+    this.endpoint = props.collectionEndpoint;
+    this.dataAccessPolicy = this.createDataAccessPolicy(lowerCaseName(Names.uniqueId(this), 32),
+      `Index ${this.indexName} of ${scope.node.path}: the indexer writes, the search function reads`);
   }
 }
 

@@ -11,7 +11,7 @@ import { enforceRuleQuota } from './rule-quota';
 import { SearchBackend, lowerCaseName, principalStack } from './search-backend';
 import { checkInteger, invalidProp } from './validation';
 import { PROPERTY, readerRoleName, writerRoleName } from '../indexer/runtime/security-roles';
-import { SearchDomainOptions } from '../indexer/search-target';
+import { ExistingDomainAttributes, SearchDomainOptions } from '../indexer/search-target';
 import { SecurityBootstrapFunction } from '../indexer/security-bootstrap-function';
 
 export interface SearchDomainProps extends SearchDomainOptions {
@@ -147,7 +147,7 @@ export class SearchDomain extends Construct implements SearchBackend {
   }
 
   /**
-   * The role may search, count and get documents of the index: its IAM policy and the domain's access
+   * The role may search and count documents of the index: its IAM policy and the domain's access
    * policy both name those calls, and the bootstrap maps it to the read-only role. Only roles can be
    * mapped as backend roles, and only roles of this stack: the grantee's policy names the domain, so a
    * role of another stack named here would make the two stacks depend on each other.
@@ -168,12 +168,10 @@ export class SearchDomain extends Construct implements SearchBackend {
     }
     if (!this.calls.has(role)) {
       const index = this.indexName;
-      this.calls.set(role, [
-        ...[`${index}/_search`, `${index}/_count`].flatMap(path => [
-          { action: 'es:ESHttpGet' as const, path }, { action: 'es:ESHttpPost' as const, path },
-        ]),
-        { action: 'es:ESHttpGet', path: `${index}/_doc/*` },
-      ]);
+      // Queries only, without a wildcard (which cdk-nag would flag on the grantee's policy).
+      this.calls.set(role, [`${index}/_search`, `${index}/_count`].flatMap(path => [
+        { action: 'es:ESHttpGet' as const, path }, { action: 'es:ESHttpPost' as const, path },
+      ]));
       this.extraReaders.push(role);
     }
     return this.statements(role, this.domain.domainArn)
@@ -349,4 +347,50 @@ function zoneCount(scope: Construct, dataNodes: number, zonesAvailable: number):
 /** The principal as a role, when it is one (a role, or what a function or task grants through). */
 function asRole(principal: iam.IPrincipal): iam.IRole | undefined {
   return 'roleArn' in principal && 'roleName' in principal ? principal as iam.IRole : undefined;
+}
+
+export interface ExistingSearchDomainProps extends ExistingDomainAttributes {
+  readonly indexName: string;
+}
+
+/**
+ * A domain made elsewhere: only the IAM side is granted here (the same calls as for a domain the construct
+ * makes); its access policy and fine-grained access control belong to its owner, as
+ * `SearchTarget.existingDomain` documents.
+ */
+export class ExistingSearchDomain extends Construct implements SearchBackend {
+  public readonly endpoint: string;
+  public readonly signingService = 'es' as const;
+  public readonly clientSecurityGroups: ec2.ISecurityGroup[];
+  private readonly domainArn: string;
+  private readonly indexName: string;
+
+  constructor(scope: Construct, id: string, props: ExistingSearchDomainProps) {
+    super(scope, id);
+    if (!Token.isUnresolved(props.domainArn) && !/^arn:aws[a-z-]*:es:[a-z0-9-]+:\d{12}:domain\/[a-z][a-z0-9-]{2,27}$/.test(props.domainArn)) {
+      invalidProp(scope, 'target domainArn', props.domainArn, 'is not a domain ARN', 'give arn:aws:es:<region>:<account>:domain/<name>');
+    }
+    if (!Token.isUnresolved(props.domainEndpoint) && !/^https:\/\/[^/\s]+$/.test(props.domainEndpoint)) {
+      invalidProp(scope, 'target domainEndpoint', props.domainEndpoint, 'is not an https endpoint',
+        'give https://<host> of the domain (domain.domainEndpoint with https:// in front), without a path');
+    }
+    this.endpoint = props.domainEndpoint;
+    this.domainArn = props.domainArn;
+    this.indexName = props.indexName;
+    this.clientSecurityGroups = props.clientSecurityGroups ?? [];
+  }
+
+  public grantIndexer(indexer: iam.IRole): void {
+    indexer.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['es:ESHttpPut'], resources: [`${this.domainArn}/${this.indexName}`] }));
+    indexer.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['es:ESHttpPost'], resources: [`${this.domainArn}/${this.indexName}/_bulk`] }));
+  }
+
+  public grantSearch(search: iam.IRole): void {
+    search.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['es:ESHttpPost'], resources: [`${this.domainArn}/${this.indexName}/_search`] }));
+  }
+
+  public grantReader(grantee: iam.IGrantable): iam.Grant {
+    const index = `${this.domainArn}/${this.indexName}`;
+    return iam.Grant.addToPrincipal({ grantee, actions: ['es:ESHttpGet', 'es:ESHttpPost'], resourceArns: [`${index}/_search`, `${index}/_count`] });
+  }
 }

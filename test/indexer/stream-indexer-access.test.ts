@@ -4,9 +4,11 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { nagFindings } from '../../examples/shared/nag';
 import { IndexFieldType, SearchTarget, StreamIndexer, StreamIndexerProps } from '../../src';
 import { onlyResource, stackWithVpc, testStack } from '../support/stacks';
 
@@ -123,6 +125,12 @@ describe('grantSearch on a serverless collection', () => {
     })]);
   });
 
+  test('nag-clean, granted to a reader', () => {
+    const stack = testStack();
+    indexerIn(stack).grantSearch(readerRole(stack));
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
   test('a service principal cannot be named in a data access policy', () => {
     const stack = testStack();
     const indexer = indexerIn(stack);
@@ -138,6 +146,12 @@ describe('grantSearch on a managed domain', () => {
     return { stack, vpc, indexer };
   }
 
+  test('nag-clean, granted to a reader', () => {
+    const { stack, indexer } = domainStack();
+    indexer.grantSearch(readerRole(stack));
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
   test('the role\'s IAM policy and the domain\'s access policy name the same read calls on the index, and nothing else', () => {
     const { stack, indexer } = domainStack();
     const role = readerRole(stack);
@@ -149,7 +163,6 @@ describe('grantSearch on a managed domain', () => {
       .sort();
     const expected = [
       'es:ESHttpGet search-index/_count',
-      'es:ESHttpGet search-index/_doc/*',
       'es:ESHttpGet search-index/_search',
       'es:ESHttpPost search-index/_count',
       'es:ESHttpPost search-index/_search',
@@ -356,5 +369,112 @@ describe('indexName', () => {
       table: messagesTable(nested), documentId: ['room', 'message'], fields: FIELDS, searchAuthorizer: new HttpIamAuthorizer(),
     });
     expect(indexer.indexName).toBe('messagesearch-index');
+  });
+});
+
+describe('an existing collection', () => {
+  const ATTRIBUTES = {
+    collectionArn: 'arn:aws:aoss:eu-west-1:123456789012:collection/abcdef0123456789',
+    collectionName: 'shared-search',
+    collectionEndpoint: 'https://abcdef0123456789.eu-west-1.aoss.amazonaws.com',
+  };
+
+  test('gets a data access policy of its own naming the two roles, and no collection or security policy is made', () => {
+    const stack = testStack();
+    const indexer = indexerIn(stack, { target: SearchTarget.existingCollection(ATTRIBUTES) });
+    indexer.grantSearch(readerRole(stack));
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::OpenSearchServerless::Collection', 0);
+    t.resourceCountIs('AWS::OpenSearchServerless::SecurityPolicy', 0);
+    t.resourceCountIs('AWS::OpenSearchServerless::VpcEndpoint', 0);
+    const policy = onlyResource(t, 'AWS::OpenSearchServerless::AccessPolicy');
+    // Named for this construct, not the collection: the owner's own data access policy keeps its name.
+    expect(policy.props.Name).toMatch(/^[a-z][a-z0-9-]{2,31}$/);
+    expect(policy.props.Name).not.toBe('shared-search');
+    expect(policy.props.Type).toBe('data');
+    const entries = accessEntries(stack, policy.resource);
+    const index = ['index/shared-search/search-index'];
+    expect(entries).toEqual([
+      expect.objectContaining({ Rules: [expect.objectContaining({ Resource: index, Permission: expect.arrayContaining(['aoss:CreateIndex', 'aoss:WriteDocument']) })], Principal: [expect.stringMatching(/^<SearchIndexerRole/)] }),
+      expect.objectContaining({ Rules: [expect.objectContaining({ Resource: index, Permission: ['aoss:DescribeIndex', 'aoss:ReadDocument'] })], Principal: [expect.stringMatching(/^<SearchSearchRole/)] }),
+      expect.objectContaining({ Rules: [expect.objectContaining({ Resource: index, Permission: ['aoss:DescribeIndex', 'aoss:ReadDocument'] })], Principal: [expect.stringMatching(/^<Dashboard/)] }),
+    ]);
+    for (const role of ['SearchIndexerRole', 'SearchSearchRole', 'Dashboard']) {
+      expect(roleStatements(t, role)).toContainEqual(expect.objectContaining({ Action: 'aoss:APIAccessAll', Resource: ATTRIBUTES.collectionArn }));
+    }
+    expect(indexer.endpoint).toBe(ATTRIBUTES.collectionEndpoint);
+    expect(indexer.collection).toBeUndefined();
+  });
+
+  test('nag-clean, granted to a reader', () => {
+    const stack = testStack();
+    indexerIn(stack, { target: SearchTarget.existingCollection(ATTRIBUTES) }).grantSearch(readerRole(stack));
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test.each([
+    [{ collectionName: 'Shared' }, 'Test/Search: target collectionName \'Shared\' is not a collection name'],
+    [{ collectionArn: 'arn:aws:es:eu-west-1:123456789012:domain/x' }, 'Test/Search: target collectionArn \'arn:aws:es:eu-west-1:123456789012:domain/x\' is not a collection ARN'],
+    [{ collectionEndpoint: 'abcdef.eu-west-1.aoss.amazonaws.com' }, 'Test/Search: target collectionEndpoint \'abcdef.eu-west-1.aoss.amazonaws.com\' is not an https endpoint'],
+  ])('attributes %j are refused', (change, message) => {
+    expect(() => indexerIn(testStack(), { target: SearchTarget.existingCollection({ ...ATTRIBUTES, ...change }) })).toThrow(message);
+  });
+});
+
+describe('an existing domain', () => {
+  const ATTRIBUTES = {
+    domainArn: 'arn:aws:es:eu-west-1:123456789012:domain/shared',
+    domainEndpoint: 'https://vpc-shared-abc.eu-west-1.es.amazonaws.com',
+  };
+
+  test('the roles get the IAM side of their calls; no domain, bootstrap or access policy is made', () => {
+    const stack = testStack();
+    const indexer = indexerIn(stack, { target: SearchTarget.existingDomain(ATTRIBUTES) });
+    indexer.grantSearch(readerRole(stack));
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::OpenSearchService::Domain', 0);
+    t.resourceCountIs('Custom::OpenSearchSecurityRoles', 0);
+    t.resourceCountIs('AWS::Lambda::Function', 2);
+    const calls = (role: string) => roleStatements(t, role).filter(s => String(s.Action).startsWith('es:') || JSON.stringify(s.Action).includes('es:'))
+      .flatMap(s => ([] as string[]).concat(s.Action).flatMap(a => ([] as string[]).concat(s.Resource).map(r => `${a} ${r.replace(`${ATTRIBUTES.domainArn}/`, '')}`))).sort();
+    expect(calls('SearchIndexerRole')).toEqual(['es:ESHttpPost search-index/_bulk', 'es:ESHttpPut search-index']);
+    expect(calls('SearchSearchRole')).toEqual(['es:ESHttpPost search-index/_search']);
+    expect(calls('Dashboard')).toEqual([
+      'es:ESHttpGet search-index/_count', 'es:ESHttpGet search-index/_search',
+      'es:ESHttpPost search-index/_count', 'es:ESHttpPost search-index/_search',
+    ]);
+    expect(indexer.endpoint).toBe(ATTRIBUTES.domainEndpoint);
+    expect(indexer.domain).toBeUndefined();
+  });
+
+  test('in a VPC the functions join clientSecurityGroups', () => {
+    const { stack, vpc } = stackWithVpc();
+    const clients = new ec2.SecurityGroup(stack, 'Clients', { vpc });
+    indexerIn(stack, { vpc, target: SearchTarget.existingDomain({ ...ATTRIBUTES, clientSecurityGroups: [clients] }) });
+    const fns = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'));
+    expect(fns).toHaveLength(2);
+    for (const fn of fns) {
+      expect(fn.Properties.VpcConfig.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^Clients/), 'GroupId'] }]);
+    }
+  });
+
+  test('nag-clean, granted to a reader', () => {
+    const { stack, vpc } = stackWithVpc();
+    indexerIn(stack, { vpc, target: SearchTarget.existingDomain(ATTRIBUTES) }).grantSearch(readerRole(stack));
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('clientSecurityGroups without a vpc are refused', () => {
+    const { stack, vpc } = stackWithVpc();
+    const clients = new ec2.SecurityGroup(stack, 'Clients', { vpc });
+    expect(() => indexerIn(stack, { target: SearchTarget.existingDomain({ ...ATTRIBUTES, clientSecurityGroups: [clients] }) }))
+      .toThrow('Test/Search: target \'SearchTarget.existingDomain()\' has clientSecurityGroups, but vpc is not set');
+  });
+
+  test.each([
+    [{ domainArn: 'arn:aws:aoss:eu-west-1:123456789012:collection/x' }, 'Test/Search: target domainArn \'arn:aws:aoss:eu-west-1:123456789012:collection/x\' is not a domain ARN'],
+    [{ domainEndpoint: 'https://shared.example.com/search' }, 'Test/Search: target domainEndpoint \'https://shared.example.com/search\' is not an https endpoint'],
+  ])('attributes %j are refused', (change, message) => {
+    expect(() => indexerIn(testStack(), { target: SearchTarget.existingDomain({ ...ATTRIBUTES, ...change }) })).toThrow(message);
   });
 });
