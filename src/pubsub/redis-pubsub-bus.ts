@@ -605,7 +605,8 @@ class AuthTokenSecret extends ecs.Secret {
 
 /**
  * Grants read of the token. `ISecret.grantRead` lets the grantee decrypt through the secret's KMS key by
- * adding the grantee to the key's policy; with the key in a data stack and the grantee in an app stack that
+ * adding the grantee to the key's policy; with the key in a data stack and the grantee in an app stack (same
+ * account and region) that
  * is a reference from the data stack to the app stack, which closes a dependency cycle. In that case the
  * decrypt permission goes into the grantee's own policy instead (limited to use through Secrets Manager by
  * `kms:ViaService`), which the key honours when its policy lets IAM policies of the account grant its use,
@@ -614,7 +615,13 @@ class AuthTokenSecret extends ecs.Secret {
 function grantReadToken(secret: secretsmanager.ISecret, grantee: iam.IGrantable): iam.Grant {
   const key = secret.encryptionKey;
   const principal = grantee.grantPrincipal;
-  if (!key || !Construct.isConstruct(principal) || Stack.of(principal) === Stack.of(key)) {
+  if (!key || !Construct.isConstruct(principal)) {
+    return secret.grantRead(grantee);
+  }
+  const granteeStack = Stack.of(principal);
+  const keyStack = Stack.of(key);
+  // Only another stack of the same account and region; across accounts the key policy must name the grantee.
+  if (granteeStack === keyStack || granteeStack.account !== keyStack.account || granteeStack.region !== keyStack.region) {
     return secret.grantRead(grantee);
   }
   const grant = iam.Grant.addToPrincipal({
