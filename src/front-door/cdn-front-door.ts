@@ -3,7 +3,6 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
-import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -14,7 +13,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { additionalBehaviours, DEFAULT_REALTIME_PATH, spaRewriteFunction } from './front-door-behaviours';
+import { apiBehaviour, cachedBehaviour, DEFAULT_REALTIME_PATH, notFoundFunction, realtimeBehaviour, spaRewriteFunction } from './front-door-behaviours';
+import { FrontDoorOrigin } from './front-door-origin';
 import { createOriginHeaderSecret, FrontDoorOrigins } from './front-door-origins';
 import { FrontDoorSite } from './front-door-site';
 import { OriginCheckAuthorizer } from './origin-check';
@@ -46,8 +46,14 @@ export interface FrontDoorDomain {
  * Props of a `CdnFrontDoor`.
  */
 export interface CdnFrontDoorProps {
-  /** The static site on the default behaviour, from a private bucket. */
-  readonly site: FrontDoorSite;
+  /**
+   * The static site on the default behaviour, from a private bucket.
+   *
+   * @default - no site: the default behaviour answers 404 at the edge with a CloudFront Function, so only
+   * the routed paths reach an origin (a WebSocket-only or API-only front door); then give at least one
+   * route here, since a distribution needs an origin when it is created
+   */
+  readonly site?: FrontDoorSite;
 
   /**
    * WebSocket paths to realtime services.
@@ -176,6 +182,24 @@ export interface CdnFrontDoorProps {
   readonly insecureHttpToOrigin?: boolean;
 }
 
+type RouteKind = 'realtime' | 'api' | 'cached';
+
+/** The targets a route of any kind may give. */
+interface RouteTargets {
+  readonly origin?: FrontDoorOrigin;
+  readonly service?: RealtimeFargateService;
+  readonly httpApi?: apigwv2.IHttpApi;
+  readonly originDomainName?: string;
+}
+
+/** A route as the front door keeps it: its kind, pattern and one origin. */
+interface RouteEntry {
+  readonly kind: RouteKind;
+  readonly pathPattern: string;
+  readonly origin: FrontDoorOrigin;
+  readonly cached?: CachedRoute;
+}
+
 /** Header CloudFront adds to every request to an internet-facing origin; its value is a secret. */
 const ORIGIN_HEADER = 'X-Origin-Verify';
 const DEFAULT_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
@@ -223,10 +247,10 @@ const DEFAULT_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data
 export class CdnFrontDoor extends Construct {
   /** The distribution. */
   public readonly distribution: cloudfront.Distribution;
-  /** The private bucket the site is served from. */
-  public readonly siteBucket: s3.Bucket;
-  /** The deployment of the site's files. */
-  public readonly siteDeployment: s3deploy.BucketDeployment;
+  /** The private bucket the site is served from; undefined without a `site`. */
+  public readonly siteBucket?: s3.Bucket;
+  /** The deployment of the site's files; undefined without a `site`. */
+  public readonly siteDeployment?: s3deploy.BucketDeployment;
   /** The bucket of the distribution's access logs. */
   public readonly accessLogsBucket: s3.IBucket;
   /** The security-headers response policy on every behaviour. */
@@ -239,45 +263,94 @@ export class CdnFrontDoor extends Construct {
    * another stack gets a secret of its own, created in that service's stack (child `FrontDoorOriginSecret`
    * of the service), so that only the front door's stack refers to the service's.
    */
-  public readonly originSecret?: secretsmanager.ISecret;
+  public get originSecret(): secretsmanager.ISecret | undefined {
+    return this._originSecret;
+  }
+
   /** The viewer-facing URL: `https://` plus the first custom domain name, or the distribution's name. */
   public readonly url: string;
 
   private readonly origins: FrontDoorOrigins;
+  private readonly routes: RouteEntry[] = [];
+  private readonly httpToInternet: RealtimeFargateService[] = [];
+  private _originSecret?: secretsmanager.Secret;
   private readonly logRetention?: logs.RetentionDays;
   private readonly logEncryptionKey?: kms.IKey;
   private originCheck?: OriginCheckAuthorizer;
 
   constructor(scope: Construct, id: string, props: CdnFrontDoorProps) {
     super(scope, id);
-    this.validateRoutes(props);
     this.validateDomain(props.domain);
     this.logRetention = props.logRetention;
     this.logEncryptionKey = props.logEncryptionKey;
     this.originHeaderName = ORIGIN_HEADER;
-    if (this.needsOriginSecret(props)) {
-      this.originSecret = this.createOriginSecret();
+    // CloudFront takes the first matching behaviour: cached paths first (most specific), then realtime, then API.
+    const initial: RouteEntry[] = [
+      ...(props.cached ?? []).map((r, i) => this.entry('cached', i, r.pathPattern, r, r)),
+      ...(props.realtime ?? []).map((r, i) => this.entry('realtime', i, r.pathPattern ?? DEFAULT_REALTIME_PATH, r)),
+      ...(props.api ?? []).map((r, i) => this.entry('api', i, r.pathPattern, r)),
+    ];
+    const checked: RouteEntry[] = [];
+    for (const route of initial) {
+      this.checkRoute(route, checked);
+      checked.push(route);
+    }
+    if (!props.site && initial.length === 0) {
+      invalidProp(this, 'site', undefined, 'is not given and no route is, so the distribution would have no origin',
+        'give a site, or at least one of realtime, api and cached (more can be added with addRealtimeRoute, addApiRoute and addCachedRoute)');
     }
     this.origins = new FrontDoorOrigins({
       frontDoor: this,
       headerName: ORIGIN_HEADER,
-      secret: this.originSecret,
+      secret: () => this.frontDoorSecret(),
       insecureHttpToOrigin: props.insecureHttpToOrigin ?? false,
       cloudFrontPrefixListId: props.cloudFrontPrefixListId,
+      onHttpToInternet: service => this.httpToInternet.push(service),
     });
 
     this.accessLogsBucket = props.accessLogsBucket ?? this.createAccessLogsBucket(props.accessLogsRemovalPolicy ?? RemovalPolicy.RETAIN);
-    this.siteBucket = this.createSiteBucket(props.siteBucketRemovalPolicy ?? RemovalPolicy.RETAIN);
+    if (props.site) {
+      this.siteBucket = this.createSiteBucket(props.siteBucketRemovalPolicy ?? RemovalPolicy.RETAIN);
+    }
     this.responseHeadersPolicy = this.createResponseHeadersPolicy(props.contentSecurityPolicy ?? DEFAULT_CSP);
-    this.distribution = this.createDistribution(props);
-    this.siteDeployment = this.deploySite(props.site);
-    this.origins.protectServices();
+    this.distribution = this.createDistribution(props, initial[0]);
+    for (const route of initial) {
+      this.addBehaviour(route);
+    }
+    if (props.site) {
+      this.siteDeployment = this.deploySite(props.site);
+    }
     if (props.domain?.hostedZone) {
       this.createRecords(props.domain);
     }
     this.url = `https://${props.domain?.domainNames[0] ?? this.distribution.distributionDomainName}`;
     this.acknowledgeFindings(props);
-    this.node.addValidation({ validate: () => this.unprotectedApiRoutes(props) });
+    this.node.addValidation({ validate: () => this.unprotectedApiRoutes() });
+  }
+
+  /**
+   * Adds a WebSocket path (default `/ws*`): never cached, every viewer header but `Host`, all methods,
+   * HTTPS only. It is checked against the routes so far like a route of `realtime`.
+   */
+  public addRealtimeRoute(route: RealtimeRoute): void {
+    this.addRoute(this.entry('realtime', this.count('realtime'), route.pathPattern ?? DEFAULT_REALTIME_PATH, route));
+  }
+
+  /**
+   * Adds a dynamic API path: never cached, everything but `Host` forwarded, all methods. It is checked
+   * against the routes so far like a route of `api`.
+   */
+  public addApiRoute(route: ApiRoute): void {
+    this.addRoute(this.entry('api', this.count('api'), route.pathPattern, route));
+  }
+
+  /**
+   * Adds a GET path cached for a short time. CloudFront takes the first matching path in the order the
+   * routes were added, so a cached path that an API path added before it would match is refused (give it
+   * in `cached`, which comes first, or add it first).
+   */
+  public addCachedRoute(route: CachedRoute): void {
+    this.addRoute(this.entry('cached', this.count('cached'), route.pathPattern, route, route));
   }
 
   /**
@@ -288,55 +361,76 @@ export class CdnFrontDoor extends Construct {
    * gets one authorizer, shared by its routes.
    */
   public originCheckAuthorizer(): apigwv2.IHttpRouteAuthorizer {
-    if (!this.originSecret) {
-      throw new Error(`${this.node.path}: originCheckAuthorizer() is for HTTP APIs behind the front door, and api routes none; add { pathPattern, httpApi } to api`);
-    }
     this.originCheck ??= new OriginCheckAuthorizer(this, 'OriginCheck', {
       headerName: this.originHeaderName,
-      secret: this.originSecret,
+      secret: this.frontDoorSecret(),
       logRetention: this.logRetention,
       logEncryptionKey: this.logEncryptionKey,
     });
     return this.originCheck.authorizer;
   }
 
-  private validateRoutes(props: CdnFrontDoorProps): void {
-    const realtime = (props.realtime ?? []).map(r => r.pathPattern ?? DEFAULT_REALTIME_PATH);
-    const api = (props.api ?? []).map(r => r.pathPattern);
-    const cached = (props.cached ?? []).map(r => r.pathPattern);
-    const all = [...realtime, ...api, ...cached];
-    for (const pattern of all) {
-      if (!/^\/?[A-Za-z0-9_\-.*$/~"'@:+?&=%]*$/.test(pattern) || pattern === '' || pattern === '/' || pattern === '*' || pattern === '/*') {
-        invalidProp(this, 'pathPattern', pattern, 'is not a path pattern of its own (the default behaviour serves the site)',
-          'use a pattern such as /ws* or /api/*');
+  private entry(kind: RouteKind, index: number, pathPattern: string, route: RouteTargets, cached?: CachedRoute): RouteEntry {
+    const given = [route.origin, route.service, route.httpApi].filter(t => t !== undefined);
+    if (given.length !== 1) {
+      const names = kind === 'api' ? 'origin, service and httpApi' : 'origin and service';
+      invalidProp(this, `${kind}[${index}]`, pathPattern, `needs exactly one of ${names}`, 'give origin, e.g. FrontDoorOrigin.service(service)');
+    }
+    const deprecated = () => (route.service
+      ? FrontDoorOrigin.service(route.service, { originDomainName: route.originDomainName })
+      : FrontDoorOrigin.httpApi(route.httpApi!));
+    const origin = route.origin ?? deprecated();
+    if (cached) {
+      checkSeconds(this, `ttl of cached path ${pathPattern}`, cached.ttl ?? Duration.seconds(1), 1, 86_400, 'the cached-path TTL');
+    }
+    return { kind, pathPattern, origin, cached };
+  }
+
+  private count(kind: RouteKind): number {
+    return this.routes.filter(r => r.kind === kind).length;
+  }
+
+  private addRoute(route: RouteEntry): void {
+    this.checkRoute(route, this.routes);
+    this.addBehaviour(route);
+  }
+
+  /** Checks a new route against those before it, in CloudFront's order of evaluation. */
+  private checkRoute(route: RouteEntry, before: RouteEntry[]): void {
+    const pattern = route.pathPattern;
+    if (!/^\/?[A-Za-z0-9_\-.*$/~"'@:+?&=%]*$/.test(pattern) || pattern === '' || pattern === '/' || pattern === '*' || pattern === '/*') {
+      invalidProp(this, 'pathPattern', pattern, 'is not a path pattern of its own (the default behaviour serves the site)',
+        'use a pattern such as /ws* or /api/*');
+    }
+    if (before.some(r => r.pathPattern === pattern)) {
+      invalidProp(this, 'pathPattern', pattern, 'is routed twice', 'give each path pattern one route');
+    }
+    for (const other of before.filter(r => patternsOverlap(r.pathPattern, pattern))) {
+      const [realtime, rest] = route.kind === 'realtime' ? [route, other] : other.kind === 'realtime' ? [other, route] : [undefined, undefined];
+      if (realtime && rest && rest.kind === 'api') {
+        invalidProp(this, 'api pathPattern', rest.pathPattern, `overlaps the realtime path '${realtime.pathPattern}', so some WebSocket paths would reach the API behaviour`,
+          'use disjoint patterns, e.g. /ws* and /api/*');
+      }
+      if (realtime && rest && rest.kind === 'cached') {
+        invalidProp(this, 'cached pathPattern', rest.pathPattern, `puts a TTL on the realtime path '${realtime.pathPattern}'; realtime paths are never cached`,
+          'move the cached path out of the realtime pattern');
+      }
+      if (route.kind === 'cached' && other.kind === 'api') {
+        invalidProp(this, 'cached pathPattern', pattern, `comes after the api path '${other.pathPattern}', which CloudFront matches first, so it would never be cached`,
+          'give it in cached (those come first) or call addCachedRoute before adding the api path');
       }
     }
-    const duplicate = all.find((p, i) => all.indexOf(p) !== i);
-    if (duplicate) {
-      invalidProp(this, 'pathPattern', duplicate, 'is routed twice', 'give each path pattern one route');
-    }
-    for (const r of realtime) {
-      for (const a of api) {
-        if (patternsOverlap(r, a)) {
-          invalidProp(this, 'api pathPattern', a, `overlaps the realtime path '${r}', so some WebSocket paths would reach the API behaviour`,
-            'use disjoint patterns, e.g. /ws* and /api/*');
-        }
-      }
-      for (const c of cached) {
-        if (patternsOverlap(r, c)) {
-          invalidProp(this, 'cached pathPattern', c, `puts a TTL on the realtime path '${r}'; realtime paths are never cached`,
-            'move the cached path out of the realtime pattern');
-        }
-      }
-    }
-    for (const [i, route] of (props.api ?? []).entries()) {
-      if ((route.service === undefined) === (route.httpApi === undefined)) {
-        invalidProp(this, `api[${i}]`, route.pathPattern, 'needs exactly one of service and httpApi', 'give service or httpApi');
-      }
-    }
-    for (const route of props.cached ?? []) {
-      checkSeconds(this, `ttl of cached path ${route.pathPattern}`, route.ttl ?? Duration.seconds(1), 1, 86_400, 'the cached-path TTL');
-    }
+  }
+
+  private addBehaviour(route: RouteEntry): void {
+    const origin = this.origins.resolve(route.origin);
+    const options = route.kind === 'realtime' ? realtimeBehaviour(origin)
+      : route.kind === 'api' ? apiBehaviour(origin, this.responseHeadersPolicy)
+        : cachedBehaviour(this, route.cached!, origin, this.responseHeadersPolicy);
+    const { origin: _, ...rest } = options;
+    this.distribution.addBehavior(route.pathPattern, origin, rest);
+    this.routes.push(route);
+    this.acknowledgeHttpToInternet();
   }
 
   private validateDomain(domain: FrontDoorDomain | undefined): void {
@@ -353,18 +447,11 @@ export class CdnFrontDoor extends Construct {
     }
   }
 
-  private needsOriginSecret(props: CdnFrontDoorProps): boolean {
-    const sameStack = this.routedServices(props).filter(s => Stack.of(s) === Stack.of(this));
-    return sameStack.some(s => s.internetFacing) || (props.api ?? []).some(r => r.httpApi !== undefined);
-  }
-
-  private routedServices(props: CdnFrontDoorProps): RealtimeFargateService[] {
-    const services = [...props.realtime ?? [], ...props.api ?? [], ...props.cached ?? []].map(r => r.service);
-    return [...new Set(services.filter((s): s is RealtimeFargateService => s !== undefined))];
-  }
-
-  private createOriginSecret(): secretsmanager.Secret {
-    return createOriginHeaderSecret(this, 'OriginSecret', `Value of the ${ORIGIN_HEADER} header that ${this.node.path} sends to its origins`);
+  /** The front door's own header secret, created on first use (for HTTP APIs, load balancers and same-stack services). */
+  private frontDoorSecret(): secretsmanager.ISecret {
+    this._originSecret ??= createOriginHeaderSecret(this, 'OriginSecret',
+      `Value of the ${ORIGIN_HEADER} header that ${this.node.path} sends to its origins`);
+    return this._originSecret;
   }
 
   private createSiteBucket(removalPolicy: RemovalPolicy): s3.Bucket {
@@ -424,29 +511,29 @@ export class CdnFrontDoor extends Construct {
     });
   }
 
-  private createDistribution(props: CdnFrontDoorProps): cloudfront.Distribution {
+  private createDistribution(props: CdnFrontDoorProps, firstRoute: RouteEntry | undefined): cloudfront.Distribution {
     const site = props.site;
-    const behaviours = additionalBehaviours(this, {
-      realtime: props.realtime ?? [],
-      api: props.api ?? [],
-      cached: props.cached ?? [],
-      origins: this.origins,
+    const defaultBehavior: cloudfront.BehaviorOptions = site ? {
+      origin: origins.S3BucketOrigin.withOriginAccessControl(this.siteBucket!),
+      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+      cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
       responseHeadersPolicy: this.responseHeadersPolicy,
-    });
+      compress: true,
+      functionAssociations: site.singlePageApp
+        ? [{ eventType: cloudfront.FunctionEventType.VIEWER_REQUEST, function: spaRewriteFunction(this, site.defaultRootObject) }]
+        : undefined,
+    } : {
+      // No site: every unrouted path is answered 404 at the edge; the origin is never asked.
+      origin: this.origins.resolve(firstRoute!.origin),
+      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+      cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+      responseHeadersPolicy: this.responseHeadersPolicy,
+      functionAssociations: [{ eventType: cloudfront.FunctionEventType.VIEWER_REQUEST, function: notFoundFunction(this) }],
+    };
     return new cloudfront.Distribution(this, 'Distribution', {
       comment: this.node.path.slice(0, 128),
-      defaultBehavior: {
-        origin: origins.S3BucketOrigin.withOriginAccessControl(this.siteBucket),
-        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-        cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
-        responseHeadersPolicy: this.responseHeadersPolicy,
-        compress: true,
-        functionAssociations: site.singlePageApp
-          ? [{ eventType: cloudfront.FunctionEventType.VIEWER_REQUEST, function: spaRewriteFunction(this, site.defaultRootObject) }]
-          : undefined,
-      },
-      additionalBehaviors: behaviours,
-      defaultRootObject: site.defaultRootObject,
+      defaultBehavior,
+      defaultRootObject: site?.defaultRootObject,
       domainNames: props.domain?.domainNames,
       certificate: props.domain?.certificate,
       minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
@@ -465,7 +552,7 @@ export class CdnFrontDoor extends Construct {
   private deploySite(site: FrontDoorSite): s3deploy.BucketDeployment {
     return new s3deploy.BucketDeployment(this, 'SiteDeployment', {
       sources: site.sources,
-      destinationBucket: this.siteBucket,
+      destinationBucket: this.siteBucket!,
       distribution: this.distribution,
       distributionPaths: ['/*'],
       prune: true,
@@ -474,8 +561,8 @@ export class CdnFrontDoor extends Construct {
   }
 
   /** Routes of the routed HTTP APIs that answer without the origin check. */
-  private unprotectedApiRoutes(props: CdnFrontDoorProps): string[] {
-    const apis = [...new Set((props.api ?? []).map(r => r.httpApi).filter((a): a is apigwv2.IHttpApi => a !== undefined))];
+  private unprotectedApiRoutes(): string[] {
+    const apis = [...new Set(this.origins.httpApis)];
     const errors: string[] = [];
     for (const api of apis) {
       const ours = this.originCheckAuthorizerIds(api);
@@ -529,12 +616,12 @@ export class CdnFrontDoor extends Construct {
       acknowledgeNag(this.distribution, 'CFR2',
         'No web ACL was given; the origins still accept only this distribution, and FrontDoorWebAcl adds AWS managed rules and a rate limit when wanted.');
     }
-    const httpServices = this.origins.services.filter(s => s.internetFacing && s.listenerProtocol !== elbv2.ApplicationProtocol.HTTPS);
-    if (httpServices.length > 0) {
-      acknowledgeNag(this.distribution, 'CFR5',
-        `The services ${httpServices.map(s => s.node.path).join(', ')} have no certificate and insecureHttpToOrigin was set for development, so CloudFront reaches their load balancers over HTTP; the listeners still admit only CloudFront's origin-facing addresses carrying the secret origin header.`);
+    if (this.siteDeployment) {
+      this.acknowledgeSiteDeployment();
+    } else {
+      acknowledgeControl(this.distribution, 'cloudfront_default_root_object_configured_check',
+        'This front door has no site: its default behaviour answers every unrouted path, the root included, with 404 from a CloudFront Function, so there is no root object to serve or to expose.');
     }
-    this.acknowledgeSiteDeployment();
     const destroyLogs = !props.accessLogsBucket && props.accessLogsRemovalPolicy === RemovalPolicy.DESTROY;
     if (props.siteBucketRemovalPolicy === RemovalPolicy.DESTROY || destroyLogs) {
       this.acknowledgeAutoDeleteObjects();
@@ -550,9 +637,19 @@ export class CdnFrontDoor extends Construct {
     }
   }
 
+  /** CloudFront reaches these services over HTTP (insecureHttpToOrigin); acknowledged again as the list grows. */
+  private acknowledgeHttpToInternet(): void {
+    if (this.httpToInternet.length === 0) {
+      return;
+    }
+    const httpServices = this.httpToInternet;
+    acknowledgeNag(this.distribution, 'CFR5',
+      `The services ${httpServices.map(s => s.node.path).join(', ')} have no certificate and insecureHttpToOrigin was set for development, so CloudFront reaches their load balancers over HTTP; the listeners still admit only CloudFront's origin-facing addresses carrying the secret origin header.`);
+  }
+
   /** The BucketDeployment's singleton handler, shared by the stack, is aws-cdk-lib's own function and role. */
   private acknowledgeSiteDeployment(): void {
-    const role = this.siteDeployment.handlerRole;
+    const role = this.siteDeployment!.handlerRole;
     acknowledgeNag(role, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       'The site deployment handler uses AWSLambdaBasicExecutionRole only to write its own logs.');
     const handler = role.node.scope;

@@ -1,8 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import { Construct } from 'constructs';
-import { FrontDoorOrigins } from './front-door-origins';
-import { ApiRoute, CachedRoute, RealtimeRoute } from './routes';
+import { CachedRoute } from './routes';
 
 /** Default WebSocket path of a realtime route. */
 export const DEFAULT_REALTIME_PATH = '/ws*';
@@ -23,56 +22,66 @@ export const SPA_REWRITE_SOURCE = `function handler(event) {
   return request;
 }`;
 
-/** What the behaviours of one front door are built from. */
-export interface FrontDoorBehavioursProps {
-  readonly realtime: RealtimeRoute[];
-  readonly api: ApiRoute[];
-  readonly cached: CachedRoute[];
-  readonly origins: FrontDoorOrigins;
-  readonly responseHeadersPolicy: cloudfront.IResponseHeadersPolicy;
+/**
+ * A realtime (WebSocket) behaviour: caching off, every viewer header but Host (so the `Sec-WebSocket-*`
+ * handshake passes, and TLS to the origin is checked against the origin's name, not the viewer's), all
+ * methods, HTTPS only.
+ */
+export function realtimeBehaviour(origin: cloudfront.IOrigin): cloudfront.BehaviorOptions {
+  return {
+    origin,
+    viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+    allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+    cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+    originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+    compress: false,
+  };
+}
+
+/** An API behaviour: never cached, everything but Host forwarded, all methods. */
+export function apiBehaviour(origin: cloudfront.IOrigin, responseHeadersPolicy: cloudfront.IResponseHeadersPolicy): cloudfront.BehaviorOptions {
+  return {
+    origin,
+    viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+    allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+    cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+    originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+    responseHeadersPolicy,
+    compress: true,
+  };
+}
+
+/** A cached GET behaviour with a short TTL. */
+export function cachedBehaviour(scope: Construct, route: CachedRoute, origin: cloudfront.IOrigin,
+  responseHeadersPolicy: cloudfront.IResponseHeadersPolicy): cloudfront.BehaviorOptions {
+  return {
+    origin,
+    viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+    allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+    cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
+    cachePolicy: shortTtlPolicy(scope, route),
+    responseHeadersPolicy,
+    compress: true,
+  };
 }
 
 /**
- * The additional behaviours of a front door, keyed by path pattern: cached paths first (most specific),
- * then realtime, then API, because CloudFront takes the first match.
+ * The default behaviour's function of a front door without a site, a CloudFront Function (runtime
+ * cloudfront-js-2.0) that answers 404 at the edge, without a body, so only the routed paths ever reach an
+ * origin (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/function-code-choose-purpose.html:
+ * a viewer-request function may generate the response itself).
  */
-export function additionalBehaviours(scope: Construct, props: FrontDoorBehavioursProps): Record<string, cloudfront.BehaviorOptions> {
-  const behaviours: Record<string, cloudfront.BehaviorOptions> = {};
-  for (const route of props.cached) {
-    behaviours[route.pathPattern] = {
-      origin: props.origins.forService(route.service, route.originDomainName),
-      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-      allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-      cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
-      cachePolicy: shortTtlPolicy(scope, route),
-      responseHeadersPolicy: props.responseHeadersPolicy,
-      compress: true,
-    };
-  }
-  for (const route of props.realtime) {
-    behaviours[route.pathPattern ?? DEFAULT_REALTIME_PATH] = {
-      origin: props.origins.forService(route.service, route.originDomainName),
-      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
-      allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
-      cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
-      // Every viewer header but Host: the Sec-WebSocket-* handshake passes, and TLS to the origin is
-      // checked against the origin's name, not the viewer's.
-      originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-      compress: false,
-    };
-  }
-  for (const route of props.api) {
-    behaviours[route.pathPattern] = {
-      origin: route.service ? props.origins.forService(route.service, route.originDomainName) : props.origins.forHttpApi(route.httpApi!),
-      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-      allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
-      cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
-      originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-      responseHeadersPolicy: props.responseHeadersPolicy,
-      compress: true,
-    };
-  }
-  return behaviours;
+export const NOT_FOUND_SOURCE = `function handler(event) {
+  return { statusCode: 404, statusDescription: 'Not Found' };
+}`;
+
+/** The viewer-request function of the default behaviour when there is no site. */
+export function notFoundFunction(scope: Construct): cloudfront.Function {
+  return new cloudfront.Function(scope, 'NotFound', {
+    comment: 'Answers 404 for every path that no route matches',
+    runtime: cloudfront.FunctionRuntime.JS_2_0,
+    code: cloudfront.FunctionCode.fromInline(NOT_FOUND_SOURCE),
+  });
 }
 
 /** The viewer-request function that serves the root object for the site's in-browser routes. */

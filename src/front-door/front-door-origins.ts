@@ -5,6 +5,7 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { FrontDoorOrigin } from './front-door-origin';
 import { acknowledgeNag } from '../private/nag';
 import { invalidProp } from '../private/validation';
 import { RealtimeFargateService } from '../realtime-service/realtime-fargate-service';
@@ -16,14 +17,16 @@ export interface FrontDoorOriginsProps {
   /** The header that proves a request came through the distribution. */
   readonly headerName: string;
   /**
-   * Its secret value for HTTP APIs and for internet-facing services in the front door's own stack.
-   * A service in another stack gets a secret of its own, in its stack.
+   * Its secret, created on first call, for HTTP APIs, load balancers and internet-facing services in the
+   * front door's own stack. A service in another stack gets a secret of its own, in its stack.
    */
-  readonly secret?: secretsmanager.ISecret;
+  readonly secret: () => secretsmanager.ISecret;
   /** Lets the secret header cross the internet in clear to a service without a certificate. */
   readonly insecureHttpToOrigin: boolean;
   /** The origin-facing prefix list ID the user gave for the services' region. */
   readonly cloudFrontPrefixListId?: string;
+  /** Called once for each service CloudFront reaches over plain HTTP across the internet. */
+  readonly onHttpToInternet: (service: RealtimeFargateService) => void;
 }
 
 /**
@@ -34,6 +37,8 @@ export interface FrontDoorOriginsProps {
 export class FrontDoorOrigins {
   private readonly serviceOrigins = new Map<RealtimeFargateService, Map<string, cloudfront.IOrigin>>();
   private readonly apiOrigins = new Map<string, cloudfront.IOrigin>();
+  private readonly loadBalancerOrigins = new Map<string, cloudfront.IOrigin>();
+  private readonly routedApis: apigwv2.IHttpApi[] = [];
   private readonly serviceSecrets = new Map<RealtimeFargateService, secretsmanager.ISecret>();
 
   constructor(private readonly props: FrontDoorOriginsProps) {}
@@ -41,6 +46,26 @@ export class FrontDoorOrigins {
   /** The services routed so far. */
   public get services(): RealtimeFargateService[] {
     return [...this.serviceOrigins.keys()];
+  }
+
+  /** The HTTP APIs routed so far. */
+  public get httpApis(): apigwv2.IHttpApi[] {
+    return [...this.routedApis];
+  }
+
+  /** The CloudFront origin of a route's target. */
+  public resolve(origin: FrontDoorOrigin): cloudfront.IOrigin {
+    const target = origin._target;
+    if (target.service) {
+      return this.forService(target.service, target.originDomainName);
+    }
+    if (target.httpApi) {
+      return this.forHttpApi(target.httpApi);
+    }
+    if (target.loadBalancer) {
+      return this.forLoadBalancer(target.loadBalancer, target.originDomainName, target.protocolPolicy!);
+    }
+    return target.custom!;
   }
 
   /**
@@ -74,6 +99,40 @@ export class FrontDoorOrigins {
         : new origins.LoadBalancerV2Origin(service.loadBalancer, { ...common, customHeaders });
     }
     perService.set(key, origin);
+    if (perService.size === 1) {
+      this.protect(service);
+    }
+    return origin;
+  }
+
+  /** An existing load balancer, with the secret header; one per load balancer and name. */
+  private forLoadBalancer(loadBalancer: elbv2.IApplicationLoadBalancer, originDomainName: string | undefined,
+    protocolPolicy: cloudfront.OriginProtocolPolicy): cloudfront.IOrigin {
+    const frontDoor = this.props.frontDoor;
+    if (protocolPolicy !== cloudfront.OriginProtocolPolicy.HTTP_ONLY && !originDomainName) {
+      invalidProp(frontDoor, `originDomainName for ${loadBalancer.node.path}`, undefined,
+        'is required because CloudFront reaches the load balancer over HTTPS and checks its certificate against the name it connects to',
+        'give a name on the listener\'s certificate that resolves to the load balancer, or protocolPolicy HTTP_ONLY with insecureHttpToOrigin for a development stack');
+    }
+    if (protocolPolicy !== cloudfront.OriginProtocolPolicy.HTTPS_ONLY && !this.props.insecureHttpToOrigin) {
+      invalidProp(frontDoor, `protocolPolicy for ${loadBalancer.node.path}`, protocolPolicy,
+        'would send the secret origin header across the internet in clear text',
+        'use OriginProtocolPolicy.HTTPS_ONLY with an originDomainName on the listener\'s certificate, or set insecureHttpToOrigin: true for a development stack');
+    }
+    const key = `${loadBalancer.node.path} ${originDomainName ?? ''}`;
+    const existing = this.loadBalancerOrigins.get(key);
+    if (existing) {
+      return existing;
+    }
+    const options = {
+      protocolPolicy,
+      originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
+      readTimeout: Duration.seconds(60),
+      keepaliveTimeout: Duration.seconds(60),
+      customHeaders: { [this.props.headerName]: this.frontDoorSecret().unsafeUnwrap() },
+    };
+    const origin = originDomainName ? new origins.HttpOrigin(originDomainName, options) : new origins.LoadBalancerV2Origin(loadBalancer, options);
+    this.loadBalancerOrigins.set(key, origin);
     return origin;
   }
 
@@ -94,17 +153,19 @@ export class FrontDoorOrigins {
       customHeaders: { [this.props.headerName]: this.frontDoorSecret().unsafeUnwrap() },
     });
     this.apiOrigins.set(api.apiId, origin);
+    this.routedApis.push(api);
     return origin;
   }
 
-  /** Closes each routed service's load balancer to everything but the distribution. */
-  public protectServices(): void {
-    for (const service of this.services) {
-      service.addOriginProtection({
-        frontDoor: this.props.frontDoor,
-        cloudFrontPrefixListId: this.props.cloudFrontPrefixListId,
-        ...(service.internetFacing ? { headerName: this.props.headerName, headerValue: this.secretFor(service) } : {}),
-      });
+  /** Closes a routed service's load balancer to everything but the distribution. */
+  private protect(service: RealtimeFargateService): void {
+    service.addOriginProtection({
+      frontDoor: this.props.frontDoor,
+      cloudFrontPrefixListId: this.props.cloudFrontPrefixListId,
+      ...(service.internetFacing ? { headerName: this.props.headerName, headerValue: this.secretFor(service) } : {}),
+    });
+    if (service.internetFacing && service.listenerProtocol !== elbv2.ApplicationProtocol.HTTPS) {
+      this.props.onHttpToInternet(service);
     }
   }
 
@@ -156,10 +217,7 @@ export class FrontDoorOrigins {
   }
 
   private frontDoorSecret(): SecretValue {
-    if (!this.props.secret) {
-      throw new Error(`${this.props.frontDoor.node.path}: no origin secret was created; this is a bug in cdk-realtime`);
-    }
-    return this.props.secret.secretValue;
+    return this.props.secret().secretValue;
   }
 }
 

@@ -1,6 +1,45 @@
 import { Duration } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import { FrontDoorOrigin } from './front-door-origin';
 import { RealtimeFargateService } from '../realtime-service/realtime-fargate-service';
+
+export { FrontDoorOrigin } from './front-door-origin';
+
+/**
+ * Options of `FrontDoorOrigin.service()`.
+ */
+export interface ServiceOriginOptions {
+  /**
+   * A DNS name covered by the service's certificate that resolves to its load balancer. CloudFront checks
+   * the origin's certificate against the name it connects to, and the load balancer's own
+   * `*.elb.amazonaws.com` name is never on it, so HTTPS to a service with a certificate needs this.
+   *
+   * @default - the load balancer's DNS name; required when the service has a certificate
+   */
+  readonly originDomainName?: string;
+}
+
+/**
+ * Options of `FrontDoorOrigin.loadBalancer()`.
+ */
+export interface LoadBalancerOriginOptions {
+  /**
+   * The name CloudFront connects to. For HTTPS it must be on the listener's certificate, which the load
+   * balancer's own `*.elb.amazonaws.com` name never is.
+   *
+   * @default - the load balancer's DNS name; required with HTTPS
+   */
+  readonly originDomainName?: string;
+
+  /**
+   * The protocol CloudFront speaks to the load balancer. `HTTP_ONLY` sends the secret origin header in
+   * clear text across the internet, so it needs `insecureHttpToOrigin` on the front door.
+   *
+   * @default cloudfront.OriginProtocolPolicy.HTTPS_ONLY
+   */
+  readonly protocolPolicy?: cloudfront.OriginProtocolPolicy;
+}
 
 /**
  * A WebSocket path to a realtime service: never cached, every viewer header (including
@@ -14,31 +53,51 @@ export interface RealtimeRoute {
    */
   readonly pathPattern?: string;
 
-  /** The service that answers it. */
-  readonly service: RealtimeFargateService;
+  /**
+   * Where the path goes, e.g. `FrontDoorOrigin.service(canvas)`.
+   *
+   * @default - `service`; give exactly one of `origin` and `service`
+   */
+  readonly origin?: FrontDoorOrigin;
 
   /**
-   * A DNS name covered by the service's certificate that resolves to its load balancer. CloudFront checks
-   * the origin's certificate against the name it connects to, and the load balancer's own
-   * `*.elb.amazonaws.com` name is never on it, so HTTPS to a service with a certificate needs this.
+   * The service that answers it.
+   *
+   * @default - none; give exactly one of `origin` and `service`
+   * @deprecated use `origin: FrontDoorOrigin.service(service, { originDomainName })`
+   */
+  readonly service?: RealtimeFargateService;
+
+  /**
+   * A DNS name covered by the service's certificate that resolves to its load balancer (see
+   * `ServiceOriginOptions.originDomainName`). Only with `service`.
    *
    * @default - the load balancer's DNS name; required when the service has a certificate
+   * @deprecated use `origin: FrontDoorOrigin.service(service, { originDomainName })`
    */
   readonly originDomainName?: string;
 }
 
 /**
  * A dynamic API path: never cached, query strings, cookies and viewer headers (except `Host`) forwarded,
- * all methods. The target is a realtime service or an API Gateway HTTP API.
+ * all methods. The target is any `FrontDoorOrigin`: a realtime service, an HTTP API, a load balancer.
  */
 export interface ApiRoute {
   /** The CloudFront path pattern, e.g. `/api/*` or `/search*`. */
   readonly pathPattern: string;
 
   /**
+   * Where the path goes, e.g. `FrontDoorOrigin.service(canvas)` or `FrontDoorOrigin.httpApi(search)`.
+   *
+   * @default - `service` or `httpApi`; give exactly one of `origin`, `service` and `httpApi`
+   */
+  readonly origin?: FrontDoorOrigin;
+
+  /**
    * A realtime service that answers it.
    *
-   * @default - none; give exactly one of `service` and `httpApi`
+   * @default - none; give exactly one of `origin`, `service` and `httpApi`
+   * @deprecated use `origin: FrontDoorOrigin.service(service, { originDomainName })`
    */
   readonly service?: RealtimeFargateService;
 
@@ -47,14 +106,16 @@ export interface ApiRoute {
    * with every request, and every route of the API must use `CdnFrontDoor.originCheckAuthorizer()`,
    * which refuses requests without it; synthesis fails while a route does not.
    *
-   * @default - none; give exactly one of `service` and `httpApi`
+   * @default - none; give exactly one of `origin`, `service` and `httpApi`
+   * @deprecated use `origin: FrontDoorOrigin.httpApi(httpApi)`
    */
   readonly httpApi?: apigwv2.IHttpApi;
 
   /**
-   * See `RealtimeRoute.originDomainName`.
+   * See `ServiceOriginOptions.originDomainName`. Only with `service`.
    *
    * @default - the load balancer's DNS name; required when the service has a certificate
+   * @deprecated use `origin: FrontDoorOrigin.service(service, { originDomainName })`
    */
   readonly originDomainName?: string;
 }
@@ -70,8 +131,20 @@ export interface CachedRoute {
   /** The CloudFront path pattern, e.g. `/api/board`. */
   readonly pathPattern: string;
 
-  /** The service that answers it. */
-  readonly service: RealtimeFargateService;
+  /**
+   * Where the path goes, e.g. `FrontDoorOrigin.service(canvas)`.
+   *
+   * @default - `service`; give exactly one of `origin` and `service`
+   */
+  readonly origin?: FrontDoorOrigin;
+
+  /**
+   * The service that answers it.
+   *
+   * @default - none; give exactly one of `origin` and `service`
+   * @deprecated use `origin: FrontDoorOrigin.service(service, { originDomainName })`
+   */
+  readonly service?: RealtimeFargateService;
 
   /**
    * How long an edge keeps a response when the origin sends no `Cache-Control` max-age, and the most it
@@ -89,9 +162,10 @@ export interface CachedRoute {
   readonly queryStrings?: string[];
 
   /**
-   * See `RealtimeRoute.originDomainName`.
+   * See `ServiceOriginOptions.originDomainName`. Only with `service`.
    *
    * @default - the load balancer's DNS name; required when the service has a certificate
+   * @deprecated use `origin: FrontDoorOrigin.service(service, { originDomainName })`
    */
   readonly originDomainName?: string;
 }

@@ -5,6 +5,8 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -12,7 +14,8 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { nagFindings } from '../../examples/shared/nag';
-import { CdnFrontDoor, CdnFrontDoorProps, FrontDoorSite, RealtimeFargateService, RealtimeFargateServiceProps } from '../../src';
+import { CdnFrontDoor, CdnFrontDoorProps, FrontDoorOrigin, FrontDoorSite, RealtimeFargateService, RealtimeFargateServiceProps } from '../../src';
+import { NOT_FOUND_SOURCE } from '../../src/front-door/front-door-behaviours';
 import { ORIGIN_CHECK_SOURCE } from '../../src/front-door/origin-check';
 import { cloudFrontPrefixListId } from '../../src/private/cloudfront-prefix-list';
 import { acknowledgedControls, controlFindings, controlReason } from '../support/controls';
@@ -668,7 +671,7 @@ describe('CdnFrontDoor: validation', () => {
     ['a route on the default path', { frontDoor: svc => ({ api: [{ pathPattern: '/*', service: svc }], realtime: [], cached: [] }) },
       /^Test\/FrontDoor: pathPattern '\/\*' is not a path pattern of its own \(the default behaviour serves the site\)/],
     ['an API route with neither target', { frontDoor: () => ({ api: [{ pathPattern: '/api/*' }] }) },
-      /^Test\/FrontDoor: api\[0\] '\/api\/\*' needs exactly one of service and httpApi; give service or httpApi$/],
+      /^Test\/FrontDoor: api\[0\] '\/api\/\*' needs exactly one of origin, service and httpApi; give origin, e.g. FrontDoorOrigin.service\(service\)$/],
     ['a cached TTL over a day', { frontDoor: svc => ({ cached: [{ pathPattern: '/api/board', service: svc, ttl: Duration.days(2) }] }) },
       /^Test\/FrontDoor: ttl of cached path \/api\/board 172800s exceeds the cached-path TTL's 86400s limit; use a value from 1s to 86400s$/],
     ['a certificate outside us-east-1', {
@@ -799,5 +802,132 @@ describe('CdnFrontDoor: front door and services in separate stacks', () => {
       + 'and the secret origin header the distribution sends cannot be resolved from a secret of another region; create the front door in eu-west-1 '
       + '(a us-east-1 viewer certificate can reach it through crossRegionReferences), or make the service\'s load balancer internal (publicLoadBalancer: false), '
       + 'which CloudFront reaches through a VPC origin without a shared secret');
+  });
+});
+
+describe('CdnFrontDoor: origins and routes added later', () => {
+  test('origin: FrontDoorOrigin.service() and .httpApi() build the same distribution as the deprecated service and httpApi fields', () => {
+    const configOf = (useOrigin: boolean) => {
+      const { stack, vpc } = stackWithVpc();
+      const svc = new RealtimeFargateService(stack, 'Canvas', { vpc, image: testImage, publicLoadBalancer: false });
+      const api = new apigwv2.HttpApi(stack, 'Search');
+      new CdnFrontDoor(stack, 'FrontDoor', useOrigin ? {
+        site,
+        realtime: [{ origin: FrontDoorOrigin.service(svc) }],
+        cached: [{ pathPattern: '/api/board', origin: FrontDoorOrigin.service(svc) }],
+        api: [{ pathPattern: '/api/*', origin: FrontDoorOrigin.service(svc) }, { pathPattern: '/search*', origin: FrontDoorOrigin.httpApi(api) }],
+      } : {
+        site,
+        realtime: [{ service: svc }],
+        cached: [{ pathPattern: '/api/board', service: svc }],
+        api: [{ pathPattern: '/api/*', service: svc }, { pathPattern: '/search*', httpApi: api }],
+      });
+      return Template.fromStack(stack).toJSON();
+    };
+    expect(configOf(true)).toEqual(configOf(false));
+  });
+
+  test('addRealtimeRoute, addApiRoute and addCachedRoute add behaviours in call order, checked like props', () => {
+    const { stack, vpc } = stackWithVpc();
+    const svc = new RealtimeFargateService(stack, 'Canvas', { vpc, image: testImage, publicLoadBalancer: false });
+    const frontDoor = new CdnFrontDoor(stack, 'FrontDoor', { site });
+    frontDoor.addCachedRoute({ pathPattern: '/api/board', origin: FrontDoorOrigin.service(svc), ttl: Duration.seconds(3) });
+    frontDoor.addRealtimeRoute({ origin: FrontDoorOrigin.service(svc) });
+    frontDoor.addApiRoute({ pathPattern: '/api/*', origin: FrontDoorOrigin.service(svc) });
+    const t = Template.fromStack(stack);
+    const config = onlyResource(t, 'AWS::CloudFront::Distribution').props.DistributionConfig;
+    expect(config.CacheBehaviors.map((b: any) => b.PathPattern)).toEqual(['/api/board', '/ws*', '/api/*']);
+    expect(behaviour(t, '/ws*')).toEqual(expect.objectContaining({ CachePolicyId: CACHING_DISABLED, ViewerProtocolPolicy: 'https-only' }));
+    expect(config.Origins).toHaveLength(2);
+    expect(svc.isFronted).toBe(true);
+    expect(() => frontDoor.addRealtimeRoute({ pathPattern: '/api/*', origin: FrontDoorOrigin.service(svc) }))
+      .toThrow("Test/FrontDoor: pathPattern '/api/*' is routed twice; give each path pattern one route");
+    expect(() => frontDoor.addApiRoute({ pathPattern: '/w*', origin: FrontDoorOrigin.service(svc) }))
+      .toThrow(/^Test\/FrontDoor: api pathPattern '\/w\*' overlaps the realtime path '\/ws\*'/);
+    // CloudFront takes the first matching behaviour in order, so a cached path after /api/* would never be cached.
+    expect(() => frontDoor.addCachedRoute({ pathPattern: '/api/stats', origin: FrontDoorOrigin.service(svc) }))
+      .toThrow("Test/FrontDoor: cached pathPattern '/api/stats' comes after the api path '/api/*', which CloudFront matches first, so it would never be cached; "
+        + 'give it in cached (those come first) or call addCachedRoute before adding the api path');
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('an HTTP API added later still needs the origin check on every route', () => {
+    const { stack } = stackWithVpc();
+    const frontDoor = new CdnFrontDoor(stack, 'FrontDoor', { site });
+    expect(frontDoor.originSecret).toBeUndefined();
+    const api = new apigwv2.HttpApi(stack, 'Search');
+    const fn = new lambda.Function(stack, 'Handler', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
+    api.addRoutes({ path: '/search', methods: [apigwv2.HttpMethod.GET], integration: new integrations.HttpLambdaIntegration('Search', fn) });
+    frontDoor.addApiRoute({ pathPattern: '/search*', origin: FrontDoorOrigin.httpApi(api) });
+    expect(frontDoor.originSecret).toBeDefined();
+    expect(synthError(stack)).toContain("Test/FrontDoor: route 'GET /search' of Test/Search answers on the API's own endpoint, around the distribution");
+  });
+
+  test('an existing load balancer is reached over HTTPS by name, with the front door\'s secret header', () => {
+    const { stack, vpc } = stackWithVpc();
+    const alb = new elbv2.ApplicationLoadBalancer(stack, 'Alb', { vpc, internetFacing: true });
+    const frontDoor = new CdnFrontDoor(stack, 'FrontDoor', {
+      site,
+      api: [{ pathPattern: '/legacy/*', origin: FrontDoorOrigin.loadBalancer(alb, { originDomainName: 'legacy.example.com' }) }],
+    });
+    const t = Template.fromStack(stack);
+    const origin = originOf(t, behaviour(t, '/legacy/*'));
+    expect(origin.DomainName).toBe('legacy.example.com');
+    expect(origin.CustomOriginConfig).toEqual(expect.objectContaining({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'] }));
+    expect(origin.OriginCustomHeaders).toEqual([{ HeaderName: 'X-Origin-Verify', HeaderValue: SECRET_REF }]);
+    expect(frontDoor.originSecret).toBeDefined();
+  });
+
+  test('an existing load balancer without a name, or over HTTP without insecureHttpToOrigin, fails with the fix', () => {
+    const setup = (options: Parameters<typeof FrontDoorOrigin.loadBalancer>[1], insecureHttpToOrigin?: boolean) => () => {
+      const { stack, vpc } = stackWithVpc();
+      const alb = new elbv2.ApplicationLoadBalancer(stack, 'Alb', { vpc, internetFacing: true });
+      new CdnFrontDoor(stack, 'FrontDoor', { site, api: [{ pathPattern: '/legacy/*', origin: FrontDoorOrigin.loadBalancer(alb, options) }], insecureHttpToOrigin });
+    };
+    expect(setup({})).toThrow(/^Test\/FrontDoor: originDomainName for Test\/Alb undefined is required because CloudFront reaches the load balancer over HTTPS/);
+    expect(setup({ protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY }))
+      .toThrow("Test/FrontDoor: protocolPolicy for Test/Alb 'http-only' would send the secret origin header across the internet in clear text; "
+        + "use OriginProtocolPolicy.HTTPS_ONLY with an originDomainName on the listener's certificate, or set insecureHttpToOrigin: true for a development stack");
+    expect(setup({ protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY }, true)).not.toThrow();
+  });
+
+  test('a custom origin is used as it is, without the secret header', () => {
+    const { stack } = stackWithVpc();
+    new CdnFrontDoor(stack, 'FrontDoor', { site, api: [{ pathPattern: '/ext/*', origin: FrontDoorOrigin.custom(new origins.HttpOrigin('api.example.com')) }] });
+    const t = Template.fromStack(stack);
+    const origin = originOf(t, behaviour(t, '/ext/*'));
+    expect(origin.DomainName).toBe('api.example.com');
+    expect(origin.OriginCustomHeaders).toBeUndefined();
+    t.resourceCountIs('AWS::SecretsManager::Secret', 0);
+  });
+
+  test('without a site the default behaviour answers 404 at the edge, and no site bucket is made', () => {
+    const { stack, vpc } = stackWithVpc();
+    const svc = new RealtimeFargateService(stack, 'Canvas', { vpc, image: testImage, publicLoadBalancer: false });
+    const frontDoor = new CdnFrontDoor(stack, 'FrontDoor', { realtime: [{ origin: FrontDoorOrigin.service(svc) }] });
+    expect(frontDoor.siteBucket).toBeUndefined();
+    expect(frontDoor.siteDeployment).toBeUndefined();
+    const t = Template.fromStack(stack);
+    const config = onlyResource(t, 'AWS::CloudFront::Distribution').props.DistributionConfig;
+    expect(config.DefaultRootObject).toBeUndefined();
+    expect(config.DefaultCacheBehavior).toEqual(expect.objectContaining({
+      CachePolicyId: CACHING_DISABLED,
+      TargetOriginId: behaviour(t, '/ws*').TargetOriginId,
+      FunctionAssociations: [{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [expect.stringMatching(/FrontDoorNotFound/), 'FunctionARN'] } }],
+    }));
+    t.resourceCountIs('Custom::CDKBucketDeployment', 0);
+    expect(Object.keys(t.findResources('AWS::S3::Bucket')).filter(id => id.startsWith('FrontDoorSiteBucket'))).toEqual([]);
+    // The function's own code, on CloudFront's viewer-request event shape: a response, not the request.
+    const handler = new Function(`${NOT_FOUND_SOURCE}; return handler;`)();
+    expect(handler({ request: { uri: '/anything', headers: {} } })).toEqual({ statusCode: 404, statusDescription: 'Not Found' });
+    expect(onlyResource(t, 'AWS::CloudFront::Function').props.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
+    expect(nagFindings(stack)).toEqual([]);
+    expect(controlFindings(stack, 'Test/FrontDoor')).toEqual([]);
+  });
+
+  test('without a site and without routes the front door fails with the fix', () => {
+    const { stack } = stackWithVpc();
+    expect(() => new CdnFrontDoor(stack, 'FrontDoor', {})).toThrow('Test/FrontDoor: site undefined is not given and no route is, so the distribution would have no origin; '
+      + 'give a site, or at least one of realtime, api and cached (more can be added with addRealtimeRoute, addApiRoute and addCachedRoute)');
   });
 });
