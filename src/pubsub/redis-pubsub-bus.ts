@@ -645,17 +645,18 @@ interface FunctionWithEnvironment {
 }
 
 function environmentOf(fn: lambda.IFunction): FunctionWithEnvironment | undefined {
-  const target: lambda.IFunction = fn instanceof lambda.QualifiedFunctionBase ? fn.lambda : fn;
-  const candidate = target as unknown as Partial<FunctionWithEnvironment>;
+  const candidate = fn as unknown as Partial<FunctionWithEnvironment>;
   return typeof candidate.addEnvironment === 'function' ? candidate as FunctionWithEnvironment : undefined;
 }
 
-function connectFunction(bus: IRedisPubSubBus, connected: Set<string>, fn: lambda.IFunction): void {
+function connectFunction(bus: IRedisPubSubBus, connected: Set<string>, given: lambda.IFunction): void {
+  // An alias or version has the network, role and environment of the function it qualifies.
+  const fn: lambda.IFunction = given instanceof lambda.QualifiedFunctionBase ? given.lambda : given;
   if (connected.has(fn.node.path)) {
     return;
   }
   if (!fn.isBoundToVpc) {
-    throw new Error(`${bus.node.path}: connectFunction(${fn.node.path}) needs a function in the bus's VPC; set vpc (and vpcSubnets) on the function`);
+    throw new Error(`${bus.node.path}: connectFunction(${given.node.path}) needs a function in the bus's VPC; set vpc (and vpcSubnets) on the function`);
   }
   connected.add(fn.node.path);
   openPort(bus, fn, `From ${fn.node.path}`);

@@ -360,6 +360,22 @@ describe('RedisPubSubBus.connectFunction', () => {
     });
   });
 
+  test('an alias sets the variables on its function, and the grant and rule go to the same role and group', () => {
+    const { stack, vpc, bus: b } = bus();
+    const alias = fn(stack, vpc).addAlias('live');
+    b.connectFunction(alias);
+    b.connectFunction(alias);
+    const t = template(stack);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ REALTIME_BUS_CLUSTER: 'false', REALTIME_BUS_AUTH_SECRET_ARN: { Ref: Match.stringLikeRegexp('BusAuthToken') } }) },
+    });
+    t.resourceCountIs('AWS::EC2::SecurityGroupIngress', 1);
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^FnServiceRole') }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'] })]) },
+    });
+  });
+
   test('a function outside the VPC is refused', () => {
     const { stack, bus: b } = bus();
     expect(() => b.connectFunction(fn(stack)))
