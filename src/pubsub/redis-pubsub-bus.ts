@@ -191,7 +191,9 @@ export interface RedisPubSubBusAttributes {
  * encryption at rest always on, an AUTH token generated into Secrets Manager, a non-default port,
  * snapshots kept, private subnets, and a security group that admits nothing until a service or function
  * is connected. `connect` and `connectFunction` open exactly the port, inject the endpoint and the token
- * (as an ECS secret, never a plain environment variable) and grant read of the secret.
+ * (as an ECS secret, never a plain environment variable) and grant read of the secret. The bus can live in
+ * a data stack and its consumers in app stacks: the rules and grants are created on the consumer's side, so
+ * references point from the app stacks to the data stack only.
  *
  * A serverless bus is always cluster mode: it sets `REALTIME_BUS_CLUSTER=true` so clients use sharded
  * pub/sub. Serverless caches take no AUTH token; the bus gives them a user group whose `default` user has
