@@ -235,13 +235,18 @@ const DEFAULT_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data
  * service in another region than the front door is refused at synth, because the distribution's header
  * would have to resolve a secret of another region; an internal one (VPC origin) works across regions.
  *
+ * Routes. Each route's `origin` is a `FrontDoorOrigin` (a service, an HTTP API, a load balancer you manage,
+ * or any CloudFront origin); routes can also be added later with `addRealtimeRoute`, `addApiRoute` and
+ * `addCachedRoute`. Without a `site` the default behaviour answers 404 at the edge.
+ *
  * @example
  * declare const canvas: RealtimeFargateService;
+ * const canvasOrigin = FrontDoorOrigin.service(canvas);
  * new CdnFrontDoor(this, 'FrontDoor', {
  *   site: FrontDoorSite.fromDirectory('web'),
- *   realtime: [{ service: canvas }],
- *   cached: [{ pathPattern: '/api/board', service: canvas, ttl: Duration.seconds(1) }],
- *   api: [{ pathPattern: '/api/*', service: canvas }],
+ *   realtime: [{ origin: canvasOrigin }],
+ *   cached: [{ pathPattern: '/api/board', origin: canvasOrigin, ttl: Duration.seconds(1) }],
+ *   api: [{ pathPattern: '/api/*', origin: canvasOrigin }],
  * });
  */
 export class CdnFrontDoor extends Construct {

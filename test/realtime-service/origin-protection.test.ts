@@ -97,6 +97,16 @@ describe('addOriginProtection', () => {
     });
   });
 
+  test('a header value from Secrets Manager stays a dynamic reference in the listener rule, never the value', () => {
+    const { stack, vpc } = stackWithVpc();
+    const svc = new RealtimeFargateService(stack, 'Service', { vpc, image: testImage });
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:origin-AbCdEf';
+    svc.addOriginProtection({ frontDoor: new Construct(stack, 'FrontDoor'), headerName: 'X-Origin-Verify', headerValue: SecretValue.secretsManager(arn) });
+    template(stack).hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
+      Conditions: [{ Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: 'X-Origin-Verify', Values: [`{{resolve:secretsmanager:${arn}:SecretString:::}}`] } }],
+    });
+  });
+
   test('is nag-clean without the internet-ingress acknowledgment', () => {
     expect(nagFindings(protectedService().stack)).toEqual([]);
   });
