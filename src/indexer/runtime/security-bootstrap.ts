@@ -42,7 +42,9 @@ export function securityRolesConfig(properties: Record<string, unknown>, region:
     throw new ConfigError('AWS_REGION is not set');
   }
   return {
-    endpoint, region, index,
+    endpoint,
+    region,
+    index,
     writerRoleArn: roleArn(PROPERTY.WRITER_ROLE_ARN),
     readerRoleArn: roleArn(PROPERTY.READER_ROLE_ARN),
     extraReaderRoleArns: extraReaders(properties[PROPERTY.EXTRA_READER_ROLE_ARNS]),
