@@ -151,8 +151,16 @@ export class LoadBalancerExposure {
     this.listener.addAction('FromFrontDoor', {
       priority: 1,
       // A dynamic reference, resolved by CloudFormation at deploy time; the template holds no value.
-      conditions: [elbv2.ListenerCondition.httpHeader(name, [value.unsafeUnwrap()])],
+      conditions: [elbv2.ListenerCondition.httpHeader(name, [headerValueString(value)])],
       action: elbv2.ListenerAction.forward([this.props.targetGroup]),
     });
   }
+}
+
+/**
+ * The header value for the listener condition. `headerValue` was a plain string before it became a
+ * `SecretValue`; a caller without type checks (plain JavaScript) that still passes a string keeps working.
+ */
+function headerValueString(value: SecretValue): string {
+  return typeof (value as unknown) === 'string' ? value as unknown as string : value.unsafeUnwrap();
 }
