@@ -1,6 +1,7 @@
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { LoadBalancerOriginOptions, ServiceOriginOptions } from './routes';
 import { RealtimeFargateService } from '../realtime-service/realtime-fargate-service';
 
@@ -8,6 +9,7 @@ import { RealtimeFargateService } from '../realtime-service/realtime-fargate-ser
 export interface FrontDoorOriginTarget {
   readonly service?: RealtimeFargateService;
   readonly originDomainName?: string;
+  readonly originSecret?: secretsmanager.ISecret;
   readonly httpApi?: apigwv2.IHttpApi;
   readonly loadBalancer?: elbv2.IApplicationLoadBalancer;
   readonly protocolPolicy?: cloudfront.OriginProtocolPolicy;
@@ -37,7 +39,7 @@ export interface FrontDoorOriginTarget {
 export class FrontDoorOrigin {
   /** A RealtimeFargateService, closed to everything but the distribution. */
   public static service(service: RealtimeFargateService, options: ServiceOriginOptions = {}): FrontDoorOrigin {
-    return new FrontDoorOrigin({ service, originDomainName: options.originDomainName });
+    return new FrontDoorOrigin({ service, originDomainName: options.originDomainName, originSecret: options.originSecret });
   }
 
   /**

@@ -57,7 +57,7 @@ export class FrontDoorOrigins {
   public resolve(origin: FrontDoorOrigin): cloudfront.IOrigin {
     const target = origin._target;
     if (target.service) {
-      return this.forService(target.service, target.originDomainName);
+      return this.forService(target.service, target.originDomainName, target.originSecret);
     }
     if (target.httpApi) {
       return this.forHttpApi(target.httpApi);
@@ -72,7 +72,11 @@ export class FrontDoorOrigins {
    * The origin of a service: a CloudFront VPC origin for an internal load balancer, else the load balancer
    * (or `originDomainName`) with the secret header. One per service and name, shared by its routes.
    */
-  public forService(service: RealtimeFargateService, originDomainName: string | undefined): cloudfront.IOrigin {
+  public forService(service: RealtimeFargateService, originDomainName: string | undefined,
+    originSecret?: secretsmanager.ISecret): cloudfront.IOrigin {
+    if (originSecret && service.internetFacing) {
+      this.secretFor(service, originSecret);
+    }
     const https = service.listenerProtocol === elbv2.ApplicationProtocol.HTTPS;
     this.validateService(service, https, originDomainName);
     const key = originDomainName ?? '';
@@ -199,18 +203,22 @@ export class FrontDoorOrigins {
   }
 
   /**
-   * The secret of a service's origin header, kept in the service's stack so that only the front door's
+   * The secret of a service's origin header, one per service (a service sits behind one front door): the
+   * route's `originSecret` if one gave it, else kept in the service's stack so that only the front door's
    * stack refers to the service's, never the other way: the front door's own secret when they share a
-   * stack, else one created beside the service (one per service: a service sits behind one front door).
+   * stack, else one created beside the service.
    */
-  private secretFor(service: RealtimeFargateService): SecretValue {
-    if (Stack.of(service) === Stack.of(this.props.frontDoor)) {
-      return this.frontDoorSecret();
-    }
+  private secretFor(service: RealtimeFargateService, given?: secretsmanager.ISecret): SecretValue {
     let secret = this.serviceSecrets.get(service);
+    if (given && secret && secret !== given) {
+      invalidProp(this.props.frontDoor, `originSecret of a route to ${service.node.path}`, given.node.path,
+        `differs from the secret ${secret.node.path} that an earlier route to the service sends, and its listener checks one value only`,
+        'give the same originSecret on every route to the service, or none');
+    }
     if (!secret) {
-      secret = createOriginHeaderSecret(service, 'FrontDoorOriginSecret',
-        `Value of the ${this.props.headerName} header that ${this.props.frontDoor.node.path} sends to ${service.node.path}`);
+      secret = given
+        ?? (Stack.of(service) === Stack.of(this.props.frontDoor) ? this.props.secret() : createOriginHeaderSecret(service, 'FrontDoorOriginSecret',
+          `Value of the ${this.props.headerName} header that ${this.props.frontDoor.node.path} sends to ${service.node.path}`));
       this.serviceSecrets.set(service, secret);
     }
     return secret.secretValue;

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { FrontDoorOrigin } from './front-door-origin';
 import { RealtimeFargateService } from '../realtime-service/realtime-fargate-service';
 
@@ -18,6 +19,17 @@ export interface ServiceOriginOptions {
    * @default - the load balancer's DNS name; required when the service has a certificate
    */
   readonly originDomainName?: string;
+
+  /**
+   * The secret whose value CloudFront sends in the origin header to this internet-facing service and its
+   * listener checks, for teams that own that secret themselves (its key, its stack, its replication). Give
+   * the same one on every route to the service. Ignored for an internal load balancer (a VPC origin needs
+   * no header).
+   *
+   * @default - the front door's own secret when the service is in the front door's stack, else a secret
+   * created in the service's stack (child `FrontDoorOriginSecret` of the service)
+   */
+  readonly originSecret?: secretsmanager.ISecret;
 }
 
 /**

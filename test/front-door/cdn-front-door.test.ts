@@ -13,6 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { nagFindings } from '../../examples/shared/nag';
 import { CdnFrontDoor, CdnFrontDoorProps, FrontDoorOrigin, FrontDoorSite, RealtimeFargateService, RealtimeFargateServiceProps } from '../../src';
 import { NOT_FOUND_SOURCE } from '../../src/front-door/front-door-behaviours';
@@ -782,6 +783,37 @@ describe('CdnFrontDoor: front door and services in separate stacks', () => {
     const ingress = Object.values(appTemplate.Resources).filter((r: any) => r.Type === 'AWS::EC2::SecurityGroupIngress').map((r: any) => r.Properties);
     expect(ingress.filter((r: any) => r.CidrIp === '0.0.0.0/0')).toEqual([]);
     expect(ingress.filter((r: any) => r.SourcePrefixListId).map((r: any) => r.FromPort).sort()).toEqual([443, 80]);
+  });
+
+  test('a service\'s own secret, given as originSecret, is the one its listener checks and the distribution sends', () => {
+    const app = new App();
+    const data = new Stack(app, 'App', { env: { account: '111122223333', region: 'eu-west-1' } });
+    const certificate = acm.Certificate.fromCertificateArn(data, 'OriginCert', 'arn:aws:acm:eu-west-1:111122223333:certificate/origin');
+    const canvas = new RealtimeFargateService(data, 'Canvas', { image: testImage, certificate });
+    const owned = new secretsmanager.Secret(data, 'OwnedSecret', { generateSecretString: { excludePunctuation: true } });
+    const edge = new Stack(app, 'Edge', { env: { account: '111122223333', region: 'eu-west-1' } });
+    const origin = FrontDoorOrigin.service(canvas, { originDomainName: 'canvas-origin.example.com', originSecret: owned });
+    const frontDoor = new CdnFrontDoor(edge, 'FrontDoor', { site, realtime: [{ origin }], api: [{ pathPattern: '/api/*', origin }] });
+    const assembly = app.synth();
+    expect(edge.dependencies.map(st => st.stackName)).toEqual(['App']);
+    expect(data.dependencies).toEqual([]);
+    const appTemplate = assembly.getStackByName('App').template;
+    const secrets = Object.entries(appTemplate.Resources).filter(([, r]: any) => r.Type === 'AWS::SecretsManager::Secret').map(([id]) => id);
+    expect(secrets).toEqual([expect.stringMatching(/^OwnedSecret/)]);
+    const rule = Object.values(appTemplate.Resources).find((r: any) => r.Type === 'AWS::ElasticLoadBalancingV2::ListenerRule') as any;
+    expect(JSON.stringify(rule.Properties.Conditions[0].HttpHeaderConfig.Values[0])).toContain(`"Ref":"${secrets[0]}"`);
+    const distribution = Object.values(assembly.getStackByName('Edge').template.Resources).find((r: any) => r.Type === 'AWS::CloudFront::Distribution') as any;
+    const headerValues = distribution.Properties.DistributionConfig.Origins.filter((o: any) => o.OriginCustomHeaders)
+      .map((o: any) => JSON.stringify(o.OriginCustomHeaders[0].HeaderValue));
+    expect(headerValues).toHaveLength(1);
+    expect(headerValues[0]).toMatch(/Fn::ImportValue.*OwnedSecret/);
+    expect(frontDoor.originSecret).toBeUndefined();
+    // A route that would send another value than the listener checks is refused.
+    const other = new secretsmanager.Secret(data, 'OtherSecret');
+    const conflicting = FrontDoorOrigin.service(canvas, { originDomainName: 'canvas-origin.example.com', originSecret: other });
+    expect(() => frontDoor.addCachedRoute({ pathPattern: '/board', origin: conflicting }))
+      .toThrow("Edge/FrontDoor: originSecret of a route to App/Canvas 'App/OtherSecret' differs from the secret App/OwnedSecret that an earlier route to the service sends, "
+        + 'and its listener checks one value only; give the same originSecret on every route to the service, or none');
   });
 
   test('the secret made beside a service is nag-clean', () => {
