@@ -1,4 +1,4 @@
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -29,6 +29,42 @@ describe('README', () => {
     }
     expect(lib.RealtimeFargateService).toBeDefined();
   });
+
+  test('every TypeScript block is a complete program that type-checks against the library', () => {
+    const blocks = codeBlocks('ts');
+    expect(blocks.length).toBeGreaterThan(0);
+    const repo = path.join(__dirname, '..');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-ts-'));
+    try {
+      fs.symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+      const files = blocks.map((code, i) => {
+        const file = path.join(dir, `snippet${i}.ts`);
+        // Each block is its own module, as a user's app.ts would be.
+        fs.writeFileSync(file, `${code}\nexport {};\n`);
+        return file;
+      });
+      fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          target: 'ES2022',
+          module: 'node16',
+          moduleResolution: 'node16',
+          esModuleInterop: true,
+          skipLibCheck: true,
+          types: ['node'],
+          paths: { 'cdk-realtime': [path.join(repo, 'src', 'index.ts')] },
+        },
+        files: files.map(f => path.basename(f)),
+      }));
+      const tsc = path.join(repo, 'node_modules', '.bin', 'tsc');
+      const result = spawnSync(tsc, ['-p', '.'], { cwd: dir, encoding: 'utf8' });
+      expect(`${result.stdout}${result.stderr}`).toBe('');
+      expect(result.status).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   test('documents every variable of the environment contract', () => {
     const { EnvContract } = jest.requireActual('../src/private/env-contract');

@@ -1,4 +1,4 @@
-import { Duration, Size } from 'aws-cdk-lib';
+import { Duration, SecretValue, Size } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import { Construct } from 'constructs';
 import { validateTemplate } from '../scripts/lib/cfn-spec';
@@ -26,7 +26,7 @@ describe('construct configurations are valid CloudFormation', () => {
     const { stack, vpc } = stackWithVpc();
     const bus = new RedisPubSubBus(stack, 'Bus', { vpc, mode: BusMode.provisioned({ replicas: 0 }) });
     const svc = new RealtimeFargateService(stack, 'Service', { vpc, image: testImage, bus });
-    svc.addOriginProtection({ frontDoor: new Construct(stack, 'FrontDoor'), headerName: 'X-Origin-Verify', headerValue: 'v' });
+    svc.addOriginProtection({ frontDoor: new Construct(stack, 'FrontDoor'), headerName: 'X-Origin-Verify', headerValue: SecretValue.unsafePlainText('v') });
     expect(validateTemplate(template(stack).toJSON())).toEqual([]);
   });
 });
