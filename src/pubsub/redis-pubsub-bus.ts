@@ -307,31 +307,29 @@ export class RedisPubSubBus extends Construct implements IRedisPubSubBus {
   }
 
   /**
-   * A metric of the cache in namespace `AWS/ElastiCache`, for dashboards and alarms.
-   *
-   * For a serverless bus this is a `cloudwatch.Metric` on the cache's `ServerlessCacheName` dimension. For a
-   * provisioned bus it is a `cloudwatch.MathExpression` that combines the same metric of every node
-   * (`CacheClusterId` `<group>-001`, `-002`, ...) with `props.aggregation`. Both can be alarmed on:
-   * `new cloudwatch.Alarm(this, 'Alarm', { metric: bus.metric(...), threshold, evaluationPeriods })`, or
-   * `createAlarm` on the concrete class.
+   * A metric of the cache in namespace `AWS/ElastiCache`, for dashboards and alarms, as a
+   * `cloudwatch.MathExpression` so it has `createAlarm` whatever the mode: for a provisioned bus the
+   * expression combines the same metric of every node (`CacheClusterId` `<group>-001`, `-002`, ...) with
+   * `props.aggregation`; for a serverless bus it is the cache's one metric (`ServerlessCacheName`
+   * dimension) as the expression `m1`.
    *
    * @param metricName the ElastiCache metric, e.g. `CurrItems`
    * @param props statistic, period and the rest of `cloudwatch.MetricOptions`; `label` and `color` name the combined series
    * @default - statistic Average over 1 minute; nodes combined with NodeAggregation.MAX
    */
-  public metric(metricName: string, props: BusMetricOptions = {}): cloudwatch.IMetric {
+  public metric(metricName: string, props: BusMetricOptions = {}): cloudwatch.MathExpression {
     const { aggregation, ...metricProps } = props;
-    const options: cloudwatch.MetricOptions = { statistic: 'Average', period: Duration.minutes(1), ...metricProps };
+    const { label, color, ...options }: cloudwatch.MetricOptions = { statistic: 'Average', period: Duration.minutes(1), ...metricProps };
     if (this.serverlessCache) {
-      return new cloudwatch.Metric({
+      const m1 = new cloudwatch.Metric({
         namespace: 'AWS/ElastiCache',
         metricName,
         dimensionsMap: { ServerlessCacheName: this.serverlessCache.ref },
         ...options,
       });
+      return new cloudwatch.MathExpression({ expression: 'm1', usingMetrics: { m1 }, label: label ?? metricName, color, period: options.period });
     }
     const fn = (aggregation ?? NodeAggregation.MAX).mathFunction;
-    const { label, color, ...nodeOptions } = options;
     const usingMetrics: { [id: string]: cloudwatch.IMetric } = {};
     for (let i = 1; i <= this.nodeCount; i++) {
       usingMetrics[`node${i}`] = new cloudwatch.Metric({
@@ -339,7 +337,7 @@ export class RedisPubSubBus extends Construct implements IRedisPubSubBus {
         metricName,
         // Member clusters of a replication group are named <group id>-001, -002, ...
         dimensionsMap: { CacheClusterId: Fn.join('-', [this.replicationGroup!.ref, String(i).padStart(3, '0')]) },
-        ...nodeOptions,
+        ...options,
       });
     }
     return new cloudwatch.MathExpression({
@@ -352,52 +350,49 @@ export class RedisPubSubBus extends Construct implements IRedisPubSubBus {
   }
 
   /**
-   * Engine CPU of the busiest node (provisioned, a `MathExpression`); ECPUs consumed, summed (serverless,
-   * which has no CPU metric; a `Metric`).
+   * Engine CPU of the busiest node (provisioned); ECPUs consumed, summed (serverless, which has no CPU metric).
    *
    * @default - provisioned: maximum over nodes of the 1-minute Average; serverless: 1-minute Sum
    */
-  public metricEngineCpuUtilization(props?: BusMetricOptions): cloudwatch.IMetric {
+  public metricEngineCpuUtilization(props?: BusMetricOptions): cloudwatch.MathExpression {
     return this.serverlessCache
       ? this.metric('ElastiCacheProcessingUnits', { statistic: 'Sum', ...props })
       : this.metric('EngineCPUUtilization', { aggregation: NodeAggregation.MAX, ...props });
   }
 
   /**
-   * Client connections, summed over nodes (a `MathExpression` when provisioned, a `Metric` when serverless).
+   * Client connections, summed over nodes.
    *
    * @default - 1-minute Average, summed over nodes
    */
-  public metricCurrentConnections(props?: BusMetricOptions): cloudwatch.IMetric {
+  public metricCurrentConnections(props?: BusMetricOptions): cloudwatch.MathExpression {
     return this.metric('CurrConnections', { aggregation: NodeAggregation.SUM, ...props });
   }
 
   /**
-   * Bytes used for data, of the fullest node (a `MathExpression` when provisioned, a `Metric` when serverless).
+   * Bytes used for data, of the fullest node.
    *
    * @default - 1-minute Average, maximum over nodes
    */
-  public metricBytesUsedForCache(props?: BusMetricOptions): cloudwatch.IMetric {
+  public metricBytesUsedForCache(props?: BusMetricOptions): cloudwatch.MathExpression {
     return this.metric('BytesUsedForCache', { aggregation: NodeAggregation.MAX, ...props });
   }
 
   /**
-   * Pub/sub commands (PUBLISH, SUBSCRIBE and their sharded forms), summed over nodes (a `MathExpression`
-   * when provisioned, a `Metric` when serverless).
+   * Pub/sub commands (PUBLISH, SUBSCRIBE and their sharded forms), summed over nodes.
    *
    * @default - 1-minute Sum, summed over nodes
    */
-  public metricPubSubCommands(props?: BusMetricOptions): cloudwatch.IMetric {
+  public metricPubSubCommands(props?: BusMetricOptions): cloudwatch.MathExpression {
     return this.metric('PubSubBasedCmds', { statistic: 'Sum', aggregation: NodeAggregation.SUM, ...props });
   }
 
   /**
-   * Bytes sent to clients, summed over nodes: pub/sub fan-out shows here (a `MathExpression` when
-   * provisioned, a `Metric` when serverless).
+   * Bytes sent to clients, summed over nodes: pub/sub fan-out shows here.
    *
    * @default - 1-minute Sum, summed over nodes
    */
-  public metricNetworkBytesOut(props?: BusMetricOptions): cloudwatch.IMetric {
+  public metricNetworkBytesOut(props?: BusMetricOptions): cloudwatch.MathExpression {
     return this.metric('NetworkBytesOut', { statistic: 'Sum', aggregation: NodeAggregation.SUM, ...props });
   }
 
