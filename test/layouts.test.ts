@@ -68,6 +68,27 @@ describe('multi-stack layouts', () => {
     expectNagClean(services);
   });
 
+  test('data / app / edge, as README writes it: three stacks, references from edge to app to data only', () => {
+    const app = new App();
+    const env = { account: ACCOUNT, region: 'eu-west-1' };
+    const data = new Stack(app, 'Data', { env });
+    const vpc = new ec2.Vpc(data, 'Vpc', { maxAzs: 2 });
+    vpc.addFlowLog('FlowLog');
+    const bus = new RedisPubSubBus(data, 'Bus', { vpc });
+    const table = new dynamodb.Table(data, 'Messages', {
+      partitionKey: { name: 'room', type: dynamodb.AttributeType.STRING },
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    });
+    const services = new Stack(app, 'App', { env, crossRegionReferences: true });
+    const chat = new RealtimeFargateService(services, 'Chat', { vpc, image: testImage, publicLoadBalancer: false, bus });
+    table.grantReadWriteData(chat);
+    const edge = new Stack(app, 'Edge', { env: { account: ACCOUNT, region: 'us-east-1' }, crossRegionReferences: true });
+    new CdnFrontDoor(edge, 'FrontDoor', { site, realtime: [{ origin: FrontDoorOrigin.service(chat) }] });
+    const dependencies = synthesize(app);
+    expect(dependencies).toEqual({ Data: [], App: ['Data'], Edge: ['App'] });
+    expectNagClean(data, services, edge);
+  });
+
   test('app / edge in one region: an internet-facing service with a certificate keeps its secret in App', () => {
     const app = new App();
     const env = { account: ACCOUNT, region: 'eu-west-1' };

@@ -164,6 +164,14 @@ export interface CdnFrontDoorProps {
   readonly logEncryptionKey?: kms.IKey;
 
   /**
+   * What `cdk destroy` does with the log groups the front door creates (the origin-check function's).
+   *
+   * @default RemovalPolicy.DESTROY - they are deleted with the stack; they hold only the function's own
+   * start-up and error lines, not the requests (API Gateway's access log keeps those)
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+
+  /**
    * The ID of the managed prefix list `com.amazonaws.global.cloudfront.origin-facing` in the services'
    * region, for regions this library does not know.
    *
@@ -281,6 +289,7 @@ export class CdnFrontDoor extends Construct {
   private _originSecret?: secretsmanager.Secret;
   private readonly logRetention?: logs.RetentionDays;
   private readonly logEncryptionKey?: kms.IKey;
+  private readonly logRemovalPolicy?: RemovalPolicy;
   private originCheck?: OriginCheckAuthorizer;
 
   constructor(scope: Construct, id: string, props: CdnFrontDoorProps) {
@@ -288,6 +297,7 @@ export class CdnFrontDoor extends Construct {
     this.validateDomain(props.domain);
     this.logRetention = props.logRetention;
     this.logEncryptionKey = props.logEncryptionKey;
+    this.logRemovalPolicy = props.logRemovalPolicy;
     this.originHeaderName = ORIGIN_HEADER;
     // CloudFront takes the first matching behaviour: cached paths first (most specific), then realtime, then API.
     const initial: RouteEntry[] = [
@@ -371,6 +381,7 @@ export class CdnFrontDoor extends Construct {
       secret: this.frontDoorSecret(),
       logRetention: this.logRetention,
       logEncryptionKey: this.logEncryptionKey,
+      logRemovalPolicy: this.logRemovalPolicy,
     });
     return this.originCheck.authorizer;
   }

@@ -42,6 +42,8 @@ export interface OriginCheckAuthorizerProps {
   readonly logRetention?: logs.RetentionDays;
   /** Encrypts the function's log group. */
   readonly logEncryptionKey?: kms.IKey;
+  /** What `cdk destroy` does with the function's log group; DESTROY when unset. */
+  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -70,7 +72,7 @@ export class OriginCheckAuthorizer extends Construct {
       logGroup: constructLogGroup(this, 'Logs', {
         retention: props.logRetention,
         encryptionKey: props.logEncryptionKey,
-        removalPolicy: RemovalPolicy.DESTROY,
+        removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
       }),
     });
     props.secret.grantRead(this.function);

@@ -378,6 +378,25 @@ describe('CdnFrontDoor: realtime, API and cached paths', () => {
     expect(new Set(routes.filter(r => r.ApiId.Ref.startsWith('Search')).map(r => JSON.stringify(r.AuthorizerId))).size).toBe(1);
   });
 
+  test('the origin-check log group is deleted by cdk destroy unless logRemovalPolicy says otherwise', () => {
+    const logGroups = (t: Template) => Object.entries(t.findResources('AWS::Logs::LogGroup'))
+      .filter(([id]) => id.startsWith('FrontDoorOriginCheckLogs')).map(([, r]: [string, any]) => r.DeletionPolicy);
+    expect(logGroups(withSearchApi(true).t)).toEqual(['Delete']);
+    const kept = build({
+      service: { publicLoadBalancer: false },
+      frontDoor: (_svc, st) => ({ api: [{ pathPattern: '/search*', httpApi: new apigwv2.HttpApi(st, 'Search') }], cached: [], logRemovalPolicy: RemovalPolicy.RETAIN }),
+    });
+    (kept.stack.node.findChild('Search') as apigwv2.HttpApi).addRoutes({
+      path: '/search',
+      methods: [apigwv2.HttpMethod.GET],
+      integration: new integrations.HttpLambdaIntegration('Search', new lambda.Function(kept.stack, 'H', {
+        runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})'),
+      })),
+      authorizer: kept.frontDoor.originCheckAuthorizer(),
+    });
+    expect(logGroups(kept.t)).toEqual(['Retain']);
+  });
+
   test('an HTTP API route without the origin check fails synth with the fix', () => {
     const { stack } = withSearchApi(false);
     expect(synthError(stack)).toContain("Test/FrontDoor: route 'GET /search' of Test/Search answers on the API's own endpoint, around the distribution; give it authorizer: FrontDoor.originCheckAuthorizer()");
