@@ -33,20 +33,26 @@ function expectNagClean(...stacks: Stack[]): void {
   }
 }
 
+/** The data stack of the layouts: a VPC with flow logs, a bus and a streamed table, in eu-west-1. */
+function dataStack(app: App) {
+  const env = { account: ACCOUNT, region: 'eu-west-1' };
+  const data = new Stack(app, 'Data', { env });
+  const vpc = new ec2.Vpc(data, 'Vpc', { maxAzs: 2 });
+  vpc.addFlowLog('FlowLog');
+  const bus = new RedisPubSubBus(data, 'Bus', { vpc });
+  const table = new dynamodb.Table(data, 'Messages', {
+    partitionKey: { name: 'room', type: dynamodb.AttributeType.STRING },
+    sortKey: { name: 'message', type: dynamodb.AttributeType.STRING },
+    stream: dynamodb.StreamViewType.NEW_IMAGE,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+  });
+  return { env, data, vpc, bus, table };
+}
+
 describe('multi-stack layouts', () => {
   test('data / app: bus and table in Data; service and indexer in App, which alone depends on the other', () => {
     const app = new App();
-    const env = { account: ACCOUNT, region: 'eu-west-1' };
-    const data = new Stack(app, 'Data', { env });
-    const vpc = new ec2.Vpc(data, 'Vpc', { maxAzs: 2 });
-    vpc.addFlowLog('FlowLog');
-    const bus = new RedisPubSubBus(data, 'Bus', { vpc });
-    const table = new dynamodb.Table(data, 'Messages', {
-      partitionKey: { name: 'room', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'message', type: dynamodb.AttributeType.STRING },
-      stream: dynamodb.StreamViewType.NEW_IMAGE,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-    });
+    const { env, data, vpc, bus, table } = dataStack(app);
 
     const services = new Stack(app, 'App', { env });
     const chat = new RealtimeFargateService(services, 'Chat', { vpc, image: testImage, insecureHttp: true, bus });
@@ -70,15 +76,7 @@ describe('multi-stack layouts', () => {
 
   test('data / app / edge, as README writes it: three stacks, references from edge to app to data only', () => {
     const app = new App();
-    const env = { account: ACCOUNT, region: 'eu-west-1' };
-    const data = new Stack(app, 'Data', { env });
-    const vpc = new ec2.Vpc(data, 'Vpc', { maxAzs: 2 });
-    vpc.addFlowLog('FlowLog');
-    const bus = new RedisPubSubBus(data, 'Bus', { vpc });
-    const table = new dynamodb.Table(data, 'Messages', {
-      partitionKey: { name: 'room', type: dynamodb.AttributeType.STRING },
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-    });
+    const { env, data, vpc, bus, table } = dataStack(app);
     const services = new Stack(app, 'App', { env, crossRegionReferences: true });
     const chat = new RealtimeFargateService(services, 'Chat', { vpc, image: testImage, publicLoadBalancer: false, bus });
     table.grantReadWriteData(chat);

@@ -11,7 +11,7 @@ import { nagFindings } from '../../examples/shared/nag';
 import { IRedisPubSubBus, RealtimeFargateService, RedisPubSubBus } from '../../src';
 import { acknowledgeNag } from '../../src/private/nag';
 import { controlFindings } from '../support/controls';
-import { testImage } from '../support/stacks';
+import { testImage, threeTierVpc } from '../support/stacks';
 
 const env = { region: 'eu-west-1' };
 
@@ -23,15 +23,7 @@ const env = { region: 'eu-west-1' };
 function dataAndApp(makeBus: (app: Stack, data: { stack: Stack; bus: RedisPubSubBus }) => IRedisPubSubBus = (_app, data) => data.bus) {
   const app = new App();
   const data = new Stack(app, 'Data', { env });
-  const vpc = new ec2.Vpc(data, 'Vpc', {
-    maxAzs: 2,
-    subnetConfiguration: [
-      { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
-      { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      { name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-    ],
-  });
-  vpc.addFlowLog('FlowLog');
+  const vpc = threeTierVpc(data);
   const key = new kms.Key(data, 'Key', { enableKeyRotation: true });
   const created = new RedisPubSubBus(data, 'Bus', { vpc, encryptionKey: key, logEncryptionKey: key });
 

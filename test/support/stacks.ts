@@ -11,6 +11,11 @@ export function testStack(): Stack {
 /** A stack with a VPC of two AZs that has public, private and isolated subnets. */
 export function stackWithVpc(): { stack: Stack; vpc: ec2.Vpc } {
   const stack = testStack();
+  return { stack, vpc: threeTierVpc(stack) };
+}
+
+/** A VPC of two AZs with public, private and isolated subnets and flow logs. */
+export function threeTierVpc(stack: Stack): ec2.Vpc {
   const vpc = new ec2.Vpc(stack, 'Vpc', {
     maxAzs: 2,
     subnetConfiguration: [
@@ -20,7 +25,7 @@ export function stackWithVpc(): { stack: Stack; vpc: ec2.Vpc } {
     ],
   });
   vpc.addFlowLog('FlowLog');
-  return { stack, vpc };
+  return vpc;
 }
 
 /** An image reference that needs no Docker or asset staging. */
