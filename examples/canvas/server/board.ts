@@ -19,10 +19,24 @@ export interface BoardSize {
 
 /** What a placement attempt came to. */
 export type PlaceResult =
-  | { readonly kind: 'placed'; readonly seq: number }
+  | { readonly kind: 'placed'; readonly seq: number; readonly undo: PlacementUndo }
   | { readonly kind: 'cooldown'; readonly retryAfterMs: number }
   /** The store lost its data (e.g. a restarted Redis without persistence): restore it, then retry. */
   | { readonly kind: 'missing' };
+
+/** What it takes to take a placement back: the cell as it was before (colour and the sequence that set it). */
+export interface PlacementUndo {
+  readonly index: number;
+  readonly seq: number;
+  readonly user: string;
+  readonly prevColor: number;
+  readonly prevSeq: number;
+}
+
+/** A placement taken back: the cell got its earlier colour under a new sequence number (publish it), or a newer placement kept it. */
+export type UndoResult =
+  | { readonly kind: 'restored'; readonly seq: number; readonly color: number }
+  | { readonly kind: 'superseded' };
 
 /** A consistent copy of the board and the sequence number of the last placement in it. */
 export interface BoardSnapshot {
@@ -34,8 +48,14 @@ export interface BoardSnapshot {
 export interface BoardStore {
   /** Atomically: refuse if the user is cooling down, else start their cooldown, set the pixel and take the next sequence number. */
   place(index: number, color: number, user: string, cooldownMs: number): Promise<PlaceResult>;
-  /** Ends a user's cooldown (when the placement could not be stored durably). */
-  clearCooldown(user: string): Promise<void>;
+  /**
+   * Takes back a placement that could not be stored durably, atomically: if no newer placement took the
+   * cell, the cell gets back the colour it had before (skipping earlier placements on it that failed too)
+   * under a new sequence number; the user's cooldown ends either way.
+   */
+  undo(placement: PlacementUndo): Promise<UndoResult>;
+  /** Milliseconds until the user may place again (0 when not cooling down); read-only. */
+  cooldownRemainingMs(user: string): Promise<number>;
   /** Whether the store holds a board at all. */
   hasBoard(): Promise<boolean>;
   /** The board, or undefined when the store holds none (see `PlaceResult` 'missing'). */
@@ -64,19 +84,57 @@ export function getPixel(bytes: Uint8Array, index: number): number {
 }
 
 // Keys share the hash tag {canvas} so the Lua script and MULTI work on a cluster-mode endpoint too.
-const KEYS = { board: '{canvas}:board', seq: '{canvas}:seq', restoreLock: '{canvas}:restore-lock', cooldown: (user: string) => `{canvas}:cooldown:${user}` };
+// cellSeq: the sequence number that last set each cell, BITFIELD u32 #i (4 MB for a 1000x1000 board).
+// failed: placements taken back while a newer one held their cell, seq -> "colour:seq" of the cell before.
+const KEYS = {
+  board: '{canvas}:board',
+  seq: '{canvas}:seq',
+  cellSeq: '{canvas}:cell-seq',
+  failed: '{canvas}:failed',
+  restoreLock: '{canvas}:restore-lock',
+  cooldown: (user: string) => `{canvas}:cooldown:${user}`,
+};
 
 const PLACE_SCRIPT = `
-if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, 0, 0} end
 local ttl = redis.call('PTTL', KEYS[3])
-if ttl > 0 then return {0, ttl} end
+if ttl > 0 then return {0, ttl, 0, 0} end
 if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
-redis.call('BITFIELD', KEYS[1], 'SET', 'u4', '#' .. ARGV[1], ARGV[2])
-return {1, redis.call('INCR', KEYS[2])}
+local seq = redis.call('INCR', KEYS[2])
+local prev = redis.call('BITFIELD', KEYS[1], 'SET', 'u4', '#' .. ARGV[1], ARGV[2])[1]
+local prevSeq = redis.call('BITFIELD', KEYS[4], 'SET', 'u32', '#' .. ARGV[1], seq)[1]
+return {1, seq, prev, prevSeq}
+`;
+
+// KEYS: board, seq, cellSeq, failed, cooldown. ARGV: index, seq, prevColor, prevSeq.
+// The failed hash lives a minute after the last failure (placements pending on one cell settle within
+// seconds) and is emptied when it grows past 100000 entries during a long outage.
+const UNDO_SCRIPT = `
+local color, prevSeq = tonumber(ARGV[3]), tonumber(ARGV[4])
+for _ = 1, 1000 do
+  if prevSeq == 0 then break end
+  local before = redis.call('HGET', KEYS[4], prevSeq)
+  if not before then break end
+  local c, s = string.match(before, '^(%d+):(%d+)$')
+  color, prevSeq = tonumber(c), tonumber(s)
+end
+redis.call('DEL', KEYS[5])
+local current = redis.call('BITFIELD', KEYS[3], 'GET', 'u32', '#' .. ARGV[1])[1]
+if current ~= tonumber(ARGV[2]) then
+  if redis.call('HLEN', KEYS[4]) > 100000 then redis.call('DEL', KEYS[4]) end
+  redis.call('HSET', KEYS[4], ARGV[2], color .. ':' .. prevSeq)
+  redis.call('PEXPIRE', KEYS[4], 60000)
+  return {0, 0, 0}
+end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('BITFIELD', KEYS[1], 'SET', 'u4', '#' .. ARGV[1], color)
+redis.call('BITFIELD', KEYS[3], 'SET', 'u32', '#' .. ARGV[1], seq)
+return {1, seq, color}
 `;
 
 type WithPlace = (Redis | Cluster) & {
-  canvasPlace(board: string, seq: string, cooldown: string, index: number, color: number, cooldownMs: number): Promise<[number, number]>;
+  canvasPlace(board: string, seq: string, cooldown: string, cellSeq: string, index: number, color: number, cooldownMs: number): Promise<[number, number, number, number]>;
+  canvasUndo(board: string, seq: string, cellSeq: string, failed: string, cooldown: string, index: number, placedSeq: number, prevColor: number, prevSeq: number): Promise<[number, number, number]>;
 };
 
 /** The board in Redis or Valkey: a BITFIELD of u4 cells, a sequence counter and per-user cooldown keys. */
@@ -84,20 +142,28 @@ export class RedisBoardStore implements BoardStore {
   private readonly redis: WithPlace;
 
   constructor(redis: Redis | Cluster, private readonly size: BoardSize) {
-    redis.defineCommand('canvasPlace', { numberOfKeys: 3, lua: PLACE_SCRIPT });
+    redis.defineCommand('canvasPlace', { numberOfKeys: 4, lua: PLACE_SCRIPT });
+    redis.defineCommand('canvasUndo', { numberOfKeys: 5, lua: UNDO_SCRIPT });
     this.redis = redis as WithPlace;
   }
 
   public async place(index: number, color: number, user: string, cooldownMs: number): Promise<PlaceResult> {
-    const [status, value] = await this.redis.canvasPlace(KEYS.board, KEYS.seq, KEYS.cooldown(user), index, color, cooldownMs);
+    const [status, value, prevColor, prevSeq] = await this.redis.canvasPlace(KEYS.board, KEYS.seq, KEYS.cooldown(user), KEYS.cellSeq, index, color, cooldownMs);
     if (status === -1) {
       return { kind: 'missing' };
     }
-    return status === 0 ? { kind: 'cooldown', retryAfterMs: value } : { kind: 'placed', seq: value };
+    return status === 0
+      ? { kind: 'cooldown', retryAfterMs: value }
+      : { kind: 'placed', seq: value, undo: { index, seq: value, user, prevColor, prevSeq } };
   }
 
-  public async clearCooldown(user: string): Promise<void> {
-    await this.redis.del(KEYS.cooldown(user));
+  public async undo(p: PlacementUndo): Promise<UndoResult> {
+    const [restored, seq, color] = await this.redis.canvasUndo(KEYS.board, KEYS.seq, KEYS.cellSeq, KEYS.failed, KEYS.cooldown(p.user), p.index, p.seq, p.prevColor, p.prevSeq);
+    return restored === 1 ? { kind: 'restored', seq, color } : { kind: 'superseded' };
+  }
+
+  public async cooldownRemainingMs(user: string): Promise<number> {
+    return Math.max(0, await this.redis.pttl(KEYS.cooldown(user)));
   }
 
   public async hasBoard(): Promise<boolean> {
@@ -119,7 +185,8 @@ export class RedisBoardStore implements BoardStore {
   }
 
   public async restore(snapshot: BoardSnapshot): Promise<void> {
-    await this.redis.multi().set(KEYS.board, snapshot.bytes).set(KEYS.seq, snapshot.seq).del(KEYS.restoreLock).exec();
+    // Cell sequence numbers start over: only placements made after the restore can be taken back.
+    await this.redis.multi().set(KEYS.board, snapshot.bytes).set(KEYS.seq, snapshot.seq).del(KEYS.cellSeq, KEYS.failed, KEYS.restoreLock).exec();
   }
 
   public async lockRestore(ttlMs: number): Promise<boolean> {
@@ -140,6 +207,8 @@ export class MemoryBoardStore implements BoardStore {
   private bytes: Buffer;
   private seq: number | undefined;
   private readonly cooldowns = new Map<string, number>();
+  private readonly cellSeq = new Map<number, number>();
+  private readonly failed = new Map<number, { color: number; seq: number }>();
 
   constructor(size: BoardSize) {
     this.bytes = Buffer.alloc(boardBytes(size));
@@ -156,12 +225,33 @@ export class MemoryBoardStore implements BoardStore {
     if (cooldownMs > 0) {
       this.cooldowns.set(user, Date.now() + cooldownMs);
     }
+    const seq = ++this.seq;
+    const prevColor = getPixel(this.bytes, index);
+    const prevSeq = this.cellSeq.get(index) ?? 0;
     setPixel(this.bytes, index, color);
-    return { kind: 'placed', seq: ++this.seq };
+    this.cellSeq.set(index, seq);
+    return { kind: 'placed', seq, undo: { index, seq, user, prevColor, prevSeq } };
   }
 
-  public async clearCooldown(user: string): Promise<void> {
-    this.cooldowns.delete(user);
+  public async undo(p: PlacementUndo): Promise<UndoResult> {
+    let color = p.prevColor;
+    let prevSeq = p.prevSeq;
+    for (let before = this.failed.get(prevSeq); prevSeq !== 0 && before; before = this.failed.get(prevSeq)) {
+      ({ color, seq: prevSeq } = before);
+    }
+    this.cooldowns.delete(p.user);
+    if (this.cellSeq.get(p.index) !== p.seq || this.seq === undefined) {
+      this.failed.set(p.seq, { color, seq: prevSeq });
+      return { kind: 'superseded' };
+    }
+    const seq = ++this.seq;
+    setPixel(this.bytes, p.index, color);
+    this.cellSeq.set(p.index, seq);
+    return { kind: 'restored', seq, color };
+  }
+
+  public async cooldownRemainingMs(user: string): Promise<number> {
+    return Math.max(0, (this.cooldowns.get(user) ?? 0) - Date.now());
   }
 
   public async hasBoard(): Promise<boolean> {
@@ -175,6 +265,8 @@ export class MemoryBoardStore implements BoardStore {
   public async restore(snapshot: BoardSnapshot): Promise<void> {
     this.bytes = Buffer.from(snapshot.bytes);
     this.seq = snapshot.seq;
+    this.cellSeq.clear();
+    this.failed.clear();
   }
 
   public async lockRestore(): Promise<boolean> {

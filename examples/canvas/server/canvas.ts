@@ -174,6 +174,9 @@ export class CanvasServer {
       case 'GET /api/pixel':
         await this.sendHistory(res, url);
         return true;
+      case 'GET /api/cooldown':
+        await this.sendCooldown(req, res);
+        return true;
     }
     if (url.pathname.startsWith('/api/')) {
       throw new HttpError(404, 'not_found', `no route for ${route}`);
@@ -294,6 +297,14 @@ export class CanvasServer {
     }
     const history = await this.placements.history(y * this.settings.width + x, limit);
     sendJson(res, 200, { x, y, placements: history.map(p => ({ seq: p.seq, color: p.color, user: p.user, time: p.time })) }, { 'cache-control': 'no-store' });
+  }
+
+  /** When the token's user may place next, so a reloaded page shows the cooldown it is in. */
+  private async sendCooldown(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const user = this.authenticate(req);
+    const remaining = await this.storeCall(() => this.store.cooldownRemainingMs(user));
+    const now = Date.now();
+    sendJson(res, 200, { nextPlacementAt: remaining > 0 ? now + remaining : now }, { 'cache-control': 'no-store' });
   }
 
   private authenticate(req: http.IncomingMessage): string {
