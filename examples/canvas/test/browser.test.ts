@@ -7,6 +7,8 @@ import { PLACEMENTS_TABLE_KEY } from '../server/table';
 
 const ENTRY = path.join(__dirname, '..', 'server', 'server.ts');
 
+interface View { scale: number; offsetX: number; offsetY: number }
+
 describe('the canvas page in a real browser', () => {
   let dynamo: LocalDynamoDb;
   let server: ServerProcess;
@@ -63,15 +65,164 @@ describe('the canvas page in a real browser', () => {
     await pa.waitForFunction(() => /^next pixel in [45]:\d\d$/.test(document.getElementById('cooldown')!.textContent!));
     expect(await pa.isDisabled('#place')).toBe(true);
 
-    // Zoom and pan change the view, not the board.
-    await pb.mouse.move(box.x + 100, box.y + 100);
-    await pb.mouse.wheel(0, -400);
+    // Zooming with the wheel magnifies the view around the mouse: the board pixel under it stays put, and
+    // the view canvas (what the user sees, not the off-screen board) shows the placed pixel where the
+    // transform says it is, large enough to hit its neighbour on its own.
+    const screenOf = (v: View, px: number, py: number) => ({
+      x: box.x + v.offsetX + (px + 0.5) * v.scale,
+      y: box.y + v.offsetY + (py + 0.5) * v.scale,
+    });
+    const before: View = await pb.evaluate(() => (window as any).canvasApp.view);
+    const at = screenOf(before, x, y);
+    await pb.mouse.move(at.x, at.y);
+    for (let i = 0; i < 8; i++) {
+      await pb.mouse.wheel(0, -100);
+    }
+    await pb.waitForFunction(s => (window as any).canvasApp.view.scale > s * 5, before.scale);
+    const zoomed: View = await pb.evaluate(() => (window as any).canvasApp.view);
+    expect(zoomed.scale).toBeCloseTo(Math.min(64, before.scale * 1.25 ** 8), 5);
+    expect(zoomed.scale).toBeGreaterThanOrEqual(20);
+    expect(await pb.evaluate(([cx, cy]) => (window as any).canvasApp.pixelAtClient(cx, cy), [at.x, at.y])).toEqual({ x, y });
+    await pb.waitForTimeout(100); // a frame
+    const shown = (px: number, py: number, v: View) =>
+      pb.evaluate(([cx, cy]) => (window as any).canvasApp.shownColorAt(cx, cy), [screenOf(v, px, py).x, screenOf(v, px, py).y]);
+    expect(await shown(x, y, zoomed)).toBe(13);
+    expect(await shown(x + 1, y, zoomed)).toBe(0);
+    expect(await shown(x, y + 1, zoomed)).toBe(0);
+    // Dragging moves the view with the mouse: the pixel under the cursor travels with it.
     await pb.mouse.down();
-    await pb.mouse.move(box.x + 200, box.y + 150, { steps: 5 });
+    await pb.mouse.move(at.x - 150, at.y - 100, { steps: 5 });
     await pb.mouse.up();
+    const panned: View = await pb.evaluate(() => (window as any).canvasApp.view);
+    expect(panned.offsetX - zoomed.offsetX).toBeCloseTo(-150, 5);
+    expect(panned.offsetY - zoomed.offsetY).toBeCloseTo(-100, 5);
+    expect(await pb.evaluate(([cx, cy]) => (window as any).canvasApp.pixelAtClient(cx, cy), [at.x - 150, at.y - 100])).toEqual({ x, y });
+    await pb.waitForTimeout(100);
+    expect(await shown(x, y, panned)).toBe(13);
     expect(await pb.evaluate(([px, py]) => (window as any).canvasApp.colorAt(px, py), [x, y])).toBe(13);
+
+    // A click hits a single pixel, and the page says who placed it and when.
+    const neighbour = screenOf(panned, x + 1, y);
+    await pb.mouse.click(neighbour.x, neighbour.y);
+    expect(await pb.evaluate(() => (window as any).canvasApp.selected)).toEqual({ x: x + 1, y });
+    await pb.waitForFunction(([px, py]) => document.getElementById('info')!.textContent === `(${px}, ${py}): never placed`, [x + 1, y]);
+    const own = screenOf(panned, x, y);
+    await pb.mouse.click(own.x, own.y);
+    const aliceUser = (await pa.evaluate(() => localStorage.getItem('canvas-token')))!.split('.')[1];
+    await pb.waitForFunction(([px, py, u]) => document.getElementById('info')!.textContent === `(${px}, ${py}): placed by ${u} just now`, [x, y, aliceUser] as const);
+    expect(await pb.locator('#info').getAttribute('data-user')).toBe(aliceUser);
+    await pa.waitForFunction(([px, py]) => document.getElementById('info')!.textContent === `(${px}, ${py}): placed by you just now`, [x, y]);
+
+    // The cooldown is the server's: a reload still shows it, and a selected pixel cannot be placed.
+    await pa.reload();
+    await pa.waitForSelector('#status[data-state="live"]');
+    await pa.waitForFunction(() => /^next pixel in [45]:\d\d$/.test(document.getElementById('cooldown')!.textContent!), undefined, { timeout: 2000 });
+    await pa.mouse.click(box.x + target.x, box.y + target.y);
+    expect(await pa.isDisabled('#place')).toBe(true);
+    // Without a valid token the endpoint refuses.
+    expect(await pa.evaluate(async () => (await fetch('/api/cooldown')).status)).toBe(401);
     expect(errors).toEqual([]);
     await Promise.all([alice.close(), bob.close()]);
+  });
+
+  test('a link opens the board at a pixel and zoom; arrows move the selection, + and - zoom, and the link follows', async () => {
+    const context = await browser.newContext({ viewport: { width: 800, height: 700 } });
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${server.port}/#x=12&y=40&zoom=20`);
+    await page.waitForSelector('#status[data-state="live"]');
+    const app = () => page.evaluate(() => ({ view: (window as any).canvasApp.view, selected: (window as any).canvasApp.selected }));
+    const box = (await page.locator('#view').boundingBox())!;
+    const centre = () =>
+      page.evaluate(([cx, cy]) => (window as any).canvasApp.pixelAtClient(cx, cy), [box.x + box.width / 2, box.y + box.height / 2]);
+    expect((await app()).view.scale).toBe(20);
+    expect((await app()).selected).toEqual({ x: 12, y: 40 });
+    expect(await centre()).toEqual({ x: 12, y: 40 });
+    await page.waitForFunction(() => document.getElementById('info')!.textContent === '(12, 40): never placed');
+
+    await page.focus('#view');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowUp');
+    expect((await app()).selected).toEqual({ x: 14, y: 39 });
+    await page.keyboard.press('Shift+ArrowDown');
+    expect((await app()).selected).toEqual({ x: 14, y: 49 });
+    await page.waitForFunction(() => location.hash === '#x=14&y=49&zoom=20');
+    expect(await page.getAttribute('#link', 'href')).toBe('#x=14&y=49&zoom=20');
+
+    // + zooms around the selection: it stays where it was on screen.
+    const { view: v0 } = await app();
+    await page.keyboard.press('+');
+    const { view: v1 } = await app();
+    expect(v1.scale).toBe(25);
+    expect(v1.offsetX + 14.5 * v1.scale).toBeCloseTo(v0.offsetX + 14.5 * v0.scale, 5);
+    expect(v1.offsetY + 49.5 * v1.scale).toBeCloseTo(v0.offsetY + 49.5 * v0.scale, 5);
+    await page.waitForFunction(() => location.hash === '#x=14&y=49&zoom=25');
+    await page.keyboard.press('-');
+    await page.keyboard.press('-');
+    expect((await app()).view.scale).toBeCloseTo(16, 5);
+
+    // Moving the selection off screen brings the view along.
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Shift+ArrowRight');
+    }
+    expect((await app()).selected).toEqual({ x: 74, y: 49 });
+    const { view } = await app();
+    const sx = view.offsetX + 74.5 * view.scale;
+    expect(sx).toBeGreaterThan(0);
+    expect(sx).toBeLessThan(box.width);
+
+    // A link typed into the address bar moves the open page.
+    await page.evaluate(() => { location.hash = '#x=3&y=4&zoom=30'; });
+    await page.waitForFunction(() => (window as any).canvasApp.view.scale === 30);
+    expect((await app()).selected).toEqual({ x: 3, y: 4 });
+    expect(await centre()).toEqual({ x: 3, y: 4 });
+    await context.close();
+  });
+
+  test('on a touch screen two fingers pinch-zoom around their midpoint, one finger pans, and a tap selects', async () => {
+    const context = await browser.newContext({ viewport: { width: 400, height: 700 }, hasTouch: true, isMobile: true });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', err => errors.push(err.message));
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.waitForSelector('#status[data-state="live"]');
+    const cdp = await context.newCDPSession(page);
+    const touch = (type: string, points: Array<[number, number]>) =>
+      cdp.send('Input.dispatchTouchEvent', { type: type as any, touchPoints: points.map(([x, y], id) => ({ x, y, id })) });
+    const box = (await page.locator('#view').boundingBox())!;
+    const mid = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+    const view = (): Promise<View> => page.evaluate(() => (window as any).canvasApp.view);
+    const under = (cx: number, cy: number) => page.evaluate(([px, py]) => (window as any).canvasApp.pixelAtClient(px, py), [cx, cy]);
+    const v0 = await view();
+    const pixelAtMid = await under(mid.x, mid.y);
+
+    // Fingers 40 px apart spread to 160 px: four times the scale, the midpoint's pixel stays under it.
+    await touch('touchStart', [[mid.x - 20, mid.y], [mid.x + 20, mid.y]]);
+    for (let d = 20; d <= 80; d += 10) {
+      await touch('touchMove', [[mid.x - d, mid.y], [mid.x + d, mid.y]]);
+    }
+    await touch('touchEnd', []);
+    const v1 = await view();
+    expect(v1.scale).toBeCloseTo(v0.scale * 4, 5);
+    expect(await under(mid.x, mid.y)).toEqual(pixelAtMid);
+
+    // One finger drags the view.
+    await touch('touchStart', [[mid.x, mid.y]]);
+    for (let d = 10; d <= 60; d += 10) {
+      await touch('touchMove', [[mid.x - d, mid.y - d]]);
+    }
+    await touch('touchEnd', []);
+    const v2 = await view();
+    expect(v2.offsetX - v1.offsetX).toBeCloseTo(-60, 5);
+    expect(v2.offsetY - v1.offsetY).toBeCloseTo(-60, 5);
+    expect(await page.evaluate(() => (window as any).canvasApp.selected)).toBeNull();
+
+    // A tap selects the pixel under it.
+    await page.touchscreen.tap(mid.x, mid.y);
+    const tapped = await under(mid.x, mid.y);
+    await page.waitForFunction(p => JSON.stringify((window as any).canvasApp.selected) === JSON.stringify(p), tapped);
+    expect(errors).toEqual([]);
+    await context.close();
   });
 
   // A service scaled to zero answers 503 from its load balancer until a task is up (minutes): the page must

@@ -1,4 +1,5 @@
-// The canvas client: board snapshot + live binary updates, zoom and pan, palette, cooldown.
+// The canvas client: board snapshot + live binary updates, zoom and pan (mouse, touch pinch, keyboard),
+// palette, cooldown (read back from the server at start), pixel history and links to a place and zoom.
 // Protocol: GET /api/config, POST /api/session, GET /api/board (X-Board-Seq), PUT /api/pixel, /ws frames
 // of 9-byte records (seq u32, x u16, y u16, color u8, little-endian) after a 3-byte header.
 (() => {
@@ -9,6 +10,7 @@
   const state = { config: null, token: null, board: null, image: null, pixelSeq: null, boardSeq: -1, buffered: [], color: 3,
     selected: null, scale: 4, offsetX: 0, offsetY: 0, cooldownUntil: 0, dirty: true, ws: null, retries: 0 };
   let offscreen, offctx;
+  const MIN_SCALE = 0.25, MAX_SCALE = 64; // 64 screen pixels per board pixel: single pixels are easy to hit
 
   async function main() {
     state.config = await (await untilAwake(() => fetch('/api/config'))).json();
@@ -22,8 +24,10 @@
     state.pixelSeq = new Uint32Array(width * height);
     buildPalette(palette);
     fitView();
+    readLink();
     bindInput();
     await session();
+    await readCooldown();
     connect();
     requestAnimationFrame(draw);
     setInterval(showCooldown, 250);
@@ -37,6 +41,20 @@
       state.token = (await res.json()).token;
       localStorage.setItem('canvas-token', state.token);
     }
+  }
+
+  // The cooldown is the server's: ask when the next placement is allowed, so a reload does not forget it.
+  async function readCooldown() {
+    if (!state.token) { return; }
+    try {
+      const res = await fetch('/api/cooldown', { headers: { authorization: `Bearer ${state.token}` }, cache: 'no-store' });
+      if (res.status === 401) {
+        localStorage.removeItem('canvas-token');
+        return session();
+      }
+      if (res.ok) { state.cooldownUntil = Date.now() + Math.max(0, (await res.json()).nextPlacementAt - Date.now()); }
+    } catch { /* the placement answer will say so */ }
+    showCooldown();
   }
 
   // Open the stream first, then load the board: updates that arrive meanwhile are buffered and those
@@ -140,52 +158,202 @@
         ctx.lineWidth = 2;
         ctx.strokeRect(state.offsetX + state.selected.x * state.scale, state.offsetY + state.selected.y * state.scale, state.scale, state.scale);
       }
+      scheduleLink();
     }
     requestAnimationFrame(draw);
   }
 
   function fitView() {
     const { width, height } = state.config;
-    state.scale = Math.max(1, Math.floor(Math.min(view.clientWidth / width, view.clientHeight / height)));
+    const fit = Math.min(view.clientWidth / width, view.clientHeight / height);
+    state.scale = clamp(fit >= 1 ? Math.floor(fit) : fit, MIN_SCALE, MAX_SCALE);
     state.offsetX = (view.clientWidth - width * state.scale) / 2;
     state.offsetY = (view.clientHeight - height * state.scale) / 2;
     state.dirty = true;
   }
 
-  function boardPoint(ev) {
+  function clamp(v, lo, hi) { return Math.min(hi, Math.max(lo, v)); }
+
+  // The board pixel under a point of the view (view coordinates, CSS pixels).
+  function pixelAt(vx, vy) {
+    return { x: Math.floor((vx - state.offsetX) / state.scale), y: Math.floor((vy - state.offsetY) / state.scale) };
+  }
+
+  function viewPoint(ev) {
     const r = view.getBoundingClientRect();
-    return { x: Math.floor((ev.clientX - r.left - state.offsetX) / state.scale), y: Math.floor((ev.clientY - r.top - state.offsetY) / state.scale) };
+    return { x: ev.clientX - r.left, y: ev.clientY - r.top };
+  }
+
+  function boardPoint(ev) { const v = viewPoint(ev); return pixelAt(v.x, v.y); }
+
+  // Zoom to `next` keeping the board point under (vx, vy) where it is.
+  function zoomAt(vx, vy, next) {
+    next = clamp(next, MIN_SCALE, MAX_SCALE);
+    state.offsetX = vx - ((vx - state.offsetX) * next) / state.scale;
+    state.offsetY = vy - ((vy - state.offsetY) * next) / state.scale;
+    state.scale = next;
+    state.dirty = true;
+  }
+
+  // Centre the view on board pixel (x, y).
+  function centerOn(x, y) {
+    state.offsetX = view.clientWidth / 2 - (x + 0.5) * state.scale;
+    state.offsetY = view.clientHeight / 2 - (y + 0.5) * state.scale;
+    state.dirty = true;
+  }
+
+  function select(p) {
+    state.selected = p;
+    state.dirty = true;
+    showCooldown();
+    showInfo(p);
   }
 
   function bindInput() {
-    let drag = null;
-    view.addEventListener('pointerdown', ev => { drag = { x: ev.clientX, y: ev.clientY, ox: state.offsetX, oy: state.offsetY, moved: false }; view.setPointerCapture(ev.pointerId); });
+    // Pointer events cover mouse, pen and touch: one pointer drags (or, without moving, selects), two pinch.
+    const pointers = new Map();
+    let drag = null, pinch = null;
+    const pinchState = () => {
+      const [a, b] = [...pointers.values()];
+      return { mid: { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 }, dist: Math.max(1, Math.hypot(a.x - b.x, a.y - b.y)) };
+    };
+    const startPinch = () => { const p = pinchState(); pinch = { ...p, scale: state.scale, ox: state.offsetX, oy: state.offsetY }; };
+    view.addEventListener('pointerdown', ev => {
+      view.setPointerCapture(ev.pointerId);
+      pointers.set(ev.pointerId, viewPoint(ev));
+      if (pointers.size === 1) {
+        drag = { x: ev.clientX, y: ev.clientY, ox: state.offsetX, oy: state.offsetY, moved: false };
+      } else if (pointers.size === 2) {
+        drag = null;
+        startPinch();
+      }
+    });
     view.addEventListener('pointermove', ev => {
       const p = boardPoint(ev);
       $('coords').textContent = inside(p) ? `(${p.x}, ${p.y})` : '';
+      if (!pointers.has(ev.pointerId)) { return; }
+      pointers.set(ev.pointerId, viewPoint(ev));
+      if (pinch && pointers.size === 2) {
+        // The board point under the first midpoint follows the fingers' midpoint; the scale follows their distance.
+        const now = pinchState();
+        const next = clamp(pinch.scale * now.dist / pinch.dist, MIN_SCALE, MAX_SCALE);
+        state.offsetX = now.mid.x - ((pinch.mid.x - pinch.ox) * next) / pinch.scale;
+        state.offsetY = now.mid.y - ((pinch.mid.y - pinch.oy) * next) / pinch.scale;
+        state.scale = next;
+        state.dirty = true;
+        return;
+      }
       if (!drag) { return; }
       const dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
       if (Math.abs(dx) + Math.abs(dy) > 4) { drag.moved = true; }
       state.offsetX = drag.ox + dx; state.offsetY = drag.oy + dy; state.dirty = true;
     });
-    view.addEventListener('pointerup', ev => {
-      if (drag && !drag.moved) {
+    const end = ev => {
+      if (!pointers.delete(ev.pointerId)) { return; }
+      if (ev.type === 'pointerup' && drag && !drag.moved && !pinch) {
         const p = boardPoint(ev);
-        if (inside(p)) { state.selected = p; state.dirty = true; $('place').disabled = false; }
+        if (inside(p)) { select(p); }
       }
-      drag = null;
-    });
+      if (pointers.size < 2) { pinch = null; }
+      // After a pinch the remaining finger drags on from where it is, without selecting.
+      if (pointers.size === 1) { const [q] = pointers.values(); drag = { x: q.x + view.getBoundingClientRect().left, y: q.y + view.getBoundingClientRect().top, ox: state.offsetX, oy: state.offsetY, moved: true }; }
+      if (pointers.size === 0) { drag = null; }
+    };
+    view.addEventListener('pointerup', end);
+    view.addEventListener('pointercancel', end);
     view.addEventListener('wheel', ev => {
       ev.preventDefault();
-      const r = view.getBoundingClientRect();
-      const mx = ev.clientX - r.left, my = ev.clientY - r.top;
-      const next = Math.min(64, Math.max(1, state.scale * (ev.deltaY < 0 ? 1.25 : 0.8)));
-      state.offsetX = mx - ((mx - state.offsetX) * next) / state.scale;
-      state.offsetY = my - ((my - state.offsetY) * next) / state.scale;
-      state.scale = next; state.dirty = true;
+      const v = viewPoint(ev);
+      zoomAt(v.x, v.y, state.scale * (ev.deltaY < 0 ? 1.25 : 0.8));
     }, { passive: false });
+    window.addEventListener('keydown', onKey);
     window.addEventListener('resize', () => { state.dirty = true; });
+    window.addEventListener('hashchange', () => { if (location.hash !== state.link) { readLink(); } });
     $('place').addEventListener('click', place);
+  }
+
+  // Arrows move the selection (Shift: 10 pixels) and keep it in view; + and - zoom around it; Enter places.
+  function onKey(ev) {
+    if (ev.altKey || ev.ctrlKey || ev.metaKey) { return; }
+    const steps = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    const { width, height } = state.config;
+    const focus = () => state.selected ?? pixelAt(view.clientWidth / 2, view.clientHeight / 2);
+    if (steps[ev.key]) {
+      ev.preventDefault();
+      const n = ev.shiftKey ? 10 : 1;
+      const from = state.selected ?? focus();
+      const p = { x: clamp(from.x + steps[ev.key][0] * n, 0, width - 1), y: clamp(from.y + steps[ev.key][1] * n, 0, height - 1) };
+      select(p);
+      const sx = state.offsetX + (p.x + 0.5) * state.scale, sy = state.offsetY + (p.y + 0.5) * state.scale;
+      const margin = Math.min(40, view.clientWidth / 4, view.clientHeight / 4);
+      if (sx < margin || sy < margin || sx > view.clientWidth - margin || sy > view.clientHeight - margin) { centerOn(p.x, p.y); }
+    } else if (ev.key === '+' || ev.key === '=' || ev.key === '-' || ev.key === '_') {
+      ev.preventDefault();
+      const f = focus();
+      const vx = clamp(state.offsetX + (f.x + 0.5) * state.scale, 0, view.clientWidth);
+      const vy = clamp(state.offsetY + (f.y + 0.5) * state.scale, 0, view.clientHeight);
+      zoomAt(vx, vy, state.scale * (ev.key === '+' || ev.key === '=' ? 1.25 : 0.8));
+    } else if (ev.key === 'Enter' && ev.target === view && !$('place').disabled) {
+      ev.preventDefault();
+      place();
+    }
+  }
+
+  // Links: #x=12&y=40&zoom=20 opens the board centred on (12, 40), selected, at 20 screen pixels per pixel.
+  function readLink() {
+    const q = new URLSearchParams(location.hash.slice(1));
+    const x = Number(q.get('x')), y = Number(q.get('y')), zoom = Number(q.get('zoom'));
+    if (q.has('zoom') && Number.isFinite(zoom) && zoom > 0) { state.scale = clamp(zoom, MIN_SCALE, MAX_SCALE); }
+    if (q.has('x') && q.has('y') && Number.isInteger(x) && Number.isInteger(y) && inside({ x, y })) {
+      centerOn(x, y);
+      select({ x, y });
+    } else if (q.has('zoom')) {
+      centerOn(Math.floor(state.config.width / 2), Math.floor(state.config.height / 2));
+    }
+    state.dirty = true;
+  }
+
+  let linkTimer = null;
+  function scheduleLink() {
+    if (linkTimer) { return; }
+    linkTimer = setTimeout(() => {
+      linkTimer = null;
+      const p = state.selected ?? pixelAt(view.clientWidth / 2, view.clientHeight / 2);
+      const c = { x: clamp(p.x, 0, state.config.width - 1), y: clamp(p.y, 0, state.config.height - 1) };
+      const hash = `#x=${c.x}&y=${c.y}&zoom=${Math.round(state.scale * 100) / 100}`;
+      if (hash !== location.hash) { history.replaceState(null, '', hash); }
+      state.link = hash;
+      $('link').href = hash;
+    }, 150);
+  }
+
+  // Who placed the selected pixel, and when (GET /api/pixel, newest first).
+  async function showInfo(p) {
+    const info = $('info');
+    info.textContent = `(${p.x}, ${p.y})`;
+    delete info.dataset.user;
+    try {
+      const res = await fetch(`/api/pixel?x=${p.x}&y=${p.y}&limit=1`, { cache: 'no-store' });
+      if (state.selected !== p) { return; }
+      if (!res.ok) { info.textContent = `(${p.x}, ${p.y}): history unavailable`; return; }
+      const [last] = (await res.json()).placements;
+      if (!last) { info.textContent = `(${p.x}, ${p.y}): never placed`; return; }
+      info.dataset.user = last.user;
+      const mine = state.token && state.token.split('.')[1] === last.user;
+      info.textContent = `(${p.x}, ${p.y}): placed by ${mine ? 'you' : last.user} ${ago(last.time)}`;
+      info.title = new Date(last.time).toLocaleString();
+    } catch {
+      if (state.selected === p) { info.textContent = `(${p.x}, ${p.y}): history unavailable`; }
+    }
+  }
+
+  function ago(time) {
+    const s = Math.max(0, Math.round((Date.now() - time) / 1000));
+    if (s < 5) { return 'just now'; }
+    if (s < 90) { return `${s} s ago`; }
+    if (s < 5400) { return `${Math.round(s / 60)} min ago`; }
+    if (s < 129600) { return `${Math.round(s / 3600)} h ago`; }
+    return `on ${new Date(time).toLocaleDateString()}`;
   }
 
   function inside(p) { return p.x >= 0 && p.y >= 0 && p.x < state.config.width && p.y < state.config.height; }
@@ -199,6 +367,7 @@
       state.cooldownUntil = reply.nextPlacementAt;
       say('');
       apply({ ...state.selected, color: state.color, seq: reply.seq });
+      showInfo(state.selected);
     } else if (res.status === 429) {
       state.cooldownUntil = Date.now() + Number(res.headers.get('retry-after') || 1) * 1000;
       say(reply.message);
@@ -244,6 +413,17 @@
       return state.rgb.findIndex(c => c[0] === d[i] && c[1] === d[i + 1] && c[2] === d[i + 2]);
     },
     get boardSeq() { return state.boardSeq; },
+    // The view transform: a board pixel (x, y) covers view pixels [offsetX + x * scale, offsetX + (x + 1) * scale).
+    get view() { return { scale: state.scale, offsetX: state.offsetX, offsetY: state.offsetY }; },
+    get selected() { return state.selected && { ...state.selected }; },
+    // The board pixel under a page point (clientX, clientY).
+    pixelAtClient(clientX, clientY) { return boardPoint({ clientX, clientY }); },
+    // The palette index the view canvas actually shows at a page point (what the user sees), or -1.
+    shownColorAt(clientX, clientY) {
+      const r = view.getBoundingClientRect();
+      const d = ctx.getImageData(Math.floor((clientX - r.left) * devicePixelRatio), Math.floor((clientY - r.top) * devicePixelRatio), 1, 1).data;
+      return state.rgb.findIndex(c => c[0] === d[0] && c[1] === d[1] && c[2] === d[2]);
+    },
   };
 
   main().catch(err => { setStatus('offline', 'failed to start'); say(String(err)); });
