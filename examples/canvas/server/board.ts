@@ -133,8 +133,14 @@ return {1, seq, color}
 `;
 
 type WithPlace = (Redis | Cluster) & {
-  canvasPlace(board: string, seq: string, cooldown: string, cellSeq: string, index: number, color: number, cooldownMs: number): Promise<[number, number, number, number]>;
-  canvasUndo(board: string, seq: string, cellSeq: string, failed: string, cooldown: string, index: number, placedSeq: number, prevColor: number, prevSeq: number): Promise<[number, number, number]>;
+  canvasPlace(
+    board: string, seq: string, cooldown: string, cellSeq: string,
+    index: number, color: number, cooldownMs: number,
+  ): Promise<[number, number, number, number]>;
+  canvasUndo(
+    board: string, seq: string, cellSeq: string, failed: string, cooldown: string,
+    index: number, placedSeq: number, prevColor: number, prevSeq: number,
+  ): Promise<[number, number, number]>;
 };
 
 /** The board in Redis or Valkey: a BITFIELD of u4 cells, a sequence counter and per-user cooldown keys. */
@@ -148,7 +154,8 @@ export class RedisBoardStore implements BoardStore {
   }
 
   public async place(index: number, color: number, user: string, cooldownMs: number): Promise<PlaceResult> {
-    const [status, value, prevColor, prevSeq] = await this.redis.canvasPlace(KEYS.board, KEYS.seq, KEYS.cooldown(user), KEYS.cellSeq, index, color, cooldownMs);
+    const [status, value, prevColor, prevSeq] = await this.redis.canvasPlace(
+      KEYS.board, KEYS.seq, KEYS.cooldown(user), KEYS.cellSeq, index, color, cooldownMs);
     if (status === -1) {
       return { kind: 'missing' };
     }
@@ -158,7 +165,8 @@ export class RedisBoardStore implements BoardStore {
   }
 
   public async undo(p: PlacementUndo): Promise<UndoResult> {
-    const [restored, seq, color] = await this.redis.canvasUndo(KEYS.board, KEYS.seq, KEYS.cellSeq, KEYS.failed, KEYS.cooldown(p.user), p.index, p.seq, p.prevColor, p.prevSeq);
+    const [restored, seq, color] = await this.redis.canvasUndo(
+      KEYS.board, KEYS.seq, KEYS.cellSeq, KEYS.failed, KEYS.cooldown(p.user), p.index, p.seq, p.prevColor, p.prevSeq);
     return restored === 1 ? { kind: 'restored', seq, color } : { kind: 'superseded' };
   }
 
@@ -186,7 +194,8 @@ export class RedisBoardStore implements BoardStore {
 
   public async restore(snapshot: BoardSnapshot): Promise<void> {
     // Cell sequence numbers start over: only placements made after the restore can be taken back.
-    await this.redis.multi().set(KEYS.board, snapshot.bytes).set(KEYS.seq, snapshot.seq).del(KEYS.cellSeq, KEYS.failed, KEYS.restoreLock).exec();
+    await this.redis.multi().set(KEYS.board, snapshot.bytes).set(KEYS.seq, snapshot.seq)
+      .del(KEYS.cellSeq, KEYS.failed, KEYS.restoreLock).exec();
   }
 
   public async lockRestore(ttlMs: number): Promise<boolean> {
@@ -241,6 +250,9 @@ export class MemoryBoardStore implements BoardStore {
     }
     this.cooldowns.delete(p.user);
     if (this.cellSeq.get(p.index) !== p.seq || this.seq === undefined) {
+      if (this.failed.size > 100_000) {
+        this.failed.clear();
+      }
       this.failed.set(p.seq, { color, seq: prevSeq });
       return { kind: 'superseded' };
     }

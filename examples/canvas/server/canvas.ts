@@ -2,7 +2,7 @@ import * as http from 'http';
 import { promisify } from 'util';
 import { gzip } from 'zlib';
 import { z } from 'zod';
-import { BoardSize, BoardSnapshot, BoardStore, MemoryBoardStore, PALETTE, RedisBoardStore } from './board';
+import { BoardSize, BoardSnapshot, BoardStore, MemoryBoardStore, PALETTE, PlacementUndo, RedisBoardStore } from './board';
 import { PlacementLog } from './placements';
 import { encodeFrame, encodeRecord, RECORD_BYTES } from './protocol';
 import { TokenSigner } from './tokens';
@@ -275,14 +275,41 @@ export class CanvasServer {
     try {
       await this.placements.append({ pixel, seq: result.seq, x, y, color, user, time });
     } catch (err) {
-      // Not durable, so not accepted: let the user try again at once.
-      this.log.error({ err, seq: result.seq }, 'placement not stored');
-      await this.store.clearCooldown(user).catch(() => undefined);
+      // Not durable, so not accepted: take the cell back (unless a newer placement took it) and let the
+      // user try again at once. The update was not published; the cell's earlier colour is, under a new
+      // sequence number, for clients whose board already showed the failed one.
+      this.log.error({ err, seq: result.seq }, 'placement not stored; taking it back');
+      await this.takeBack(result.undo);
       throw new HttpError(503, 'not_stored', 'the placement could not be stored; try again', { 'retry-after': '1' });
     }
     this.server.metrics.count('Placements');
     this.publishUpdate(encodeRecord({ seq: result.seq, x, y, color }));
     sendJson(res, 200, { seq: result.seq, nextPlacementAt: time + cooldownMs }, { 'cache-control': 'no-store' });
+  }
+
+  /** Undoes a placement in the live store, retrying briefly: a 503 must not leave its pixel behind. */
+  private async takeBack(placement: PlacementUndo): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const undone = await this.store.undo(placement);
+        if (this.boardCache && this.boardCache.seq >= placement.seq) {
+          this.boardCache = undefined;
+        }
+        if (undone.kind === 'restored') {
+          const { width } = this.settings;
+          const x = placement.index % width;
+          const y = Math.floor(placement.index / width);
+          this.publishUpdate(encodeRecord({ seq: undone.seq, x, y, color: undone.color }));
+        }
+        return;
+      } catch (err) {
+        if (attempt >= 5) {
+          this.log.error({ err, seq: placement.seq }, 'placement not taken back; the live board shows it until it is rebuilt');
+          return;
+        }
+        await new Promise(r => setTimeout(r, 100 * attempt));
+      }
+    }
   }
 
   private async sendHistory(res: http.ServerResponse, url: URL): Promise<void> {
