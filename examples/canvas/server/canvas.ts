@@ -313,9 +313,14 @@ export class CanvasServer {
   }
 
   private async sendHistory(res: http.ServerResponse, url: URL): Promise<void> {
-    const x = Number(url.searchParams.get('x'));
-    const y = Number(url.searchParams.get('y'));
-    const limit = Number(url.searchParams.get('limit') ?? 20);
+    // Number('') and Number(null) are 0: a missing or empty x or y must not read as pixel 0.
+    const param = (name: string) => {
+      const value = url.searchParams.get(name);
+      return value === null || value.trim() === '' ? NaN : Number(value);
+    };
+    const x = param('x');
+    const y = param('y');
+    const limit = url.searchParams.has('limit') ? param('limit') : 20;
     if (!Number.isInteger(x) || !Number.isInteger(y) || x < 0 || y < 0 || x >= this.settings.width || y >= this.settings.height) {
       throw new HttpError(400, 'bad_pixel', `x and y must be whole numbers inside the ${this.settings.width}x${this.settings.height} board`);
     }

@@ -202,10 +202,27 @@ describe('two canvas servers on one redis-server and a DynamoDB-API store', () =
     }
   });
 
-  test('bad history queries get a 400', async () => {
-    for (const query of ['x=-1&y=0', 'x=a&y=0', `x=0&y=${SIZE}`, 'x=0&y=0&limit=1000']) {
-      expect((await fetch(`${a.base}/api/pixel?${query}`)).status).toBe(400);
-    }
+  test.each<[string, string, string, RegExp]>([
+    ['negative x', 'x=-1&y=0', 'bad_pixel', /inside the 64x64 board/],
+    ['x not a number', 'x=a&y=0', 'bad_pixel', /whole numbers/],
+    ['y past the edge', `x=0&y=${SIZE}`, 'bad_pixel', /inside the 64x64 board/],
+    ['no x', 'y=3', 'bad_pixel', /x and y/],
+    ['no y', 'x=3', 'bad_pixel', /x and y/],
+    ['neither', '', 'bad_pixel', /x and y/],
+    ['an empty x', 'x=&y=0', 'bad_pixel', /x and y/],
+    ['limit above 100', 'x=0&y=0&limit=1000', 'bad_limit', /from 1 to 100/],
+    ['limit 0', 'x=0&y=0&limit=0', 'bad_limit', /from 1 to 100/],
+    ['an empty limit', 'x=0&y=0&limit=', 'bad_limit', /from 1 to 100/],
+    ['a fractional limit', 'x=0&y=0&limit=2.5', 'bad_limit', /from 1 to 100/],
+  ])('refuses a history query with %s with a 400 that says the range', async (_name, query, code, message) => {
+    const res = await fetch(`${a.base}/api/pixel?${query}`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: code, message: expect.stringMatching(message) });
+  });
+
+  test('a history query inside the ranges is answered', async () => {
+    expect((await fetch(`${a.base}/api/pixel?x=0&y=0&limit=100`)).status).toBe(200);
+    expect((await fetch(`${a.base}/api/pixel?x=${SIZE - 1}&y=${SIZE - 1}&limit=1`)).status).toBe(200);
   });
 });
 
