@@ -202,6 +202,7 @@ describe('the canvas page in a real browser', () => {
       await touch('touchMove', [[mid.x - d, mid.y], [mid.x + d, mid.y]]);
     }
     await touch('touchEnd', []);
+    await page.waitForFunction(s => (window as any).canvasApp.view.scale > s * 3.9, v0.scale, { timeout: 5000 });
     const v1 = await view();
     expect(v1.scale).toBeCloseTo(v0.scale * 4, 5);
     expect(await under(mid.x, mid.y)).toEqual(pixelAtMid);
@@ -212,15 +213,17 @@ describe('the canvas page in a real browser', () => {
       await touch('touchMove', [[mid.x - d, mid.y - d]]);
     }
     await touch('touchEnd', []);
+    await page.waitForFunction(ox => (window as any).canvasApp.view.offsetX < ox - 59, v1.offsetX, { timeout: 5000 });
     const v2 = await view();
     expect(v2.offsetX - v1.offsetX).toBeCloseTo(-60, 5);
     expect(v2.offsetY - v1.offsetY).toBeCloseTo(-60, 5);
     expect(await page.evaluate(() => (window as any).canvasApp.selected)).toBeNull();
 
     // A tap selects the pixel under it.
-    await page.touchscreen.tap(mid.x, mid.y);
     const tapped = await under(mid.x, mid.y);
-    await page.waitForFunction(p => JSON.stringify((window as any).canvasApp.selected) === JSON.stringify(p), tapped);
+    await touch('touchStart', [[mid.x, mid.y]]);
+    await touch('touchEnd', []);
+    await page.waitForFunction(p => JSON.stringify((window as any).canvasApp.selected) === JSON.stringify(p), tapped, { timeout: 5000 });
     expect(errors).toEqual([]);
     await context.close();
   });

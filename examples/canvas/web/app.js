@@ -219,6 +219,8 @@
     };
     const startPinch = () => { const p = pinchState(); pinch = { ...p, scale: state.scale, ox: state.offsetX, oy: state.offsetY }; };
     view.addEventListener('pointerdown', ev => {
+      // A primary pointer starts a new gesture: forget pointers whose end we never heard of.
+      if (ev.isPrimary) { pointers.clear(); pinch = null; }
       view.setPointerCapture(ev.pointerId);
       pointers.set(ev.pointerId, viewPoint(ev));
       if (pointers.size === 1) {
