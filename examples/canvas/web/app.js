@@ -341,7 +341,7 @@
       const [last] = (await res.json()).placements;
       if (!last) { info.textContent = `(${p.x}, ${p.y}): never placed`; return; }
       info.dataset.user = last.user;
-      const mine = state.token && state.token.split('.')[1] === last.user;
+      const mine = (state.token || localStorage.getItem('canvas-token') || '').split('.')[1] === last.user;
       info.textContent = `(${p.x}, ${p.y}): placed by ${mine ? 'you' : last.user} ${ago(last.time)}`;
       info.title = new Date(last.time).toLocaleString();
     } catch {
