@@ -21,6 +21,8 @@ export interface BoardSize {
 export type PlaceResult =
   | { readonly kind: 'placed'; readonly seq: number; readonly undo: PlacementUndo }
   | { readonly kind: 'cooldown'; readonly retryAfterMs: number }
+  /** The client's address used up its placements of this cooldown period. */
+  | { readonly kind: 'address_limit'; readonly retryAfterMs: number }
   /** The store lost its data (e.g. a restarted Redis without persistence): restore it, then retry. */
   | { readonly kind: 'missing' };
 
@@ -29,6 +31,8 @@ export interface PlacementUndo {
   readonly index: number;
   readonly seq: number;
   readonly user: string;
+  /** The address counter the placement counted on, given back when it is taken back. */
+  readonly address?: string;
   readonly prevColor: number;
   readonly prevSeq: number;
 }
@@ -37,6 +41,12 @@ export interface PlacementUndo {
 export type UndoResult =
   | { readonly kind: 'restored'; readonly seq: number; readonly color: number }
   | { readonly kind: 'superseded' };
+
+/** At most `max` placements per client address (see `addressKey`) in one cooldown period. */
+export interface AddressLimit {
+  readonly address: string;
+  readonly max: number;
+}
 
 /** A consistent copy of the board and the sequence number of the last placement in it. */
 export interface BoardSnapshot {
@@ -47,7 +57,9 @@ export interface BoardSnapshot {
 /** Live board state, cooldowns and the placement sequence, shared by every server process. */
 export interface BoardStore {
   /** Atomically: refuse if the user is cooling down, else start their cooldown, set the pixel and take the next sequence number. */
-  place(index: number, color: number, user: string, cooldownMs: number): Promise<PlaceResult>;
+  place(index: number, color: number, user: string, cooldownMs: number, limit?: AddressLimit): Promise<PlaceResult>;
+  /** Counts a new session of a client address in a fixed window: the count so far and the time left of the window. */
+  countSession(address: string, windowMs: number): Promise<{ count: number; retryAfterMs: number }>;
   /**
    * Takes back a placement that could not be stored durably, atomically: if no newer placement took the
    * cell, the cell gets back the colour it had before (skipping earlier placements on it that failed too)
@@ -93,20 +105,32 @@ const KEYS = {
   failed: '{canvas}:failed',
   restoreLock: '{canvas}:restore-lock',
   cooldown: (user: string) => `{canvas}:cooldown:${user}`,
+  placementsBy: (address: string) => `{canvas}:placements-by:${address}`,
+  sessionsBy: (address: string) => `{canvas}:sessions-by:${address}`,
 };
 
+// KEYS: board, seq, cooldown, cellSeq, placements of the address. ARGV: index, colour, cooldownMs, max per address (0 = none).
 const PLACE_SCRIPT = `
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, 0, 0} end
 local ttl = redis.call('PTTL', KEYS[3])
 if ttl > 0 then return {0, ttl, 0, 0} end
-if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
+local cooldown, max = tonumber(ARGV[3]), tonumber(ARGV[4])
+if max > 0 and cooldown > 0 then
+  local used = tonumber(redis.call('GET', KEYS[5]) or '0')
+  if used >= max then
+    local left = redis.call('PTTL', KEYS[5])
+    if left > 0 then return {-2, left, 0, 0} end
+  end
+  if redis.call('INCR', KEYS[5]) == 1 or redis.call('PTTL', KEYS[5]) < 0 then redis.call('PEXPIRE', KEYS[5], cooldown) end
+end
+if cooldown > 0 then redis.call('SET', KEYS[3], '1', 'PX', cooldown) end
 local seq = redis.call('INCR', KEYS[2])
 local prev = redis.call('BITFIELD', KEYS[1], 'SET', 'u4', '#' .. ARGV[1], ARGV[2])[1]
 local prevSeq = redis.call('BITFIELD', KEYS[4], 'SET', 'u32', '#' .. ARGV[1], seq)[1]
 return {1, seq, prev, prevSeq}
 `;
 
-// KEYS: board, seq, cellSeq, failed, cooldown. ARGV: index, seq, prevColor, prevSeq.
+// KEYS: board, seq, cellSeq, failed, cooldown, placements of the address. ARGV: index, seq, prevColor, prevSeq.
 // The failed hash lives a minute after the last failure (placements pending on one cell settle within
 // seconds) and is emptied when it grows past 100000 entries during a long outage.
 const UNDO_SCRIPT = `
@@ -119,6 +143,7 @@ for _ = 1, 1000 do
   color, prevSeq = tonumber(c), tonumber(s)
 end
 redis.call('DEL', KEYS[5])
+if tonumber(redis.call('GET', KEYS[6]) or '0') > 0 then redis.call('DECR', KEYS[6]) end
 local current = redis.call('BITFIELD', KEYS[3], 'GET', 'u32', '#' .. ARGV[1])[1]
 if current ~= tonumber(ARGV[2]) then
   if redis.call('HLEN', KEYS[4]) > 100000 then redis.call('DEL', KEYS[4]) end
@@ -132,13 +157,20 @@ redis.call('BITFIELD', KEYS[3], 'SET', 'u32', '#' .. ARGV[1], seq)
 return {1, seq, color}
 `;
 
+const SESSION_SCRIPT = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('PTTL', KEYS[1])}
+`;
+
 type WithPlace = (Redis | Cluster) & {
   canvasPlace(
-    board: string, seq: string, cooldown: string, cellSeq: string,
-    index: number, color: number, cooldownMs: number,
+    board: string, seq: string, cooldown: string, cellSeq: string, byAddress: string,
+    index: number, color: number, cooldownMs: number, maxPerAddress: number,
   ): Promise<[number, number, number, number]>;
+  canvasSession(key: string, windowMs: number): Promise<[number, number]>;
   canvasUndo(
-    board: string, seq: string, cellSeq: string, failed: string, cooldown: string,
+    board: string, seq: string, cellSeq: string, failed: string, cooldown: string, byAddress: string,
     index: number, placedSeq: number, prevColor: number, prevSeq: number,
   ): Promise<[number, number, number]>;
 };
@@ -148,25 +180,32 @@ export class RedisBoardStore implements BoardStore {
   private readonly redis: WithPlace;
 
   constructor(redis: Redis | Cluster, private readonly size: BoardSize) {
-    redis.defineCommand('canvasPlace', { numberOfKeys: 4, lua: PLACE_SCRIPT });
-    redis.defineCommand('canvasUndo', { numberOfKeys: 5, lua: UNDO_SCRIPT });
+    redis.defineCommand('canvasPlace', { numberOfKeys: 5, lua: PLACE_SCRIPT });
+    redis.defineCommand('canvasUndo', { numberOfKeys: 6, lua: UNDO_SCRIPT });
+    redis.defineCommand('canvasSession', { numberOfKeys: 1, lua: SESSION_SCRIPT });
     this.redis = redis as WithPlace;
   }
 
-  public async place(index: number, color: number, user: string, cooldownMs: number): Promise<PlaceResult> {
+  public async place(index: number, color: number, user: string, cooldownMs: number, limit?: AddressLimit): Promise<PlaceResult> {
     const [status, value, prevColor, prevSeq] = await this.redis.canvasPlace(
-      KEYS.board, KEYS.seq, KEYS.cooldown(user), KEYS.cellSeq, index, color, cooldownMs);
-    if (status === -1) {
-      return { kind: 'missing' };
+      KEYS.board, KEYS.seq, KEYS.cooldown(user), KEYS.cellSeq, KEYS.placementsBy(limit?.address ?? ''), index, color, cooldownMs, limit?.max ?? 0);
+    switch (status) {
+      case -1: return { kind: 'missing' };
+      case -2: return { kind: 'address_limit', retryAfterMs: value };
+      case 0: return { kind: 'cooldown', retryAfterMs: value };
+      default: return { kind: 'placed', seq: value, undo: { index, seq: value, user, address: limit?.address, prevColor, prevSeq } };
     }
-    return status === 0
-      ? { kind: 'cooldown', retryAfterMs: value }
-      : { kind: 'placed', seq: value, undo: { index, seq: value, user, prevColor, prevSeq } };
+  }
+
+  public async countSession(address: string, windowMs: number): Promise<{ count: number; retryAfterMs: number }> {
+    const [count, retryAfterMs] = await this.redis.canvasSession(KEYS.sessionsBy(address), windowMs);
+    return { count, retryAfterMs };
   }
 
   public async undo(p: PlacementUndo): Promise<UndoResult> {
     const [restored, seq, color] = await this.redis.canvasUndo(
-      KEYS.board, KEYS.seq, KEYS.cellSeq, KEYS.failed, KEYS.cooldown(p.user), p.index, p.seq, p.prevColor, p.prevSeq);
+      KEYS.board, KEYS.seq, KEYS.cellSeq, KEYS.failed, KEYS.cooldown(p.user), KEYS.placementsBy(p.address ?? ''),
+      p.index, p.seq, p.prevColor, p.prevSeq);
     return restored === 1 ? { kind: 'restored', seq, color } : { kind: 'superseded' };
   }
 
@@ -217,19 +256,27 @@ export class MemoryBoardStore implements BoardStore {
   private seq: number | undefined;
   private readonly cooldowns = new Map<string, number>();
   private readonly cellSeq = new Map<number, number>();
+  private readonly windows = new Map<string, { count: number; until: number }>();
   private readonly failed = new Map<number, { color: number; seq: number }>();
 
   constructor(size: BoardSize) {
     this.bytes = Buffer.alloc(boardBytes(size));
   }
 
-  public async place(index: number, color: number, user: string, cooldownMs: number): Promise<PlaceResult> {
+  public async place(index: number, color: number, user: string, cooldownMs: number, limit?: AddressLimit): Promise<PlaceResult> {
     if (this.seq === undefined) {
       return { kind: 'missing' };
     }
     const until = this.cooldowns.get(user) ?? 0;
     if (until > Date.now()) {
       return { kind: 'cooldown', retryAfterMs: until - Date.now() };
+    }
+    if (limit && limit.max > 0 && cooldownMs > 0) {
+      const window = this.window(`p:${limit.address}`);
+      if (window && window.count >= limit.max) {
+        return { kind: 'address_limit', retryAfterMs: window.until - Date.now() };
+      }
+      this.count(`p:${limit.address}`, cooldownMs);
     }
     if (cooldownMs > 0) {
       this.cooldowns.set(user, Date.now() + cooldownMs);
@@ -239,7 +286,35 @@ export class MemoryBoardStore implements BoardStore {
     const prevSeq = this.cellSeq.get(index) ?? 0;
     setPixel(this.bytes, index, color);
     this.cellSeq.set(index, seq);
-    return { kind: 'placed', seq, undo: { index, seq, user, prevColor, prevSeq } };
+    return { kind: 'placed', seq, undo: { index, seq, user, address: limit?.address, prevColor, prevSeq } };
+  }
+
+  public async countSession(address: string, windowMs: number): Promise<{ count: number; retryAfterMs: number }> {
+    const window = this.count(`s:${address}`, windowMs);
+    return { count: window.count, retryAfterMs: window.until - Date.now() };
+  }
+
+  private window(key: string): { count: number; until: number } | undefined {
+    const window = this.windows.get(key);
+    if (window && window.until <= Date.now()) {
+      this.windows.delete(key);
+      return undefined;
+    }
+    return window;
+  }
+
+  private count(key: string, windowMs: number): { count: number; until: number } {
+    if (this.windows.size > 100_000) {
+      for (const [k, w] of this.windows) {
+        if (w.until <= Date.now()) {
+          this.windows.delete(k);
+        }
+      }
+    }
+    const window = this.window(key) ?? { count: 0, until: Date.now() + windowMs };
+    window.count++;
+    this.windows.set(key, window);
+    return window;
   }
 
   public async undo(p: PlacementUndo): Promise<UndoResult> {
@@ -249,6 +324,10 @@ export class MemoryBoardStore implements BoardStore {
       ({ color, seq: prevSeq } = before);
     }
     this.cooldowns.delete(p.user);
+    const window = p.address === undefined ? undefined : this.window(`p:${p.address}`);
+    if (window && window.count > 0) {
+      window.count--;
+    }
     if (this.cellSeq.get(p.index) !== p.seq || this.seq === undefined) {
       if (this.failed.size > 100_000) {
         this.failed.clear();

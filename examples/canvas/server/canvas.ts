@@ -1,4 +1,5 @@
 import * as http from 'http';
+import { isIPv6 } from 'net';
 import { promisify } from 'util';
 import { gzip } from 'zlib';
 import { z } from 'zod';
@@ -22,8 +23,10 @@ export interface CanvasSettings extends BoardSize {
   readonly tokenSecret: string;
   /** Proxies in front of the server that append to X-Forwarded-For (ALB = 1, CloudFront + ALB = 2). */
   readonly trustedProxies: number;
-  /** Sessions one address may start a minute. */
+  /** Sessions one address (an IPv6 address by its /64) may start a minute, counted in Redis across tasks. */
   readonly sessionsPerMinute: number;
+  /** Placements one address (an IPv6 address by its /64) may make per cooldown period, counted in Redis across tasks. */
+  readonly placementsPerAddress: number;
   /** Serve web/ from here (local runs; in AWS the front door serves it). */
   readonly webDir?: string;
 }
@@ -52,6 +55,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): CanvasSettin
     tokenSecret,
     trustedProxies: num('CANVAS_TRUSTED_PROXIES', 1, 0, 5),
     sessionsPerMinute: num('CANVAS_SESSIONS_PER_MINUTE', 30, 1, 100_000),
+    placementsPerAddress: num('CANVAS_PLACEMENTS_PER_ADDRESS', 4, 1, 100_000),
     webDir: env.CANVAS_WEB_DIR || undefined,
   };
 }
@@ -81,7 +85,6 @@ export class CanvasServer {
   private boardLoading?: Promise<NonNullable<CanvasServer['boardCache']>>;
   private restoring?: Promise<void>;
   private boardReady = false;
-  private readonly sessionCounts = new Map<string, number>();
   private readonly pixelBody: ReturnType<typeof PixelBody>;
 
   constructor(private readonly settings: CanvasSettings, config: RuntimeConfig = readConfig()) {
@@ -102,7 +105,6 @@ export class CanvasServer {
     this.signer = new TokenSigner(settings.tokenSecret);
     // Built once: zod compiles a schema when it is created.
     this.pixelBody = PixelBody(settings);
-    setInterval(() => this.sessionCounts.clear(), 60_000).unref();
   }
 
   public async start(): Promise<number> {
@@ -166,7 +168,7 @@ export class CanvasServer {
         await this.sendBoard(req, res);
         return true;
       case 'POST /api/session':
-        this.startSession(req, res);
+        await this.startSession(req, res);
         return true;
       case 'PUT /api/pixel':
         await this.placePixel(req, res);
@@ -239,12 +241,12 @@ export class CanvasServer {
     return this.boardLoading;
   }
 
-  private startSession(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const address = clientAddress(req, this.settings.trustedProxies);
-    const count = (this.sessionCounts.get(address) ?? 0) + 1;
-    this.sessionCounts.set(address, count);
+  private async startSession(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const address = addressKey(clientAddress(req, this.settings.trustedProxies));
+    const { count, retryAfterMs } = await this.storeCall(() => this.store.countSession(address, 60_000));
     if (count > this.settings.sessionsPerMinute) {
-      throw new HttpError(429, 'too_many_sessions', 'too many new sessions from this address; try again in a minute', { 'retry-after': '60' });
+      const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+      throw new HttpError(429, 'too_many_sessions', `too many new sessions from this address; try again in ${seconds} seconds`, { 'retry-after': String(seconds) });
     }
     sendJson(res, 201, this.signer.issue(), { 'cache-control': 'no-store' });
   }
@@ -258,11 +260,12 @@ export class CanvasServer {
     const { x, y, color } = parsed.data;
     const pixel = y * this.settings.width + x;
     const cooldownMs = this.settings.cooldownSeconds * 1000;
+    const limit = { address: addressKey(clientAddress(req, this.settings.trustedProxies)), max: this.settings.placementsPerAddress };
     await this.ensureBoard().catch(() => undefined);
-    let result = await this.storeCall(() => this.store.place(pixel, color, user, cooldownMs));
+    let result = await this.storeCall(() => this.store.place(pixel, color, user, cooldownMs, limit));
     if (result.kind === 'missing') {
       await this.storeCall(() => this.ensureBoard(true));
-      result = await this.storeCall(() => this.store.place(pixel, color, user, cooldownMs));
+      result = await this.storeCall(() => this.store.place(pixel, color, user, cooldownMs, limit));
     }
     if (result.kind === 'missing') {
       throw new HttpError(503, 'restoring', 'the board is being restored; try again in a moment', { 'retry-after': '1' });
@@ -270,6 +273,12 @@ export class CanvasServer {
     if (result.kind === 'cooldown') {
       const seconds = Math.ceil(result.retryAfterMs / 1000);
       throw new HttpError(429, 'cooldown', `wait ${seconds} more seconds before placing another pixel`, { 'retry-after': String(seconds) });
+    }
+    if (result.kind === 'address_limit') {
+      const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+      throw new HttpError(429, 'address_limit',
+        `${this.settings.placementsPerAddress} pixels were placed from your network in this cooldown period; wait ${seconds} more seconds`,
+        { 'retry-after': String(seconds) });
     }
     const time = Date.now();
     try {
@@ -402,6 +411,26 @@ export function clientAddress(req: http.IncomingMessage, trustedProxies: number)
     return forwarded[forwarded.length - trustedProxies];
   }
   return req.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * What limits count on: an IPv4 address as it is, an IPv6 address by its /64 prefix (one subscriber's
+ * network usually gets a whole /64, so counting single addresses would let one person use billions), an
+ * IPv4-mapped IPv6 address as IPv4.
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) {
+    return mapped[1];
+  }
+  if (!isIPv6(address)) {
+    return address;
+  }
+  const [head, tail = ''] = address.split('%')[0].toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = address.includes('::') && tail ? tail.split(':') : [];
+  const groups = address.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map(g => parseInt(g, 16).toString(16)).join(':')}::/64`;
 }
 
 export type { BoardSnapshot };

@@ -9,18 +9,22 @@ export class CanvasClient {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  public async session(): Promise<string> {
-    const res = await fetch(`${this.base}/api/session`, { method: 'POST' });
+  public async session(headers: Record<string, string> = {}): Promise<string> {
+    const res = await fetch(`${this.base}/api/session`, { method: 'POST', headers });
     if (res.status !== 201) {
       throw new Error(`session: ${res.status} ${await res.text()}`);
     }
     return (await res.json()).token;
   }
 
-  public place(token: string | undefined, body: unknown, init: { contentType?: string; raw?: string } = {}): Promise<Response> {
+  public place(
+    token: string | undefined,
+    body: unknown,
+    init: { contentType?: string; raw?: string; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     return fetch(`${this.base}/api/pixel`, {
       method: 'PUT',
-      headers: { 'content-type': init.contentType ?? 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: { 'content-type': init.contentType ?? 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...init.headers },
       body: init.raw ?? JSON.stringify(body),
     });
   }

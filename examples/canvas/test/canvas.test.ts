@@ -40,6 +40,8 @@ function canvasEnv(busUrl: string, table: string, extra: Record<string, string> 
     CANVAS_HEIGHT: String(SIZE),
     CANVAS_BOARD_CACHE_MS: '0',
     CANVAS_SESSIONS_PER_MINUTE: '100000',
+    // Every test client is 127.0.0.1; test/address-limits.test.ts covers the defaults.
+    CANVAS_PLACEMENTS_PER_ADDRESS: '100000',
     LOG_LEVEL: 'warn',
     ...extra,
   };

@@ -1,0 +1,83 @@
+import * as path from 'path';
+import { CanvasClient } from './canvas-client';
+import { startServer, ServerProcess } from '../../../test/support/node-server';
+import { RedisProcess, startRedis } from '../../../test/support/redis-server';
+import { LocalDynamoDb, startLocalDynamoDb } from '../../shared/local-dynamodb';
+import { PLACEMENTS_TABLE_KEY } from '../server/table';
+
+const ENTRY = path.join(__dirname, '..', 'server', 'server.ts');
+const AUTH = 'canvas-address-token';
+
+// Two servers on one redis-server with the default limits (30 sessions a minute, 4 placements per
+// cooldown period per address) behind one trusted proxy: the client address is the last X-Forwarded-For entry.
+let dynamo: LocalDynamoDb;
+let redis: RedisProcess;
+let servers: ServerProcess[];
+let clients: CanvasClient[];
+beforeAll(async () => {
+  [dynamo, redis] = await Promise.all([startLocalDynamoDb(), startRedis({ password: AUTH })]);
+  await dynamo.createTable('address-placements', PLACEMENTS_TABLE_KEY);
+  const env = {
+    REALTIME_BUS_URL: redis.url,
+    REALTIME_BUS_AUTH: AUTH,
+    DYNAMODB_ENDPOINT: dynamo.endpoint,
+    CANVAS_TABLE: 'address-placements',
+    CANVAS_TOKEN_SECRET: 'an-address-test-token-secret',
+    CANVAS_WIDTH: '32',
+    CANVAS_HEIGHT: '32',
+    CANVAS_TRUSTED_PROXIES: '1',
+    LOG_LEVEL: 'fatal',
+  };
+  servers = await Promise.all([0, 1].map(() => startServer(ENTRY, env)));
+  clients = servers.map(s => new CanvasClient(s.port));
+});
+afterAll(async () => {
+  await Promise.all(servers.map(s => s.stop()));
+  await Promise.all([dynamo.stop(), redis.stop()]);
+});
+
+const from = (address: string) => ({ 'x-forwarded-for': `10.9.9.9, ${address}` });
+
+async function placeFromEach(addresses: string[]): Promise<Response[]> {
+  const results: Response[] = [];
+  for (const [i, address] of addresses.entries()) {
+    const client = clients[i % 2];
+    const token = await client.session(from(address));
+    results.push(await client.place(token, { x: i % 32, y: 1, color: 3 }, { headers: from(address) }));
+  }
+  return results;
+}
+
+test('one address gets 4 placements per cooldown period however many sessions it starts, over both servers', async () => {
+  const results = await placeFromEach(Array(10).fill('203.0.113.40'));
+  expect(results.map(r => r.status)).toEqual([200, 200, 200, 200, 429, 429, 429, 429, 429, 429]);
+  const refused = results[4];
+  const retryAfter = Number(refused.headers.get('retry-after'));
+  expect(retryAfter).toBeGreaterThan(290);
+  expect(retryAfter).toBeLessThanOrEqual(300);
+  expect(await refused.json()).toEqual({ error: 'address_limit', message: expect.stringMatching(/^4 pixels were placed from your network in this cooldown period; wait \d+ more seconds$/) });
+  // Another address is not affected.
+  expect((await placeFromEach(['198.51.100.41']))[0].status).toBe(200);
+});
+
+test('an IPv6 client counts by its /64: other addresses in it share the limit, the next /64 does not', async () => {
+  const sameNetwork = ['2001:db8:aa:bb::1', '2001:db8:aa:bb::2', '2001:db8:aa:bb:ffff:1:2:3', '2001:0db8:00aa:00bb::9', '2001:db8:aa:bb::5'];
+  expect((await placeFromEach(sameNetwork)).map(r => r.status)).toEqual([200, 200, 200, 200, 429]);
+  expect((await placeFromEach(['2001:db8:aa:bc::1']))[0].status).toBe(200);
+});
+
+test('new sessions are counted per address across both servers (30 a minute)', async () => {
+  const statuses: number[] = [];
+  for (let i = 0; i < 32; i++) {
+    const res = await fetch(`${clients[i % 2].base}/api/session`, { method: 'POST', headers: from('192.0.2.77') });
+    statuses.push(res.status);
+    if (res.status === 429) {
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(Number(res.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    }
+  }
+  expect(statuses).toEqual([...Array(30).fill(201), 429, 429]);
+  // A spoofed entry further left does not get around it.
+  expect((await fetch(`${clients[0].base}/api/session`, { method: 'POST', headers: { 'x-forwarded-for': '1.2.3.4, 192.0.2.77' } })).status).toBe(429);
+  expect((await fetch(`${clients[0].base}/api/session`, { method: 'POST', headers: from('192.0.2.78') })).status).toBe(201);
+});
