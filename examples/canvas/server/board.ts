@@ -68,6 +68,10 @@ export interface BoardStore {
   undo(placement: PlacementUndo): Promise<UndoResult>;
   /** Milliseconds until the user may place again (0 when not cooling down); read-only. */
   cooldownRemainingMs(user: string): Promise<number>;
+  /** Keeps update records (9 bytes each, see protocol.ts) among the newest `keep`, by sequence number. */
+  recordUpdates(records: Buffer[], keep: number): Promise<void>;
+  /** The kept records with a sequence above `after`, in sequence order; undefined when some were already dropped. */
+  updatesAfter(after: number): Promise<Buffer[] | undefined>;
   /** Whether the store holds a board at all. */
   hasBoard(): Promise<boolean>;
   /** The board, or undefined when the store holds none (see `PlaceResult` 'missing'). */
@@ -107,7 +111,22 @@ const KEYS = {
   cooldown: (user: string) => `{canvas}:cooldown:${user}`,
   placementsBy: (address: string) => `{canvas}:placements-by:${address}`,
   sessionsBy: (address: string) => `{canvas}:sessions-by:${address}`,
+  recent: '{canvas}:recent',
+  recentFloor: '{canvas}:recent-floor',
 };
+
+// KEYS: recent, recentFloor. ARGV: keep, then score, record pairs. The floor is the highest sequence dropped.
+const RECORD_SCRIPT = `
+for i = 2, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local extra = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+if extra > 0 then
+  local dropped = redis.call('ZRANGE', KEYS[1], extra - 1, extra - 1, 'WITHSCORES')
+  local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if tonumber(dropped[2]) > floor then redis.call('SET', KEYS[2], dropped[2]) end
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, extra - 1)
+end
+return 1
+`;
 
 // KEYS: board, seq, cooldown, cellSeq, placements of the address. ARGV: index, colour, cooldownMs, max per address (0 = none).
 const PLACE_SCRIPT = `
@@ -169,6 +188,7 @@ type WithPlace = (Redis | Cluster) & {
     index: number, color: number, cooldownMs: number, maxPerAddress: number,
   ): Promise<[number, number, number, number]>;
   canvasSession(key: string, windowMs: number): Promise<[number, number]>;
+  canvasRecord(recent: string, floor: string, keep: number, ...scoresAndRecords: Array<number | Buffer>): Promise<number>;
   canvasUndo(
     board: string, seq: string, cellSeq: string, failed: string, cooldown: string, byAddress: string,
     index: number, placedSeq: number, prevColor: number, prevSeq: number,
@@ -183,6 +203,7 @@ export class RedisBoardStore implements BoardStore {
     redis.defineCommand('canvasPlace', { numberOfKeys: 5, lua: PLACE_SCRIPT });
     redis.defineCommand('canvasUndo', { numberOfKeys: 6, lua: UNDO_SCRIPT });
     redis.defineCommand('canvasSession', { numberOfKeys: 1, lua: SESSION_SCRIPT });
+    redis.defineCommand('canvasRecord', { numberOfKeys: 2, lua: RECORD_SCRIPT });
     this.redis = redis as WithPlace;
   }
 
@@ -217,6 +238,18 @@ export class RedisBoardStore implements BoardStore {
     return (await this.redis.exists(KEYS.seq)) === 1;
   }
 
+  public async recordUpdates(records: Buffer[], keep: number): Promise<void> {
+    await this.redis.canvasRecord(KEYS.recent, KEYS.recentFloor, keep, ...records.flatMap(r => [r.readUInt32LE(0), r]));
+  }
+
+  public async updatesAfter(after: number): Promise<Buffer[] | undefined> {
+    const result = await this.redis.multi().get(KEYS.recentFloor).zrangebyscoreBuffer(KEYS.recent, `(${after}`, '+inf').exec();
+    if (!result || result.some(([err]) => err)) {
+      throw new Error('updates read failed');
+    }
+    return Number(result[0][1] ?? 0) > after ? undefined : result[1][1] as Buffer[];
+  }
+
   public async snapshot(): Promise<BoardSnapshot | undefined> {
     const result = await this.redis.multi().getBuffer(KEYS.board).get(KEYS.seq).exec();
     if (!result || result.some(([err]) => err)) {
@@ -234,7 +267,7 @@ export class RedisBoardStore implements BoardStore {
   public async restore(snapshot: BoardSnapshot): Promise<void> {
     // Cell sequence numbers start over: only placements made after the restore can be taken back.
     await this.redis.multi().set(KEYS.board, snapshot.bytes).set(KEYS.seq, snapshot.seq)
-      .del(KEYS.cellSeq, KEYS.failed, KEYS.restoreLock).exec();
+      .del(KEYS.cellSeq, KEYS.failed, KEYS.restoreLock, KEYS.recent).set(KEYS.recentFloor, snapshot.seq).exec();
   }
 
   public async lockRestore(ttlMs: number): Promise<boolean> {
@@ -257,6 +290,8 @@ export class MemoryBoardStore implements BoardStore {
   private readonly cooldowns = new Map<string, number>();
   private readonly cellSeq = new Map<number, number>();
   private readonly windows = new Map<string, { count: number; until: number }>();
+  private recent: Buffer[] = [];
+  private recentFloor = 0;
   private readonly failed = new Map<number, { color: number; seq: number }>();
 
   constructor(size: BoardSize) {
@@ -349,6 +384,19 @@ export class MemoryBoardStore implements BoardStore {
     return this.seq !== undefined;
   }
 
+  public async recordUpdates(records: Buffer[], keep: number): Promise<void> {
+    this.recent.push(...records);
+    this.recent.sort((a, b) => a.readUInt32LE(0) - b.readUInt32LE(0));
+    const dropped = this.recent.splice(0, Math.max(0, this.recent.length - keep));
+    if (dropped.length > 0) {
+      this.recentFloor = Math.max(this.recentFloor, dropped[dropped.length - 1].readUInt32LE(0));
+    }
+  }
+
+  public async updatesAfter(after: number): Promise<Buffer[] | undefined> {
+    return this.recentFloor > after ? undefined : this.recent.filter(r => r.readUInt32LE(0) > after);
+  }
+
   public async snapshot(): Promise<BoardSnapshot | undefined> {
     return this.seq === undefined ? undefined : { seq: this.seq, bytes: Buffer.from(this.bytes) };
   }
@@ -358,6 +406,8 @@ export class MemoryBoardStore implements BoardStore {
     this.seq = snapshot.seq;
     this.cellSeq.clear();
     this.failed.clear();
+    this.recent = [];
+    this.recentFloor = snapshot.seq;
   }
 
   public async lockRestore(): Promise<boolean> {

@@ -27,6 +27,8 @@ export interface CanvasSettings extends BoardSize {
   readonly sessionsPerMinute: number;
   /** Placements one address (an IPv6 address by its /64) may make per cooldown period, counted in Redis across tasks. */
   readonly placementsPerAddress: number;
+  /** Update records kept in Redis for `GET /api/updates?after=`. */
+  readonly recentUpdates: number;
   /** Serve web/ from here (local runs; in AWS the front door serves it). */
   readonly webDir?: string;
 }
@@ -56,6 +58,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): CanvasSettin
     trustedProxies: num('CANVAS_TRUSTED_PROXIES', 1, 0, 5),
     sessionsPerMinute: num('CANVAS_SESSIONS_PER_MINUTE', 30, 1, 100_000),
     placementsPerAddress: num('CANVAS_PLACEMENTS_PER_ADDRESS', 4, 1, 100_000),
+    recentUpdates: num('CANVAS_RECENT_UPDATES', 10_000, 100, 65_535),
     webDir: env.CANVAS_WEB_DIR || undefined,
   };
 }
@@ -135,8 +138,13 @@ export class CanvasServer {
     if (this.outgoing.length > 1) {
       return;
     }
-    setImmediate(() => {
-      const records = Buffer.concat(this.outgoing.splice(0));
+    setImmediate(async () => {
+      const batch = this.outgoing.splice(0);
+      const records = Buffer.concat(batch);
+      // Kept before published: a client that opened /ws and then asks /api/updates gets every record
+      // published before it connected from the store, and every later one from the stream.
+      await this.store.recordUpdates(batch, this.settings.recentUpdates)
+        .catch(err => this.log.warn({ err: err.message }, 'updates not kept for /api/updates'));
       this.bus.publish(UPDATES_CHANNEL, records)
         .catch(err => this.log.warn({ err: err.message, records: records.length / RECORD_BYTES }, 'updates not published; clients will see them in the next board'));
     });
@@ -175,6 +183,9 @@ export class CanvasServer {
         return true;
       case 'GET /api/pixel':
         await this.sendHistory(res, url);
+        return true;
+      case 'GET /api/updates':
+        await this.sendUpdates(res, url);
         return true;
       case 'GET /api/cooldown':
         await this.sendCooldown(req, res);
@@ -319,6 +330,26 @@ export class CanvasServer {
         await new Promise(r => setTimeout(r, 100 * attempt));
       }
     }
+  }
+
+  /**
+   * The kept update records with a sequence above `after` (a board's `X-Board-Seq`, or the last sequence a
+   * client saw before a gap), as one binary frame like those of /ws; 410 when some were dropped already
+   * (the client refetches the board).
+   */
+  private async sendUpdates(res: http.ServerResponse, url: URL): Promise<void> {
+    const raw = url.searchParams.get('after');
+    const after = raw === null || raw.trim() === '' ? NaN : Number(raw);
+    if (!Number.isInteger(after) || after < 0 || after > 0xffffffff) {
+      throw new HttpError(400, 'bad_after', 'after must be a whole number from 0 to 4294967295 (a board\'s X-Board-Seq)');
+    }
+    const records = await this.storeCall(() => this.store.updatesAfter(after));
+    if (!records) {
+      throw new HttpError(410, 'too_far_behind', 'the updates after this sequence are no longer kept; refetch the board');
+    }
+    const body = encodeFrame(records);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'cache-control': 'no-store' });
+    res.end(body);
   }
 
   private async sendHistory(res: http.ServerResponse, url: URL): Promise<void> {
