@@ -58,7 +58,9 @@
   }
 
   // Open the stream first, then load the board: updates that arrive meanwhile are buffered and those
-  // newer than the board's sequence number applied on top, so nothing falls between the two.
+  // newer than the board's sequence number applied on top. A cached board can be older than the moment
+  // the stream opened, so loadBoard also asks /api/updates for everything after the board's sequence;
+  // a gap in the stream's sequence that stays open for a second is asked for the same way.
   function connect() {
     setStatus('connecting', 'connecting…');
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
@@ -71,7 +73,7 @@
     ws.onmessage = ev => {
       if (typeof ev.data === 'string') { return; }
       const records = decode(ev.data);
-      if (state.boardSeq < 0) { state.buffered.push(...records); } else { records.forEach(apply); }
+      if (state.boardSeq < 0) { state.buffered.push(...records); } else { records.forEach(receive); }
     };
     ws.onclose = async ev => {
       setStatus('offline', ev.code === 1012 ? 'server restarting, reconnecting…' : 'offline, reconnecting…');
@@ -114,9 +116,48 @@
     }
     state.pixelSeq.fill(seq);
     state.boardSeq = seq;
-    state.buffered.splice(0).forEach(apply);
+    state.lastSeq = seq;
+    state.missing = new Set();
+    const early = state.buffered.splice(0);
+    early.forEach(apply);
     state.dirty = true;
     setStatus('live', 'live');
+    await catchUp(seq);
+    state.lastSeq = Math.max(state.lastSeq, ...early.map(u => u.seq));
+  }
+
+  // Everything stored after `after`, from the server's recent updates; 410 means they are no longer
+  // kept, so the whole board is loaded again.
+  async function catchUp(after) {
+    let res;
+    try { res = await fetch(`/api/updates?after=${after}`, { cache: 'no-store' }); } catch { res = undefined; }
+    if (res && res.status === 410) { return loadBoard(); }
+    if (!res || !res.ok) { return void setTimeout(() => catchUp(after), 1000); }
+    for (const u of decode(await res.arrayBuffer())) {
+      state.missing.delete(u.seq);
+      state.lastSeq = Math.max(state.lastSeq, u.seq);
+      apply(u);
+    }
+  }
+
+  // A live record: a sequence past the next expected one leaves a gap (a frame lost, another server's
+  // records still on their way, or a placement that was taken back); gaps still open a second later are
+  // asked for once.
+  function receive(u) {
+    state.missing.delete(u.seq);
+    if (u.seq > state.lastSeq + 1) {
+      if (u.seq - state.lastSeq > 1000) { state.missing.clear(); state.boardSeq = -1; state.buffered = []; loadBoard(); return; }
+      for (let s = state.lastSeq + 1; s < u.seq; s++) { state.missing.add(s); }
+      state.gapTimer ??= setTimeout(() => {
+        state.gapTimer = undefined;
+        if (state.missing.size === 0) { return; }
+        const after = Math.min(...state.missing) - 1;
+        state.missing.clear();
+        catchUp(after);
+      }, 1000);
+    }
+    state.lastSeq = Math.max(state.lastSeq, u.seq);
+    apply(u);
   }
 
   function decode(buffer) {
