@@ -68,8 +68,8 @@ export interface BoardStore {
   undo(placement: PlacementUndo): Promise<UndoResult>;
   /** Milliseconds until the user may place again (0 when not cooling down); read-only. */
   cooldownRemainingMs(user: string): Promise<number>;
-  /** Keeps update records (9 bytes each, see protocol.ts) among the newest `keep`, by sequence number. */
-  recordUpdates(records: Buffer[], keep: number): Promise<void>;
+  /** Keeps update records (9 bytes each, see protocol.ts): the newest `keep` by sequence number, none older than `maxAgeMs`. */
+  recordUpdates(records: Buffer[], keep: number, maxAgeMs: number): Promise<void>;
   /** The kept records with a sequence above `after`, in sequence order; undefined when some were already dropped. */
   updatesAfter(after: number): Promise<Buffer[] | undefined>;
   /** Whether the store holds a board at all. */
@@ -113,18 +113,29 @@ const KEYS = {
   sessionsBy: (address: string) => `{canvas}:sessions-by:${address}`,
   recent: '{canvas}:recent',
   recentFloor: '{canvas}:recent-floor',
+  recentAt: '{canvas}:recent-at',
 };
 
-// KEYS: recent, recentFloor. ARGV: keep, then score, record pairs. The floor is the highest sequence dropped.
+// KEYS: recent, recentFloor, recentAt. ARGV: keep, now, maxAgeMs, then score, record pairs. The floor is
+// the highest sequence dropped; recentAt holds each batch's highest sequence by the time it was kept.
 const RECORD_SCRIPT = `
-for i = 2, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local top = 0
+for i = 4, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+  top = math.max(top, tonumber(ARGV[i]))
+end
+redis.call('ZADD', KEYS[3], ARGV[2], top)
+local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
+local cutoff = tonumber(ARGV[2]) - tonumber(ARGV[3])
+for _, seq in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', cutoff)) do floor = math.max(floor, tonumber(seq)) end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', cutoff)
 local extra = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
 if extra > 0 then
-  local dropped = redis.call('ZRANGE', KEYS[1], extra - 1, extra - 1, 'WITHSCORES')
-  local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if tonumber(dropped[2]) > floor then redis.call('SET', KEYS[2], dropped[2]) end
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, extra - 1)
+  floor = math.max(floor, tonumber(redis.call('ZRANGE', KEYS[1], extra - 1, extra - 1, 'WITHSCORES')[2]))
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', floor)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', floor)
+redis.call('SET', KEYS[2], floor)
 return 1
 `;
 
@@ -188,7 +199,10 @@ type WithPlace = (Redis | Cluster) & {
     index: number, color: number, cooldownMs: number, maxPerAddress: number,
   ): Promise<[number, number, number, number]>;
   canvasSession(key: string, windowMs: number): Promise<[number, number]>;
-  canvasRecord(recent: string, floor: string, keep: number, ...scoresAndRecords: Array<number | Buffer>): Promise<number>;
+  canvasRecord(
+    recent: string, floor: string, at: string, keep: number, now: number, maxAgeMs: number,
+    ...scoresAndRecords: Array<number | Buffer>
+  ): Promise<number>;
   canvasUndo(
     board: string, seq: string, cellSeq: string, failed: string, cooldown: string, byAddress: string,
     index: number, placedSeq: number, prevColor: number, prevSeq: number,
@@ -203,7 +217,7 @@ export class RedisBoardStore implements BoardStore {
     redis.defineCommand('canvasPlace', { numberOfKeys: 5, lua: PLACE_SCRIPT });
     redis.defineCommand('canvasUndo', { numberOfKeys: 6, lua: UNDO_SCRIPT });
     redis.defineCommand('canvasSession', { numberOfKeys: 1, lua: SESSION_SCRIPT });
-    redis.defineCommand('canvasRecord', { numberOfKeys: 2, lua: RECORD_SCRIPT });
+    redis.defineCommand('canvasRecord', { numberOfKeys: 3, lua: RECORD_SCRIPT });
     this.redis = redis as WithPlace;
   }
 
@@ -238,8 +252,9 @@ export class RedisBoardStore implements BoardStore {
     return (await this.redis.exists(KEYS.seq)) === 1;
   }
 
-  public async recordUpdates(records: Buffer[], keep: number): Promise<void> {
-    await this.redis.canvasRecord(KEYS.recent, KEYS.recentFloor, keep, ...records.flatMap(r => [r.readUInt32LE(0), r]));
+  public async recordUpdates(records: Buffer[], keep: number, maxAgeMs: number): Promise<void> {
+    const pairs = records.flatMap(r => [r.readUInt32LE(0), r]);
+    await this.redis.canvasRecord(KEYS.recent, KEYS.recentFloor, KEYS.recentAt, keep, Date.now(), maxAgeMs, ...pairs);
   }
 
   public async updatesAfter(after: number): Promise<Buffer[] | undefined> {
@@ -267,7 +282,7 @@ export class RedisBoardStore implements BoardStore {
   public async restore(snapshot: BoardSnapshot): Promise<void> {
     // Cell sequence numbers start over: only placements made after the restore can be taken back.
     await this.redis.multi().set(KEYS.board, snapshot.bytes).set(KEYS.seq, snapshot.seq)
-      .del(KEYS.cellSeq, KEYS.failed, KEYS.restoreLock, KEYS.recent).set(KEYS.recentFloor, snapshot.seq).exec();
+      .del(KEYS.cellSeq, KEYS.failed, KEYS.restoreLock, KEYS.recent, KEYS.recentAt).set(KEYS.recentFloor, snapshot.seq).exec();
   }
 
   public async lockRestore(ttlMs: number): Promise<boolean> {
@@ -291,6 +306,7 @@ export class MemoryBoardStore implements BoardStore {
   private readonly cellSeq = new Map<number, number>();
   private readonly windows = new Map<string, { count: number; until: number }>();
   private recent: Buffer[] = [];
+  private recentAt: Array<{ at: number; seq: number }> = [];
   private recentFloor = 0;
   private readonly failed = new Map<number, { color: number; seq: number }>();
 
@@ -384,13 +400,20 @@ export class MemoryBoardStore implements BoardStore {
     return this.seq !== undefined;
   }
 
-  public async recordUpdates(records: Buffer[], keep: number): Promise<void> {
+  public async recordUpdates(records: Buffer[], keep: number, maxAgeMs: number): Promise<void> {
     this.recent.push(...records);
     this.recent.sort((a, b) => a.readUInt32LE(0) - b.readUInt32LE(0));
-    const dropped = this.recent.splice(0, Math.max(0, this.recent.length - keep));
-    if (dropped.length > 0) {
-      this.recentFloor = Math.max(this.recentFloor, dropped[dropped.length - 1].readUInt32LE(0));
+    this.recentAt.push({ at: Date.now(), seq: Math.max(0, ...records.map(r => r.readUInt32LE(0))) });
+    const cutoff = Date.now() - maxAgeMs;
+    for (const old of this.recentAt.filter(b => b.at <= cutoff)) {
+      this.recentFloor = Math.max(this.recentFloor, old.seq);
     }
+    const extra = this.recent.length - keep;
+    if (extra > 0) {
+      this.recentFloor = Math.max(this.recentFloor, this.recent[extra - 1].readUInt32LE(0));
+    }
+    this.recent = this.recent.filter(r => r.readUInt32LE(0) > this.recentFloor);
+    this.recentAt = this.recentAt.filter(b => b.at > cutoff && b.seq > this.recentFloor);
   }
 
   public async updatesAfter(after: number): Promise<Buffer[] | undefined> {
@@ -407,6 +430,7 @@ export class MemoryBoardStore implements BoardStore {
     this.cellSeq.clear();
     this.failed.clear();
     this.recent = [];
+    this.recentAt = [];
     this.recentFloor = snapshot.seq;
   }
 

@@ -29,6 +29,8 @@ export interface CanvasSettings extends BoardSize {
   readonly placementsPerAddress: number;
   /** Update records kept in Redis for `GET /api/updates?after=`. */
   readonly recentUpdates: number;
+  /** Longest an update record is kept for `GET /api/updates?after=`. */
+  readonly recentUpdatesSeconds: number;
   /** Serve web/ from here (local runs; in AWS the front door serves it). */
   readonly webDir?: string;
 }
@@ -59,6 +61,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): CanvasSettin
     sessionsPerMinute: num('CANVAS_SESSIONS_PER_MINUTE', 30, 1, 100_000),
     placementsPerAddress: num('CANVAS_PLACEMENTS_PER_ADDRESS', 4, 1, 100_000),
     recentUpdates: num('CANVAS_RECENT_UPDATES', 10_000, 100, 65_535),
+    recentUpdatesSeconds: num('CANVAS_RECENT_UPDATES_SECONDS', 300, 1, 86_400),
     webDir: env.CANVAS_WEB_DIR || undefined,
   };
 }
@@ -143,7 +146,7 @@ export class CanvasServer {
       const records = Buffer.concat(batch);
       // Kept before published: a client that opened /ws and then asks /api/updates gets every record
       // published before it connected from the store, and every later one from the stream.
-      await this.store.recordUpdates(batch, this.settings.recentUpdates)
+      await this.store.recordUpdates(batch, this.settings.recentUpdates, this.settings.recentUpdatesSeconds * 1000)
         .catch(err => this.log.warn({ err: err.message }, 'updates not kept for /api/updates'));
       this.bus.publish(UPDATES_CHANNEL, records)
         .catch(err => this.log.warn({ err: err.message, records: records.length / RECORD_BYTES }, 'updates not published; clients will see them in the next board'));

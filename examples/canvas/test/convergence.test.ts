@@ -115,8 +115,8 @@ describe.each([
     const store = open();
     await store.restore({ seq: 0, bytes: Buffer.alloc((SIZE * SIZE) / 2) });
     const record = (seq: number) => encodeRecord({ seq, x: seq % SIZE, y: 0, color: seq % 16 });
-    await store.recordUpdates([record(2), record(1)], 3);
-    await store.recordUpdates([record(4), record(3), record(5)], 3);
+    await store.recordUpdates([record(2), record(1)], 3, 60_000);
+    await store.recordUpdates([record(4), record(3), record(5)], 3, 60_000);
     expect((await store.updatesAfter(2))!.map(r => r.readUInt32LE(0))).toEqual([3, 4, 5]);
     expect((await store.updatesAfter(4))!.map(r => r.readUInt32LE(0))).toEqual([5]);
     expect(await store.updatesAfter(1)).toBeUndefined();
@@ -124,6 +124,19 @@ describe.each([
     await store.restore({ seq: 9, bytes: Buffer.alloc((SIZE * SIZE) / 2) });
     expect(await store.updatesAfter(5)).toBeUndefined();
     expect(await store.updatesAfter(9)).toEqual([]);
+    await store.close();
+  });
+
+  test('are dropped by age too', async () => {
+    const store = open();
+    await store.restore({ seq: 0, bytes: Buffer.alloc((SIZE * SIZE) / 2) });
+    const record = (seq: number) => encodeRecord({ seq, x: seq % SIZE, y: 0, color: seq % 16 });
+    await store.recordUpdates([record(1), record(2)], 100, 100);
+    expect((await store.updatesAfter(0))!.length).toBe(2);
+    await new Promise(r => setTimeout(r, 150));
+    await store.recordUpdates([record(3)], 100, 100);
+    expect(await store.updatesAfter(0)).toBeUndefined();
+    expect((await store.updatesAfter(2))!.map(r => r.readUInt32LE(0))).toEqual([3]);
     await store.close();
   });
 });
