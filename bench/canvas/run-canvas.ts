@@ -58,6 +58,9 @@ export async function runCanvasBench(options: CanvasBenchOptions, log: (line: st
     CANVAS_TABLE: 'placements',
     CANVAS_TOKEN_SECRET: SECRET,
     CANVAS_COOLDOWN_SECONDS: '300',
+    // Each simulated user comes from its own network (X-Forwarded-For behind one trusted proxy), so the
+    // per-address placement limit applies as in production instead of counting the load generator once.
+    CANVAS_TRUSTED_PROXIES: '1',
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
     REALTIME_DRAIN_SECONDS: '0',
@@ -165,7 +168,7 @@ async function placementStep(agent: Pool, signer: TokenSigner, watchers: Watcher
         const i = sent++;
         const pixel = (first + i) % (WIDTH * WIDTH);
         sentAt[i] = performance.now();
-        inflight.push(put(agent, tokens[i], pixel % WIDTH, Math.floor(pixel / WIDTH), i % 16).then(status => {
+        inflight.push(put(agent, tokens[i], userNetwork(first + i), pixel % WIDTH, Math.floor(pixel / WIDTH), i % 16).then(status => {
           if (status === 200) {
             accepted++;
             latencies.push(performance.now() - sentAt[i]);
@@ -210,11 +213,16 @@ async function placementStep(agent: Pool, signer: TokenSigner, watchers: Watcher
   };
 }
 
-function put(pool: Pool, token: string, x: number, y: number, color: number): Promise<number> {
+/** A documentation-range IPv6 address in a /64 of its own for simulated user `n` (a header value only). */
+function userNetwork(n: number): string {
+  return `2001:db8:${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}::1`;
+}
+
+function put(pool: Pool, token: string, address: string, x: number, y: number, color: number): Promise<number> {
   return pool.request({
     path: '/api/pixel',
     method: 'PUT',
-    headers: { 'content-type': 'application/json', 'authorization': `Bearer ${token}` },
+    headers: { 'content-type': 'application/json', 'authorization': `Bearer ${token}`, 'x-forwarded-for': address },
     body: `{"x":${x},"y":${y},"color":${color}}`,
   }).then(async res => {
     await res.body.dump();
