@@ -1,39 +1,23 @@
-import * as path from 'path';
 import { CanvasClient } from './canvas-client';
+import { CANVAS_ENTRY, LocalCanvas, startLocalCanvas } from './local-canvas';
 import { startServer, ServerProcess } from '../../../test/support/node-server';
-import { RedisProcess, startRedis } from '../../../test/support/redis-server';
-import { LocalDynamoDb, startLocalDynamoDb } from '../../shared/local-dynamodb';
-import { PLACEMENTS_TABLE_KEY } from '../server/table';
 
-const ENTRY = path.join(__dirname, '..', 'server', 'server.ts');
 const AUTH = 'canvas-address-token';
 
 // Two servers on one redis-server with the default limits (30 sessions a minute, 4 placements per
 // cooldown period per address) behind one trusted proxy: the client address is the last X-Forwarded-For entry.
-let dynamo: LocalDynamoDb;
-let redis: RedisProcess;
+let local: LocalCanvas;
 let servers: ServerProcess[];
 let clients: CanvasClient[];
 beforeAll(async () => {
-  [dynamo, redis] = await Promise.all([startLocalDynamoDb(), startRedis({ password: AUTH })]);
-  await dynamo.createTable('address-placements', PLACEMENTS_TABLE_KEY);
-  const env = {
-    REALTIME_BUS_URL: redis.url,
-    REALTIME_BUS_AUTH: AUTH,
-    DYNAMODB_ENDPOINT: dynamo.endpoint,
-    CANVAS_TABLE: 'address-placements',
-    CANVAS_TOKEN_SECRET: 'an-address-test-token-secret',
-    CANVAS_WIDTH: '32',
-    CANVAS_HEIGHT: '32',
-    CANVAS_TRUSTED_PROXIES: '1',
-    LOG_LEVEL: 'fatal',
-  };
-  servers = await Promise.all([0, 1].map(() => startServer(ENTRY, env)));
+  local = await startLocalCanvas(AUTH);
+  const env = await local.serverEnv('address-placements', { CANVAS_WIDTH: '32', CANVAS_HEIGHT: '32', CANVAS_TRUSTED_PROXIES: '1' });
+  servers = await Promise.all([0, 1].map(() => startServer(CANVAS_ENTRY, env)));
   clients = servers.map(s => new CanvasClient(s.port));
 });
 afterAll(async () => {
   await Promise.all(servers.map(s => s.stop()));
-  await Promise.all([dynamo.stop(), redis.stop()]);
+  await local.stop();
 });
 
 const from = (address: string) => ({ 'x-forwarded-for': `10.9.9.9, ${address}` });

@@ -1,44 +1,30 @@
 import * as path from 'path';
 import { Browser } from 'playwright-core';
+import { CANVAS_ENTRY, LocalCanvas, startLocalCanvas } from './local-canvas';
 import { launchBrowser } from '../../../test/support/browser';
 import { startServer, ServerProcess } from '../../../test/support/node-server';
-import { RedisProcess, startRedis } from '../../../test/support/redis-server';
-import { LocalDynamoDb, startLocalDynamoDb } from '../../shared/local-dynamodb';
-import { PLACEMENTS_TABLE_KEY } from '../server/table';
 
-const ENTRY = path.join(__dirname, '..', 'server', 'server.ts');
 const AUTH = 'browser-redis-test-password';
 
 // The deployed shape: several servers share the board and the cooldowns in Redis. A page reloaded onto
 // another server still shows the cooldown its placement started (GET /api/cooldown reads the key's TTL).
 describe('the canvas page with two servers on one Redis', () => {
-  let dynamo: LocalDynamoDb;
-  let redis: RedisProcess;
+  let local: LocalCanvas;
   let servers: ServerProcess[] = [];
   let browser: Browser;
 
   beforeAll(async () => {
-    [dynamo, redis] = await Promise.all([startLocalDynamoDb(), startRedis({ password: AUTH })]);
-    await dynamo.createTable('placements', PLACEMENTS_TABLE_KEY);
-    const env = {
-      REALTIME_BUS_URL: redis.url,
-      REALTIME_BUS_AUTH: AUTH,
-      DYNAMODB_ENDPOINT: dynamo.endpoint,
-      CANVAS_TABLE: 'placements',
-      CANVAS_TOKEN_SECRET: 'browser-redis-test-secret',
-      CANVAS_WIDTH: '64',
-      CANVAS_HEIGHT: '64',
-      CANVAS_WEB_DIR: path.join(__dirname, '..', 'web'),
-      LOG_LEVEL: 'warn',
-    };
-    servers = await Promise.all([0, 1].map(() => startServer(ENTRY, env)));
+    local = await startLocalCanvas(AUTH);
+    const env = await local.serverEnv('placements', {
+      CANVAS_WIDTH: '64', CANVAS_HEIGHT: '64', CANVAS_WEB_DIR: path.join(__dirname, '..', 'web'), LOG_LEVEL: 'warn',
+    });
+    servers = await Promise.all([0, 1].map(() => startServer(CANVAS_ENTRY, env)));
     browser = await launchBrowser();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await Promise.all(servers.map(s => s.stop()));
-    await redis?.stop();
-    await dynamo?.stop();
+    await local?.stop();
   });
 
   test('a placement on one server starts a cooldown the page shows when opened on the other', async () => {

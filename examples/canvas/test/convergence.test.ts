@@ -1,26 +1,19 @@
-import * as path from 'path';
 import Redis from 'ioredis';
 import { CanvasClient, Watcher } from './canvas-client';
+import { CANVAS_ENTRY, LocalCanvas, startLocalCanvas } from './local-canvas';
 import { startServer, ServerProcess } from '../../../test/support/node-server';
-import { RedisProcess, startRedis } from '../../../test/support/redis-server';
-import { LocalDynamoDb, startLocalDynamoDb } from '../../shared/local-dynamodb';
 import { getPixel, MemoryBoardStore, RedisBoardStore, setPixel } from '../server/board';
 import { PlacementLog } from '../server/placements';
 import { decodeFrame, encodeRecord, Update } from '../server/protocol';
-import { PLACEMENTS_TABLE_KEY } from '../server/table';
 
-const ENTRY = path.join(__dirname, '..', 'server', 'server.ts');
 const AUTH = 'canvas-convergence-token';
 const SIZE = 16;
 
-let dynamo: LocalDynamoDb;
-let redis: RedisProcess;
+let local: LocalCanvas;
 beforeAll(async () => {
-  [dynamo, redis] = await Promise.all([startLocalDynamoDb(), startRedis({ password: AUTH })]);
+  local = await startLocalCanvas(AUTH);
 });
-afterAll(async () => {
-  await Promise.all([dynamo.stop(), redis.stop()]);
-});
+afterAll(() => local.stop());
 
 /** What the page does: open /ws, fetch the board, ask for the updates after its sequence, apply both by per-pixel sequence. */
 async function follow(client: CanvasClient): Promise<{ watcher: Watcher; board: () => Buffer }> {
@@ -47,18 +40,8 @@ async function follow(client: CanvasClient): Promise<{ watcher: Watcher; board: 
 }
 
 test('watchers joining at random moments of a steady stream over two servers all end with the stored board (default board cache)', async () => {
-  await dynamo.createTable('converge-placements', PLACEMENTS_TABLE_KEY);
-  const env = {
-    REALTIME_BUS_URL: redis.url,
-    REALTIME_BUS_AUTH: AUTH,
-    DYNAMODB_ENDPOINT: dynamo.endpoint,
-    CANVAS_TABLE: 'converge-placements',
-    CANVAS_TOKEN_SECRET: 'a-convergence-test-token-secret',
-    CANVAS_WIDTH: String(SIZE),
-    CANVAS_HEIGHT: String(SIZE),
-    LOG_LEVEL: 'fatal',
-  };
-  const servers: ServerProcess[] = await Promise.all([0, 1].map(() => startServer(ENTRY, env)));
+  const env = await local.serverEnv('converge-placements', { CANVAS_WIDTH: String(SIZE), CANVAS_HEIGHT: String(SIZE) });
+  const servers: ServerProcess[] = await Promise.all([0, 1].map(() => startServer(CANVAS_ENTRY, env)));
   const clients = servers.map(s => new CanvasClient(s.port));
   try {
     const statuses: number[] = [];
@@ -87,7 +70,7 @@ test('watchers joining at random moments of a steady stream over two servers all
 
     expect(statuses.length).toBeGreaterThan(50);
     expect(statuses.every(s => s === 200)).toBe(true);
-    const log = new PlacementLog({ tableName: 'converge-placements', endpoint: dynamo.endpoint });
+    const log = new PlacementLog({ tableName: 'converge-placements', endpoint: local.dynamo.endpoint });
     const stored = await log.rebuild({ width: SIZE, height: SIZE });
     log.close();
     for (const f of followers) {
@@ -108,7 +91,7 @@ test('watchers joining at random moments of a steady stream over two servers all
 }, 60_000);
 
 describe.each([
-  ['Redis', () => new RedisBoardStore(new Redis(redis.port, '127.0.0.1', { password: AUTH, db: 2 }), { width: SIZE, height: SIZE })],
+  ['Redis', () => new RedisBoardStore(new Redis(local.redis.port, '127.0.0.1', { password: AUTH, db: 2 }), { width: SIZE, height: SIZE })],
   ['memory', () => new MemoryBoardStore({ width: SIZE, height: SIZE })],
 ])('kept updates in the %s store', (_name, open) => {
   test('come back in sequence order after a sequence, and as undefined (410) once older ones were dropped', async () => {

@@ -1,39 +1,22 @@
-import * as path from 'path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import Redis from 'ioredis';
 import { CanvasClient } from './canvas-client';
+import { CANVAS_ENTRY, LocalCanvas, startLocalCanvas } from './local-canvas';
 import { startServer, ServerProcess } from '../../../test/support/node-server';
-import { RedisProcess, startRedis } from '../../../test/support/redis-server';
-import { LocalDynamoDb, startLocalDynamoDb } from '../../shared/local-dynamodb';
 import { getPixel, MemoryBoardStore, RedisBoardStore } from '../server/board';
-import { PLACEMENTS_TABLE_KEY } from '../server/table';
 
-const ENTRY = path.join(__dirname, '..', 'server', 'server.ts');
 const SIZE = 32;
 const AUTH = 'canvas-ghost-token';
 
-let dynamo: LocalDynamoDb;
-let redis: RedisProcess;
+let local: LocalCanvas;
 beforeAll(async () => {
-  [dynamo, redis] = await Promise.all([startLocalDynamoDb(), startRedis({ password: AUTH })]);
+  local = await startLocalCanvas(AUTH);
 });
-afterAll(async () => {
-  await Promise.all([dynamo.stop(), redis.stop()]);
-});
+afterAll(() => local.stop());
 
 test('a placement that DynamoDB does not store leaves no pixel, is not published, and lifts the cooldown (default board cache)', async () => {
-  await dynamo.createTable('ghost-placements', PLACEMENTS_TABLE_KEY);
-  const env = {
-    REALTIME_BUS_URL: redis.url,
-    REALTIME_BUS_AUTH: AUTH,
-    DYNAMODB_ENDPOINT: dynamo.endpoint,
-    CANVAS_TABLE: 'ghost-placements',
-    CANVAS_TOKEN_SECRET: 'a-ghost-test-token-secret',
-    CANVAS_WIDTH: String(SIZE),
-    CANVAS_HEIGHT: String(SIZE),
-    LOG_LEVEL: 'fatal',
-  };
-  const servers: ServerProcess[] = await Promise.all([0, 1].map(() => startServer(ENTRY, env)));
+  const env = await local.serverEnv('ghost-placements', { CANVAS_WIDTH: String(SIZE), CANVAS_HEIGHT: String(SIZE) });
+  const servers: ServerProcess[] = await Promise.all([0, 1].map(() => startServer(CANVAS_ENTRY, env)));
   const [a, b] = servers.map(s => new CanvasClient(s.port));
   const cell = 9 * SIZE + 9;
   try {
@@ -42,7 +25,7 @@ test('a placement that DynamoDB does not store leaves no pixel, is not published
     const storedSeq = (await stored.json()).seq;
     const watcher = await b.watch();
 
-    const db = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+    const db = new DynamoDBClient({ endpoint: local.dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
     await db.send(new DeleteTableCommand({ TableName: 'ghost-placements' }));
     db.destroy();
 
@@ -54,7 +37,7 @@ test('a placement that DynamoDB does not store leaves no pixel, is not published
     expect((await a.place(token, { x: 9, y: 9, color: 7 })).status).toBe(503);
 
     // Straight after the 503, and on every later board of either server, the cell has its old colour.
-    const direct = new Redis(redis.port, '127.0.0.1', { password: AUTH });
+    const direct = new Redis(local.redis.port, '127.0.0.1', { password: AUTH });
     expect(getPixel((await direct.getBuffer('{canvas}:board'))!, cell)).toBe(5);
     direct.disconnect();
     expect(getPixel((await a.board()).bytes, cell)).toBe(5);
@@ -76,7 +59,7 @@ test('a placement that DynamoDB does not store leaves no pixel, is not published
 
 describe.each([
   ['Redis', async () => {
-    const client = new Redis(redis.port, '127.0.0.1', { password: AUTH, db: 1 });
+    const client = new Redis(local.redis.port, '127.0.0.1', { password: AUTH, db: 1 });
     await client.flushdb();
     return new RedisBoardStore(client, { width: SIZE, height: SIZE });
   }],
