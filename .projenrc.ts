@@ -98,6 +98,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@socket.io/redis-adapter@^8',
     // a lean HTTP client for the canvas benchmark's placement load (7.x still runs on Node 20)
     'undici@^7',
+    // bot example: a real Discord gateway client (sharded WebSocket) and REST client for the shard program
+    '@discordjs/ws@^2',
+    '@discordjs/rest@^2',
+    'discord-api-types@^0.38',
   ],
 
   // bench/results keeps latest.json (the figures README quotes); timestamped runs stay local.
