@@ -102,6 +102,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@discordjs/ws@^2',
     '@discordjs/rest@^2',
     'discord-api-types@^0.38',
+    // bot example: the shard program and its Lambdas publish to SNS and read SQS (the same code runs
+    // against the local SNS/SQS stand-in)
+    '@aws-sdk/client-sns@^3',
+    '@aws-sdk/client-sqs@^3',
   ],
 
   // bench/results keeps latest.json (the figures README quotes); timestamped runs stay local.
