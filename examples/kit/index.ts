@@ -1,4 +1,5 @@
 export * from './bus';
+export * from './client-address';
 export * from './config';
 export * from './http';
 export * from './log';

@@ -25,6 +25,7 @@ export function buildFrame(data: Buffer | string, binary: boolean): Buffer {
  */
 export class Outbox {
   private frames: Buffer[] = [];
+  private queuedBytes = 0;
 
   constructor(private readonly ws: WebSocket) {}
 
@@ -32,14 +33,21 @@ export class Outbox {
     return this.frames.length === 0;
   }
 
+  /** Bytes not yet written to the network: those the socket holds plus those queued here. */
+  public get pendingBytes(): number {
+    return this.ws.bufferedAmount + this.queuedBytes;
+  }
+
   public push(frame: Buffer): void {
     this.frames.push(frame);
+    this.queuedBytes += frame.length;
   }
 
   /** The queued frames, handed over and forgotten (the caller writes them with `write`). */
   public take(): Buffer[] {
     const frames = this.frames;
     this.frames = [];
+    this.queuedBytes = 0;
     return frames;
   }
 

@@ -44,7 +44,13 @@ export interface RealtimeServerOptions<C, M> {
   readonly maxMessageBytes?: number;
   /** Messages per second per connection. @default 20 a second, bursts of 40 */
   readonly rateLimit?: RateLimit;
-  /** A client whose unsent data exceeds this is too slow and is closed. @default 4 MiB */
+  /**
+   * Most bytes one socket may have on their way out: what its TCP socket still buffers plus what is queued
+   * for the next write, direct replies (`send`, `error`) and broadcasts alike. A frame that would take a
+   * socket over it terminates the socket at once (no close handshake: a client that does not read would
+   * only make it wait), so a client that asks for large answers and never reads them costs at most this
+   * much memory. @default 4 MiB
+   */
   readonly maxBufferedBytes?: number;
   /**
    * Shortest time between two writes to the sockets. Messages that arrive within it leave together in one
@@ -92,8 +98,15 @@ export class RealtimeClient<C> {
     public readonly context: C,
     public readonly limiter: TokenBucket,
     private readonly schedule: (client: RealtimeClient<C>) => void,
+    private readonly maxPendingBytes = Infinity,
+    private readonly onTooSlow: (client: RealtimeClient<C>, pendingBytes: number) => void = () => undefined,
   ) {
     this.outbox = new Outbox(socket);
+  }
+
+  /** Bytes on their way to this client: buffered by its socket plus queued for the next write. */
+  public get pendingBytes(): number {
+    return this.outbox.pendingBytes;
   }
 
   /** Sends a JSON message to this client only (in order with broadcasts; written when the turn ends). */
@@ -106,12 +119,26 @@ export class RealtimeClient<C> {
     this.send({ type: 'error', code, message, ...extra });
   }
 
-  /** Queues a frame built by `buildFrame`. */
-  public queue(frame: Buffer): void {
+  /**
+   * Queues a frame built by `buildFrame`. False when the socket is not open, or when the frame would take
+   * the client over its outbound limit: then the socket is terminated at once.
+   */
+  public queue(frame: Buffer): boolean {
+    if (this.socket.readyState !== WebSocket.OPEN) {
+      return false;
+    }
+    const pending = this.outbox.pendingBytes + frame.length;
+    if (pending > this.maxPendingBytes) {
+      this.outbox.take();
+      this.socket.terminate();
+      this.onTooSlow(this, pending);
+      return false;
+    }
     if (this.outbox.isEmpty) {
       this.schedule(this);
     }
     this.outbox.push(frame);
+    return true;
   }
 
   /** Writes what is queued now, joining frames with `joiner` when one is given. */
@@ -212,14 +239,9 @@ export class RealtimeServer<C = undefined, M = unknown> {
       if (client.socket.readyState !== WebSocket.OPEN || (options.filter && !options.filter(client))) {
         continue;
       }
-      // Only what the socket could not take counts: frames waiting for the next flush are ours.
-      if (client.socket.bufferedAmount > this.maxBufferedBytes) {
-        this.metrics.count('Errors');
-        client.close(CloseCode.POLICY_VIOLATION, 'too slow to receive');
-        continue;
+      if (client.queue(frame)) {
+        sent++;
       }
-      client.queue(frame);
-      sent++;
     }
     this.metrics.count('MessagesOut', sent);
     return sent;
@@ -357,8 +379,9 @@ export class RealtimeServer<C = undefined, M = unknown> {
   }
 
   private async handleHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url = new URL('http://localhost/');
     try {
+      url = parseRequestUrl(req);
       if (url.pathname === '/healthz') {
         res.writeHead(this.draining ? 503 : 200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
         res.end(this.draining ? 'draining' : 'ok');
@@ -387,8 +410,8 @@ export class RealtimeServer<C = undefined, M = unknown> {
 
   private async handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
-    const url = new URL(req.url ?? '/', 'http://localhost');
     try {
+      const url = parseRequestUrl(req);
       if (url.pathname !== this.wsPath) {
         throw new HttpError(404, 'not_found', `no WebSocket endpoint at ${url.pathname}`);
       }
@@ -409,7 +432,11 @@ export class RealtimeServer<C = undefined, M = unknown> {
   }
 
   private accept(ws: WebSocket, context: C): void {
-    const client = new RealtimeClient<C>(ws, context, new TokenBucket(this.rateLimit.perSecond, this.rateLimit.burst), c => this.scheduleFlush(c));
+    const client = new RealtimeClient<C>(ws, context, new TokenBucket(this.rateLimit.perSecond, this.rateLimit.burst),
+      c => this.scheduleFlush(c), this.maxBufferedBytes, (c, pendingBytes) => {
+        this.metrics.count('Errors');
+        this.log.warn({ client: c.id, pendingBytes, limit: this.maxBufferedBytes }, 'terminated a client too slow to take its messages');
+      });
     this.clients.add(client);
     ws.on('pong', () => { client.alive = true; });
     ws.on('message', (data, isBinary) => void this.handleMessage(client, data as Buffer, isBinary));
@@ -478,4 +505,20 @@ export class RealtimeServer<C = undefined, M = unknown> {
       client.error('internal', 'the message could not be handled; try again', id === undefined ? {} : { id });
     }
   }
+}
+
+/**
+ * The request's URL, its path percent-decoded once to check it: 400 `bad_url` for a target that is not a
+ * URL or whose path carries malformed percent-encoding (`%zz`, a lone `%`, invalid UTF-8), never a 500.
+ */
+export function parseRequestUrl(req: http.IncomingMessage): URL {
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost');
+    // Routes and static files decode the path; the query is read through URLSearchParams, which is lenient.
+    decodeURIComponent(url.pathname);
+  } catch {
+    throw new HttpError(400, 'bad_url', 'the request URL is malformed (check its percent-encoding)');
+  }
+  return url;
 }

@@ -1,6 +1,7 @@
 import { createReadStream, promises as fs } from 'fs';
 import { ServerResponse } from 'http';
 import * as path from 'path';
+import { HttpError } from './http';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -17,7 +18,12 @@ const TYPES: Record<string, string> = {
  * the path is not a file under `root`, so the caller can answer 404.
  */
 export async function serveStatic(root: string, urlPath: string, res: ServerResponse): Promise<boolean> {
-  const relative = decodeURIComponent(urlPath === '/' ? '/index.html' : urlPath);
+  let relative: string;
+  try {
+    relative = decodeURIComponent(urlPath === '/' ? '/index.html' : urlPath);
+  } catch {
+    throw new HttpError(400, 'bad_url', 'the path is malformed (check its percent-encoding)');
+  }
   const file = path.resolve(root, '.' + relative);
   if (!file.startsWith(path.resolve(root) + path.sep)) {
     return false;

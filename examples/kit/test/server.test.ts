@@ -181,14 +181,15 @@ describe('RealtimeServer', () => {
   });
 
   test('broadcasts the same bytes to every client and closes a client too slow to take them', async () => {
-    const { server, port } = await start({ maxBufferedBytes: 64 * 1024 });
+    // 8 KiB a millisecond stays under 512 KiB per 33 ms flush for a client that reads.
+    const { server, port } = await start({ maxBufferedBytes: 512 * 1024 });
     const fast = await connect(port);
     const slow = await connect(port, '/ws?user=slow');
     // Stop reading on the slow client's side so the server's send buffer fills up.
     (slow as any)._socket.pause();
     let fastCount = 0;
     fast.on('message', () => fastCount++);
-    const frame = Buffer.alloc(16 * 1024, 7);
+    const frame = Buffer.alloc(8 * 1024, 7);
     let done = false;
     const slowClosed = new Promise<void>(resolve => {
       const check = setInterval(() => {
@@ -213,6 +214,60 @@ describe('RealtimeServer', () => {
     expect(fastCount).toBe(broadcasts);
     fast.close();
     slow.terminate();
+  });
+
+  test('a client that asks for large replies and never reads them is terminated at the outbound limit', async () => {
+    // Defaults: 4 MiB outbound per socket, 20 messages a second in bursts of 40. Each reply is 256 KiB.
+    const limit = 4 * 1024 * 1024;
+    const reply = 'y'.repeat(256 * 1024);
+    const { server, port } = await start({
+      messages: { schema, handle: (client, message) => client.send({ type: 'reply', text: message.text === 'big' ? reply : message.text }) },
+    });
+    const [greedy, calm] = await Promise.all([connect(port, '/ws?user=greedy'), connect(port, '/ws?user=calm')]);
+    // Stop reading: TCP backpressure builds up and the server's replies stay in its memory.
+    (greedy as any)._socket.pause();
+    const greedyClient = [...server.clients].find(c => c.context.user === 'greedy')!;
+    for (let i = 0; i < 40; i++) {
+      greedy.send('{"type":"say","text":"big"}');
+    }
+    const deadline = Date.now() + 5000;
+    while (server.clients.has(greedyClient) && Date.now() < deadline) {
+      await new Promise(r => setTimeout(r, 20));
+    }
+    // Terminated without a close handshake, and what it was sent before stayed within the limit.
+    expect(server.clients.has(greedyClient)).toBe(false);
+    expect(greedyClient.socket.readyState).toBe(WebSocket.CLOSED);
+    expect(greedyClient.pendingBytes).toBe(0);
+    let received = 0;
+    const raw = (greedy as any)._socket;
+    raw.on('data', (d: Buffer) => { received += d.length; });
+    raw.resume();
+    await new Promise(r => raw.once('close', r));
+    expect(received).toBeLessThanOrEqual(limit);
+    // Others are served as before.
+    const answer = next(calm);
+    calm.send('{"type":"say","text":"still answered"}');
+    expect(await answer).toEqual({ type: 'reply', text: 'still answered' });
+    calm.close();
+    greedy.terminate();
+  });
+
+  test('malformed percent-encoding answers 400, on HTTP routes and upgrades alike', async () => {
+    const { port } = await start({ http: (_req, res, url) => { res.end(decodeURIComponent(url.pathname)); return true; } });
+    const get = (path: string, headers: Record<string, string> = {}) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path, headers }, res => {
+        let body = '';
+        res.on('data', d => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      }).on('error', reject);
+    });
+    for (const path of ['/%zz', '/a%', '/%E0%A4%A', '/%C0%AF']) {
+      expect([path, await get(path)]).toEqual([path, { status: 400, body: JSON.stringify({ error: 'bad_url', message: 'the request URL is malformed (check its percent-encoding)' }) }]);
+    }
+    expect(await get('/caf%C3%A9')).toEqual({ status: 200, body: '/café' });
+    const upgrade = await get('/ws%zz?user=ann', { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' });
+    expect(upgrade.status).toBe(400);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
   });
 
   test('pings inside the idle bound', async () => {
