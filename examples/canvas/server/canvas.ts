@@ -1,5 +1,4 @@
 import * as http from 'http';
-import { isIPv6 } from 'net';
 import { promisify } from 'util';
 import { gzip } from 'zlib';
 import { z } from 'zod';
@@ -7,7 +6,7 @@ import { BoardSize, BoardSnapshot, BoardStore, MemoryBoardStore, PALETTE, Placem
 import { PlacementLog } from './placements';
 import { encodeFrame, encodeRecord, RECORD_BYTES } from './protocol';
 import { TokenSigner } from './tokens';
-import { Bus, connectRedis, createBus, HttpError, Logger, readConfig, readJson, RealtimeServer, RuntimeConfig, sendJson, serveStatic } from '../../kit';
+import { addressKey, Bus, clientAddress, connectRedis, createBus, HttpError, Logger, readConfig, readJson, RealtimeServer, RuntimeConfig, sendJson, serveStatic } from '../../kit';
 
 const gzipAsync = promisify(gzip);
 const UPDATES_CHANNEL = 'canvas:updates';
@@ -436,35 +435,6 @@ export class CanvasServer {
     })();
     return this.restoring;
   }
-}
-
-/** The client's address: the entry our trusted proxies appended to X-Forwarded-For, else the socket's. */
-export function clientAddress(req: http.IncomingMessage, trustedProxies: number): string {
-  const forwarded = String(req.headers['x-forwarded-for'] ?? '').split(',').map(s => s.trim()).filter(Boolean);
-  if (trustedProxies > 0 && forwarded.length >= trustedProxies) {
-    return forwarded[forwarded.length - trustedProxies];
-  }
-  return req.socket.remoteAddress ?? 'unknown';
-}
-
-/**
- * What limits count on: an IPv4 address as it is, an IPv6 address by its /64 prefix (one subscriber's
- * network usually gets a whole /64, so counting single addresses would let one person use billions), an
- * IPv4-mapped IPv6 address as IPv4.
- */
-export function addressKey(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) {
-    return mapped[1];
-  }
-  if (!isIPv6(address)) {
-    return address;
-  }
-  const [head, tail = ''] = address.split('%')[0].toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = address.includes('::') && tail ? tail.split(':') : [];
-  const groups = address.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map(g => parseInt(g, 16).toString(16)).join(':')}::/64`;
 }
 
 export type { BoardSnapshot };
