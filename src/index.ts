@@ -13,3 +13,7 @@ export * from './front-door/routes';
 export * from './indexer/stream-indexer';
 export * from './indexer/index-field';
 export * from './indexer/search-target';
+export * from './bot/sharded-bot';
+export * from './bot/bot-functions';
+export * from './bot/bot-protocol';
+export * from './bot/fanout-queues';

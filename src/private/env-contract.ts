@@ -21,9 +21,20 @@ export const EnvContract = {
   BUS_AUTH_SECRET_ARN: 'REALTIME_BUS_AUTH_SECRET_ARN',
   /** `true` when the bus endpoint is cluster mode, so clients must use sharded pub/sub. */
   BUS_CLUSTER: 'REALTIME_BUS_CLUSTER',
+  /** The shard a ShardedBot task runs, `0` to `SHARD_COUNT - 1`. */
   SHARD_ID: 'SHARD_ID',
+  /** How many shards the bot has. */
   SHARD_COUNT: 'SHARD_COUNT',
+  /** The gateway token, injected from Secrets Manager as an ECS secret. */
   BOT_TOKEN: 'BOT_TOKEN',
+  /** ARN of the bot topic that requests to shards are published to. */
+  BOT_TOPIC_ARN: 'BOT_TOPIC_ARN',
+  /** URL of the shard's own queue: its requests arrive there, and it is the shard's reply address. */
+  BOT_QUEUE_URL: 'BOT_QUEUE_URL',
+  /** URL of the command API function's own reply queue. */
+  BOT_REPLY_QUEUE_URL: 'BOT_REPLY_QUEUE_URL',
+  /** URL of the queue that feeds the worker functions. */
+  BOT_WORK_QUEUE_URL: 'BOT_WORK_QUEUE_URL',
 } as const;
 
 /** Namespace and metric name the container emits for connection-count scaling. */
