@@ -17,9 +17,10 @@ import { exampleTable } from '../shared/table';
 
 /**
  * The shared pixel board: a Valkey bus for the board bitfield, cooldowns and update fan-out; DynamoDB for
- * the durable placement history; the canvas server on RealtimeFargateService behind one CdnFrontDoor,
- * which serves `web/`, caches `/api/board` for a second, and passes `/api/*` and `/ws` to the service's
- * internal load balancer through a CloudFront VPC origin. In us-east-1 a FrontDoorWebAcl rate-limits
+ * the durable placement history (with a sequence index for the timelapse); the canvas server on
+ * RealtimeFargateService behind one CdnFrontDoor, which serves `web/`, caches `/api/board` for a second
+ * and complete `/api/history` pages for a day, and passes `/api/*` and `/ws` to the service's internal
+ * load balancer through a CloudFront VPC origin. In us-east-1 a FrontDoorWebAcl rate-limits
  * each client address. `-c domainName=canvas.example.com -c certificateArn=arn:aws:acm:us-east-1:...`
  * (and `-c hostedZoneId=... -c zoneName=example.com` for the DNS records) serve it on a custom domain.
  */
@@ -61,7 +62,11 @@ export class CanvasStack extends Stack {
     this.frontDoor = new CdnFrontDoor(this, 'FrontDoor', {
       site: FrontDoorSite.fromDirectory(path.join(__dirname, 'web')),
       realtime: [{ pathPattern: '/ws*', service: this.service }],
-      cached: [{ pathPattern: '/api/board', service: this.service, ttl: Duration.seconds(1) }],
+      cached: [
+        { pathPattern: '/api/board', service: this.service, ttl: Duration.seconds(1) },
+        // A complete history page never changes (the server says so in Cache-Control); the newest for a second.
+        { pathPattern: '/api/history', service: this.service, ttl: Duration.days(1), queryStrings: ['after', 'limit'] },
+      ],
       api: [{ pathPattern: '/api/*', service: this.service }],
       domain: this.customDomain(),
       webAclArn: this.region === 'us-east-1' ? new FrontDoorWebAcl(this, 'WebAcl').webAclArn : undefined,

@@ -6,6 +6,16 @@ import dynalite from 'dynalite';
 export interface TableKey {
   readonly partitionKey: { readonly name: string; readonly type: 'S' | 'N' };
   readonly sortKey?: { readonly name: string; readonly type: 'S' | 'N' };
+  /** Global secondary indexes, created with the table. */
+  readonly globalIndexes?: readonly GlobalIndexKey[];
+}
+
+/** A global secondary index: its key, and the attributes it projects besides the keys (none: all). */
+export interface GlobalIndexKey {
+  readonly indexName: string;
+  readonly partitionKey: { readonly name: string; readonly type: 'S' | 'N' };
+  readonly sortKey?: { readonly name: string; readonly type: 'S' | 'N' };
+  readonly include?: readonly string[];
 }
 
 /** A DynamoDB-API store (dynalite, in memory) on 127.0.0.1 for local runs, tests and benchmarks. */
@@ -23,12 +33,21 @@ export async function startLocalDynamoDb(port = 0): Promise<LocalDynamoDb> {
   return {
     endpoint,
     createTable: async (name, key) => {
-      const attributes = [key.partitionKey, ...(key.sortKey ? [key.sortKey] : [])];
+      const keyOf = (k: Omit<TableKey, 'globalIndexes'>) => [k.partitionKey, ...(k.sortKey ? [k.sortKey] : [])];
+      const schema = (k: Omit<TableKey, 'globalIndexes'>) =>
+        keyOf(k).map((a, i): KeySchemaElement => ({ AttributeName: a.name, KeyType: i === 0 ? 'HASH' : 'RANGE' }));
+      const indexes = key.globalIndexes ?? [];
+      const attributes = new Map([key, ...indexes].flatMap(keyOf).map(a => [a.name, a.type as ScalarAttributeType]));
       await client.send(new CreateTableCommand({
         TableName: name,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: attributes.map(a => ({ AttributeName: a.name, AttributeType: a.type as ScalarAttributeType })),
-        KeySchema: attributes.map((a, i): KeySchemaElement => ({ AttributeName: a.name, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
+        AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType })),
+        KeySchema: schema(key),
+        GlobalSecondaryIndexes: indexes.length === 0 ? undefined : indexes.map(index => ({
+          IndexName: index.indexName,
+          KeySchema: schema(index),
+          Projection: index.include ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.include] } : { ProjectionType: 'ALL' },
+        })),
       }));
     },
     stop: async () => {

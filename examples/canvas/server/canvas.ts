@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { BoardSize, BoardSnapshot, BoardStore, MemoryBoardStore, PALETTE, PlacementUndo, RedisBoardStore } from './board';
 import { PlacementLog } from './placements';
 import { encodeFrame, encodeRecord, RECORD_BYTES } from './protocol';
+import { sendHistoryPage } from './timelapse';
 import { TokenSigner } from './tokens';
 import { addressKey, Bus, clientAddress, connectRedis, createBus, HttpError, Logger, readConfig, readJson, RealtimeServer, RuntimeConfig, sendJson, serveStatic } from '../../kit';
 
@@ -185,6 +186,9 @@ export class CanvasServer {
         return true;
       case 'GET /api/pixel':
         await this.sendHistory(res, url);
+        return true;
+      case 'GET /api/history':
+        await sendHistoryPage(res, url, this.placements);
         return true;
       case 'GET /api/updates':
         await this.sendUpdates(res, url);

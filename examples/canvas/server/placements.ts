@@ -1,6 +1,7 @@
 import { AttributeValue, BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { BoardSize, BoardSnapshot, boardBytes, setPixel } from './board';
+import { HISTORY_INDEX, laneOf } from './table';
 
 /** One accepted placement as stored: partition `pixel` (y * width + x), sort key `seq`. */
 export interface Placement {
@@ -99,6 +100,23 @@ export class PlacementLog {
     return (out.Items ?? []) as Placement[];
   }
 
+  /**
+   * One lane of the sequence index: at most `limit` placements of `lane` with a sequence above `after`, in
+   * sequence order (eventually consistent, as every index read); `more` when the lane may hold more.
+   */
+  public async laneAfter(lane: number, after: number, limit: number): Promise<{ placements: Array<Pick<Placement, 'seq' | 'x' | 'y' | 'color' | 'time'>>; more: boolean }> {
+    const out = await this.db.send(new QueryCommand({
+      TableName: this.tableName,
+      IndexName: HISTORY_INDEX,
+      KeyConditionExpression: 'lane = :l AND seq > :a',
+      ExpressionAttributeValues: { ':l': lane, ':a': after },
+      ExpressionAttributeNames: { '#t': 'time' },
+      ProjectionExpression: 'seq, x, y, color, #t',
+      Limit: limit,
+    }));
+    return { placements: (out.Items ?? []) as Placement[], more: out.LastEvaluatedKey !== undefined };
+  }
+
   /** The board as the history says it is: for every pixel its placement with the highest sequence number. */
   public async rebuild(size: BoardSize, segments = 4): Promise<BoardSnapshot & { placements: number }> {
     const latest = new Map<number, { seq: number; color: number }>();
@@ -191,6 +209,7 @@ function toItem(p: Placement): Record<string, AttributeValue> {
     color: { N: String(p.color) },
     user: { S: p.user },
     time: { N: String(p.time) },
+    lane: { N: String(laneOf(p.seq)) },
   };
 }
 
