@@ -72,6 +72,8 @@ export interface BoardStore {
   recordUpdates(records: Buffer[], keep: number, maxAgeMs: number): Promise<void>;
   /** The kept records with a sequence above `after`, in sequence order; undefined when some were already dropped. */
   updatesAfter(after: number): Promise<Buffer[] | undefined>;
+  /** The highest sequence among the kept records (0 when none): how far a server's update stream should have got. */
+  latestKeptSeq(): Promise<number>;
   /** Whether the store holds a board at all. */
   hasBoard(): Promise<boolean>;
   /** The board, or undefined when the store holds none (see `PlaceResult` 'missing'). */
@@ -257,6 +259,11 @@ export class RedisBoardStore implements BoardStore {
     await this.redis.canvasRecord(KEYS.recent, KEYS.recentFloor, KEYS.recentAt, keep, Date.now(), maxAgeMs, ...pairs);
   }
 
+  public async latestKeptSeq(): Promise<number> {
+    const top = await this.redis.zrevrange(KEYS.recent, 0, 0, 'WITHSCORES');
+    return Number(top[1] ?? 0);
+  }
+
   public async updatesAfter(after: number): Promise<Buffer[] | undefined> {
     const result = await this.redis.multi().get(KEYS.recentFloor).zrangebyscoreBuffer(KEYS.recent, `(${after}`, '+inf').exec();
     if (!result || result.some(([err]) => err)) {
@@ -414,6 +421,10 @@ export class MemoryBoardStore implements BoardStore {
     }
     this.recent = this.recent.filter(r => r.readUInt32LE(0) > this.recentFloor);
     this.recentAt = this.recentAt.filter(b => b.at > cutoff && b.seq > this.recentFloor);
+  }
+
+  public async latestKeptSeq(): Promise<number> {
+    return this.recent.at(-1)?.readUInt32LE(0) ?? 0;
   }
 
   public async updatesAfter(after: number): Promise<Buffer[] | undefined> {

@@ -3,6 +3,7 @@ import { promisify } from 'util';
 import { gzip } from 'zlib';
 import { z } from 'zod';
 import { BoardSize, BoardSnapshot, BoardStore, MemoryBoardStore, PALETTE, PlacementUndo, RedisBoardStore } from './board';
+import { MissedUpdates } from './missed-updates';
 import { PlacementLog } from './placements';
 import { encodeFrame, encodeRecord, RECORD_BYTES } from './protocol';
 import { sendHistoryPage } from './timelapse';
@@ -12,6 +13,8 @@ import { addressKey, Bus, clientAddress, connectRedis, createBus, HttpError, Log
 const gzipAsync = promisify(gzip);
 const UPDATES_CHANNEL = 'canvas:updates';
 const MAX_RECORDS_PER_FRAME = 65535;
+/** How often a server checks that it relayed every kept update (see missed-updates.ts). */
+const MISSED_UPDATE_CHECK_MS = 1000;
 
 /** Canvas settings, from the environment (see examples/canvas/README.md). */
 export interface CanvasSettings extends BoardSize {
@@ -87,6 +90,7 @@ export class CanvasServer {
   private readonly pending: Buffer[] = [];
   private readonly outgoing: Buffer[] = [];
   private ticker?: NodeJS.Timeout;
+  private readonly missed: MissedUpdates;
   private boardCache?: { at: number; seq: number; gzip: Buffer; raw: Buffer };
   private boardLoading?: Promise<NonNullable<CanvasServer['boardCache']>>;
   private restoring?: Promise<void>;
@@ -111,17 +115,25 @@ export class CanvasServer {
     this.signer = new TokenSigner(settings.tokenSecret);
     // Built once: zod compiles a schema when it is created.
     this.pixelBody = PixelBody(settings);
+    this.missed = new MissedUpdates(this.store, MISSED_UPDATE_CHECK_MS, records => records.forEach(r => this.relay(r)), this.log);
   }
 
   public async start(): Promise<number> {
     await this.bus.subscribe(UPDATES_CHANNEL, records => {
       for (let offset = 0; offset + RECORD_BYTES <= records.length; offset += RECORD_BYTES) {
-        this.pending.push(records.subarray(offset, offset + RECORD_BYTES));
+        this.relay(records.subarray(offset, offset + RECORD_BYTES));
       }
     });
     this.ticker = setInterval(() => this.tick(), this.settings.tickMs);
+    await this.missed.start();
     await this.ensureBoard().catch(err => this.log.warn({ err: err.message }, 'board not ready yet; the first placement will restore it'));
     return this.server.listen();
+  }
+
+  /** Queues one update record for the next tick's frame. */
+  private relay(record: Buffer): void {
+    this.missed.seen(record.readUInt32LE(0));
+    this.pending.push(record);
   }
 
   /** Sends everything placed since the last tick as one binary frame, built once for all clients. */
@@ -155,6 +167,7 @@ export class CanvasServer {
 
   private async close(): Promise<void> {
     clearInterval(this.ticker);
+    this.missed.stop();
     await this.placements.flush();
     await new Promise(r => setImmediate(r));
     this.tick();
