@@ -7,9 +7,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
  * requests to the shards and may wait for their answers on its own reply queue.
  *
  * The function gets `BOT_TOPIC_ARN`, `BOT_REPLY_QUEUE_URL` and `SHARD_COUNT`, may publish to the bot topic
- * and consume its reply queue. The reply queue is shared by all concurrent invocations: an invocation
- * that receives a reply whose `correlationId` it does not own must make it visible again at once
- * (`ChangeMessageVisibility` to 0) so its owner gets it; replies nobody reads expire after 5 minutes.
+ * and consume its reply queue. The reply queue is shared by all concurrent invocations, so its visibility
+ * timeout is 0: a reply that one invocation receives stays visible to the others. Each invocation deletes
+ * only the replies whose `correlationId` it owns; replies nobody owns any more expire after 5 minutes.
  */
 export interface BotCommandApiOptions {
   /** The command function's code, e.g. `lambda.Code.fromAsset('dist/commands')`. */

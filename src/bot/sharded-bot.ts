@@ -517,7 +517,7 @@ export class ShardedBot extends Construct {
       subscribe: false,
       deadLetterQueue: false,
       queueName: `${this.queueNamePrefix}-replies`,
-      // An invocation that receives another's reply releases it at once; stale replies expire.
+      // Shared by concurrent invocations: a reply one of them receives stays visible to its owner.
       visibilityTimeout: Duration.seconds(0),
       retentionPeriod: Duration.minutes(5),
     });
