@@ -249,5 +249,95 @@ describe('the canvas page in a real browser', () => {
     expect(refused).toBeGreaterThanOrEqual(2);
     await context.close();
   });
+
+  // Each placement by another person (their own session and address, as the proxy reports it), so the
+  // default cooldown and per-address limits hold.
+  let people = 0;
+  async function placeAs(x: number, y: number, color: number): Promise<number> {
+    const address = `203.0.113.${++people}`;
+    const base = `http://127.0.0.1:${server.port}`;
+    const { token } = await (await fetch(`${base}/api/session`, { method: 'POST', headers: { 'x-forwarded-for': address } })).json();
+    const res = await fetch(`${base}/api/pixel`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'authorization': `Bearer ${token}`, 'x-forwarded-for': address },
+      body: JSON.stringify({ x, y, color }),
+    });
+    expect(res.status).toBe(200);
+    return (await res.json()).seq;
+  }
+
+  test('the timelapse replays the history from an empty board at the chosen speed, pauses, and "Live" returns to the live board', async () => {
+    // 16 pixels in row 95, then 8 of them painted over.
+    const placed: Array<{ x: number; y: number; color: number; seq: number }> = [];
+    for (let i = 0; i < 24; i++) {
+      const x = 10 + (i % 16);
+      const color = i < 16 ? 1 + (i % 15) : 15 - (i % 8);
+      placed.push({ x, y: 95, color, seq: await placeAs(x, 95, color) });
+    }
+    const pixels = [...new Set(placed.map(p => p.x))].map(x => ({ x, y: 95 }));
+    // What the board showed after the placement of sequence `seq`: the newest of ours up to it, else empty.
+    const expectedAt = (seq: number) => pixels.map(({ x }) => [...placed].reverse().find(p => p.x === x && p.seq <= seq)?.color ?? 0);
+
+    const context = await browser.newContext({ viewport: { width: 800, height: 700 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', err => errors.push(err.message));
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.waitForSelector('#status[data-state="live"]');
+    const box = (await page.locator('#view').boundingBox())!;
+    // The colours the view canvas shows (what the user sees) at the centres of `pixels`.
+    const shown = async (at: Array<{ x: number; y: number }>) => {
+      const v: View = await page.evaluate(() => (window as any).canvasApp.view);
+      return page.evaluate(points => points.map(([cx, cy]) => (window as any).canvasApp.shownColorAt(cx, cy)),
+        at.map(p => [box.x + v.offsetX + (p.x + 0.5) * v.scale, box.y + v.offsetY + (p.y + 0.5) * v.scale]));
+    };
+    const finals = expectedAt(Infinity);
+    await page.waitForFunction(() => (window as any).canvasApp.view.scale >= 4);
+    expect(await shown(pixels)).toEqual(finals);
+    const timelapse = () => page.evaluate(() => (window as any).canvasApp.timelapse);
+    expect(await timelapse()).toBeNull();
+
+    // Ten placements a second: pause once a few of ours have played.
+    await page.selectOption('#timelapse-speed', '10');
+    await page.click('#timelapse');
+    expect(await page.isDisabled('#place')).toBe(true);
+    await page.waitForFunction(s => (window as any).canvasApp.timelapse.seq >= s, placed[2].seq, { timeout: 10_000 });
+    await page.click('#timelapse-pause');
+    const paused = await timelapse();
+    expect(paused.state).toBe('paused');
+    expect(await page.locator('#timelapse-pause').textContent()).toBe('Resume');
+    // Midway: some of ours shown, the later ones not yet (the board started empty).
+    expect(paused.seq).toBeGreaterThanOrEqual(placed[2].seq);
+    expect(paused.seq).toBeLessThan(placed[15].seq);
+    const midway = expectedAt(paused.seq);
+    expect(midway).toContain(0);
+    await page.waitForTimeout(300);
+    expect((await timelapse()).seq).toBe(paused.seq);
+    expect(await shown(pixels)).toEqual(midway);
+
+    // A placement meanwhile reaches the live board, not the paused timelapse.
+    const live = { x: 40, y: 95, color: 6 };
+    await placeAs(live.x, live.y, live.color);
+    await page.waitForFunction(p => (window as any).canvasApp.colorAt(p.x, p.y) === p.color, live, { timeout: 5000 });
+    await page.waitForTimeout(100);
+    expect(await shown([live])).toEqual([0]);
+
+    // Resumed, it plays to the end of the history it read: ours as placed.
+    await page.click('#timelapse-pause');
+    await page.waitForFunction(() => (window as any).canvasApp.timelapse.state === 'done', undefined, { timeout: 15_000 });
+    expect((await timelapse()).seq).toBeGreaterThanOrEqual(placed[23].seq);
+    await page.waitForTimeout(100);
+    expect(await shown(pixels)).toEqual(finals);
+    expect(await page.locator('#timelapse-progress').textContent()).toMatch(/^timelapse at the end: \d+ placements$/);
+
+    // "Live" shows the live board again, with what was placed during the timelapse.
+    await page.click('#timelapse-stop');
+    expect(await timelapse()).toBeNull();
+    await page.waitForTimeout(100);
+    expect(await shown([...pixels, live])).toEqual([...finals, live.color]);
+    expect(await page.locator('#timelapse').isVisible()).toBe(true);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
 });
 

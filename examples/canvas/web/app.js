@@ -1,16 +1,22 @@
 // The canvas client: board snapshot + live binary updates, zoom and pan (mouse, touch pinch, keyboard),
 // palette, cooldown (read back from the server at start), pixel history and links to a place and zoom.
 // Protocol: GET /api/config, POST /api/session, GET /api/board (X-Board-Seq), PUT /api/pixel, /ws frames
-// of 9-byte records (seq u32, x u16, y u16, color u8, little-endian) after a 3-byte header.
+// of 9-byte records (seq u32, x u16, y u16, color u8, little-endian) after a 3-byte header; the timelapse
+// replays GET /api/history pages (the same frames) onto an empty board of its own.
 (() => {
   'use strict';
   const $ = id => document.getElementById(id);
   const view = $('view');
   const ctx = view.getContext('2d');
   const state = { config: null, token: null, board: null, image: null, pixelSeq: null, boardSeq: -1, buffered: [], color: 3,
-    selected: null, scale: 4, offsetX: 0, offsetY: 0, cooldownUntil: 0, dirty: true, ws: null, retries: 0 };
+    selected: null, scale: 4, offsetX: 0, offsetY: 0, cooldownUntil: 0, dirty: true, ws: null, retries: 0,
+    received: 0, bufferDrops: 0, boardLoads: 0, timelapse: null };
   let offscreen, offctx;
   const MIN_SCALE = 0.25, MAX_SCALE = 64; // 64 screen pixels per board pixel: single pixels are easy to hit
+  // Live records kept while the board loads. Past this the buffer is dropped: the loaded board is then
+  // followed by everything after its sequence from /api/updates (or a reload when that is too far back).
+  const MAX_BUFFERED = 3000;
+  const HISTORY_PAGE = 5000; // placements per GET /api/history (the same for everyone, so the CDN caches them)
 
   async function main() {
     state.config = await (await untilAwake(() => fetch('/api/config'))).json();
@@ -31,6 +37,15 @@
     connect();
     requestAnimationFrame(draw);
     setInterval(showCooldown, 250);
+  }
+
+  // While the board loads, live records wait here, at most MAX_BUFFERED of them.
+  function buffer(records) {
+    if (state.buffered.length + records.length > MAX_BUFFERED) {
+      state.buffered = [];
+      state.bufferDrops++;
+    }
+    for (const u of records.slice(-MAX_BUFFERED)) { state.buffered.push(u); }
   }
 
   async function session() {
@@ -73,7 +88,8 @@
     ws.onmessage = ev => {
       if (typeof ev.data === 'string') { return; }
       const records = decode(ev.data);
-      if (state.boardSeq < 0) { state.buffered.push(...records); } else { records.forEach(receive); }
+      state.received += records.length;
+      if (state.boardSeq < 0) { buffer(records); } else { records.forEach(receive); }
     };
     ws.onclose = async ev => {
       setStatus('offline', ev.code === 1012 ? 'server restarting, reconnecting…' : 'offline, reconnecting…');
@@ -103,10 +119,15 @@
   }
 
   async function loadBoard() {
-    const res = await fetch('/api/board', { cache: 'no-cache' });
-    if (!res.ok) { return say('the board is not available; retrying'), setTimeout(loadBoard, 1000); }
+    state.boardLoads++;
+    let res, bytes;
+    try {
+      res = await fetch('/api/board', { cache: 'no-cache' });
+      if (res.ok) { bytes = new Uint8Array(await res.arrayBuffer()); }
+    } catch { res = undefined; }
+    if (!res || !res.ok || !bytes) { return say('the board is not available; retrying'), setTimeout(loadBoard, 1000); }
+    say('');
     const seq = Number(res.headers.get('x-board-seq'));
-    const bytes = new Uint8Array(await res.arrayBuffer());
     const { width, height } = state.config;
     const data = state.image.data;
     for (let i = 0; i < width * height; i++) {
@@ -123,7 +144,7 @@
     state.dirty = true;
     setStatus('live', 'live');
     await catchUp(seq);
-    state.lastSeq = Math.max(state.lastSeq, ...early.map(u => u.seq));
+    for (const u of early) { state.lastSeq = Math.max(state.lastSeq, u.seq); }
   }
 
   // Everything stored after `after`, from the server's recent updates; 410 means they are no longer
@@ -177,16 +198,106 @@
     const i = u.y * width + u.x;
     if (u.seq <= state.pixelSeq[i]) { return; }
     state.pixelSeq[i] = u.seq;
-    const c = state.rgb[u.color];
-    const d = state.image.data;
-    d[i * 4] = c[0]; d[i * 4 + 1] = c[1]; d[i * 4 + 2] = c[2];
+    paint(state.image, i, u.color);
     state.dirty = true;
   }
 
-  function draw() {
+  function paint(image, i, color) {
+    const c = state.rgb[color];
+    if (!c) { return; }
+    const d = image.data;
+    d[i * 4] = c[0]; d[i * 4 + 1] = c[1]; d[i * 4 + 2] = c[2]; d[i * 4 + 3] = 255;
+  }
+
+  // The timelapse: the history from an empty board, at the chosen placements a second, on an image of its
+  // own. The live board keeps taking updates meanwhile, so "Live" shows it as it is now.
+  function startTimelapse() {
+    const { width, height } = state.config;
+    const image = offctx.createImageData(width, height);
+    for (let i = 0; i < width * height; i++) { paint(image, i, 0); }
+    const t = { image, queue: [], next: 0, after: 0, fetching: false, ended: false, paused: false, done: false,
+      played: 0, seq: 0, carry: 0, last: performance.now() };
+    state.timelapse = t;
+    fetchHistory(t);
+    showTimelapse();
+  }
+
+  async function fetchHistory(t) {
+    if (t.fetching || t.ended) { return; }
+    t.fetching = true;
+    let records;
+    try {
+      const res = await fetch(`/api/history?after=${t.after}&limit=${HISTORY_PAGE}`);
+      if (res.ok) { records = decode(await res.arrayBuffer()); }
+    } catch { records = undefined; }
+    if (state.timelapse !== t) { return; }
+    // Still "fetching" while it waits to try again, so the frames do not ask at once.
+    if (!records) { setTimeout(() => { t.fetching = false; fetchHistory(t); }, 1000); return; }
+    t.fetching = false;
+    if (records.length === 0) { t.ended = true; } else {
+      for (const u of records) { t.queue.push(u); }
+      t.after = records[records.length - 1].seq;
+    }
+    showTimelapse();
+  }
+
+  // Called every frame: plays what the elapsed time and the speed allow, and keeps a page ahead.
+  function stepTimelapse(now) {
+    const t = state.timelapse;
+    if (!t) { return; }
+    const elapsed = Math.min(250, now - t.last);
+    t.last = now;
+    if (t.paused || t.done) { return; }
+    const before = t.played;
+    t.carry += Number($('timelapse-speed').value) * elapsed / 1000;
+    let n = Math.floor(t.carry);
+    t.carry -= n;
+    const { width, height } = state.config;
+    for (; n > 0 && t.next < t.queue.length; n--) {
+      const u = t.queue[t.next++];
+      if (u.x < width && u.y < height) { paint(t.image, u.y * width + u.x, u.color); }
+      t.played++;
+      t.seq = u.seq;
+      state.dirty = true;
+    }
+    if (t.next === t.queue.length) { t.carry = 0; }
+    if (t.next > HISTORY_PAGE) { t.queue = t.queue.slice(t.next); t.next = 0; }
+    if (t.queue.length - t.next < HISTORY_PAGE) { fetchHistory(t); }
+    if (t.ended && t.next === t.queue.length) { t.done = true; }
+    if (t.played !== before || t.done) { showTimelapse(); }
+  }
+
+  function pauseTimelapse() {
+    const t = state.timelapse;
+    if (t && !t.done) { t.paused = !t.paused; showTimelapse(); }
+  }
+
+  function stopTimelapse() {
+    state.timelapse = null;
+    state.dirty = true;
+    showTimelapse();
+  }
+
+  function showTimelapse() {
+    const t = state.timelapse;
+    const mode = !t ? 'live' : t.done ? 'done' : t.paused ? 'paused' : 'playing';
+    document.body.dataset.mode = mode === 'live' ? 'live' : 'timelapse';
+    $('timelapse').hidden = Boolean(t);
+    $('timelapse-pause').hidden = !t;
+    $('timelapse-pause').disabled = mode === 'done';
+    $('timelapse-pause').textContent = mode === 'paused' ? 'Resume' : 'Pause';
+    $('timelapse-stop').hidden = !t;
+    const progress = $('timelapse-progress');
+    progress.dataset.state = mode;
+    progress.textContent = !t ? '' : `timelapse ${mode === 'done' ? 'at the end' : mode}: ${t.played.toLocaleString()} placements`;
+    showCooldown();
+  }
+
+  function draw(now) {
+    stepTimelapse(now ?? performance.now());
     if (state.dirty) {
       state.dirty = false;
-      offctx.putImageData(state.image, 0, 0);
+      offctx.putImageData(state.timelapse ? state.timelapse.image : state.image, 0, 0);
       view.width = view.clientWidth * devicePixelRatio;
       view.height = view.clientHeight * devicePixelRatio;
       ctx.setTransform(devicePixelRatio, 0, 0, devicePixelRatio, 0, 0);
@@ -313,11 +424,14 @@
     window.addEventListener('resize', () => { state.dirty = true; });
     window.addEventListener('hashchange', () => { if (location.hash !== state.link) { readLink(); } });
     $('place').addEventListener('click', place);
+    $('timelapse').addEventListener('click', startTimelapse);
+    $('timelapse-pause').addEventListener('click', pauseTimelapse);
+    $('timelapse-stop').addEventListener('click', stopTimelapse);
   }
 
   // Arrows move the selection (Shift: 10 pixels) and keep it in view; + and - zoom around it; Enter places.
   function onKey(ev) {
-    if (ev.altKey || ev.ctrlKey || ev.metaKey) { return; }
+    if (ev.altKey || ev.ctrlKey || ev.metaKey || ev.target instanceof HTMLSelectElement) { return; }
     const steps = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
     const { width, height } = state.config;
     const focus = () => state.selected ?? pixelAt(view.clientWidth / 2, view.clientHeight / 2);
@@ -427,7 +541,7 @@
   function showCooldown() {
     const left = Math.ceil((state.cooldownUntil - Date.now()) / 1000);
     $('cooldown').textContent = left > 0 ? `next pixel in ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}` : 'ready to place';
-    $('place').disabled = left > 0 || !state.selected;
+    $('place').disabled = left > 0 || !state.selected || Boolean(state.timelapse);
   }
 
   function buildPalette(palette) {
@@ -456,6 +570,13 @@
       return state.rgb.findIndex(c => c[0] === d[i] && c[1] === d[i + 1] && c[2] === d[i + 2]);
     },
     get boardSeq() { return state.boardSeq; },
+    // Live records received, waiting while the board loads, and buffers dropped for being too long.
+    get updates() { return { received: state.received, buffered: state.buffered.length, drops: state.bufferDrops, boardLoads: state.boardLoads }; },
+    // The timelapse: its state, placements played and the sequence of the last one shown; null when live.
+    get timelapse() {
+      const t = state.timelapse;
+      return t && { state: t.done ? 'done' : t.paused ? 'paused' : 'playing', played: t.played, seq: t.seq };
+    },
     // The view transform: a board pixel (x, y) covers view pixels [offsetX + x * scale, offsetX + (x + 1) * scale).
     get view() { return { scale: state.scale, offsetX: state.offsetX, offsetY: state.offsetY }; },
     get selected() { return state.selected && { ...state.selected }; },
