@@ -23,7 +23,11 @@ function fullStack(shardCount: number): { stack: Stack; t: Template } {
   const { stack, vpc } = stackWithVpc();
   const bus = new RedisPubSubBus(stack, 'Bus', { vpc });
   new ShardedBot(stack, 'Bot', {
-    vpc, bus, image: testImage, shardCount, tokenSecret: new secretsmanager.Secret(stack, 'Token'),
+    vpc,
+    bus,
+    image: testImage,
+    shardCount,
+    tokenSecret: new secretsmanager.Secret(stack, 'Token'),
     commandApi: { code, handler: 'index.handler' },
     worker: { code, handler: 'index.handler' },
   });

@@ -13,7 +13,11 @@ function fullBot(options: { logKey?: boolean; alarms?: boolean } = {}) {
   const { stack, vpc } = stackWithVpc();
   const bus = new RedisPubSubBus(stack, 'Bus', { vpc });
   const bot = new ShardedBot(stack, 'Bot', {
-    vpc, bus, image: testImage, shardCount: 2, tokenSecret: new secretsmanager.Secret(stack, 'Token'),
+    vpc,
+    bus,
+    image: testImage,
+    shardCount: 2,
+    tokenSecret: new secretsmanager.Secret(stack, 'Token'),
     commandApi: { code, handler: 'index.handler' },
     worker: { code, handler: 'index.handler' },
     logEncryptionKey: options.logKey ? new kms.Key(stack, 'LogKey', { enableKeyRotation: true }) : undefined,

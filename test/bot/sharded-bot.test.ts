@@ -305,7 +305,8 @@ describe('ShardedBot workers', () => {
 
   test('shards learn the work queue and may send to it', () => {
     for (const taskDefinition of bot.taskDefinitions) {
-      expect(environmentOf(t.toJSON().Resources[logicalId(stack, taskDefinition)]).BOT_WORK_QUEUE_URL).toEqual({ Ref: logicalId(stack, bot.workQueue!.queue) });
+      const environment = environmentOf(t.toJSON().Resources[logicalId(stack, taskDefinition)]);
+      expect(environment.BOT_WORK_QUEUE_URL).toEqual({ Ref: logicalId(stack, bot.workQueue!.queue) });
     }
     const [[, access]] = resources(t, 'AWS::IAM::Policy').filter(([id]) => id.startsWith('BotShardAccess'));
     const offload = access.Properties.PolicyDocument.Statement.find((s: any) => s.Sid === 'ReplyAndOffload');
@@ -343,7 +344,11 @@ describe('ShardedBot options', () => {
 
   test('sizes, stop timeout, service names and extra environment are passed through', () => {
     const { stack, bot, t } = build({
-      cpu: 512, memoryLimitMiB: 1024, stopTimeout: Duration.seconds(30), serviceNamePrefix: 'alyx', environment: { LOG_LEVEL: 'debug' },
+      cpu: 512,
+      memoryLimitMiB: 1024,
+      stopTimeout: Duration.seconds(30),
+      serviceNamePrefix: 'alyx',
+      environment: { LOG_LEVEL: 'debug' },
       maxReceiveCount: 3,
     });
     const resource = t.toJSON().Resources[logicalId(stack, bot.taskDefinitions[2])];
