@@ -13,6 +13,11 @@ export interface Bus {
   readonly kind: 'memory' | 'redis' | 'redis-cluster';
   publish(channel: string, payload: Buffer | string): Promise<void>;
   subscribe(channel: string, handler: BusHandler): Promise<void>;
+  /**
+   * Calls `listener` each time the subscriptions are back after the connection to the bus was lost:
+   * whatever was published meanwhile never arrives, so the application reads it from its store.
+   */
+  onResubscribed(listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -31,6 +36,10 @@ export class MemoryBus implements Bus {
     this.emitter.on(channel, handler);
   }
 
+  public onResubscribed(): void {
+    // An in-process bus is never lost.
+  }
+
   public async close(): Promise<void> {
     this.emitter.removeAllListeners();
   }
@@ -47,6 +56,7 @@ export class RedisBus implements Bus {
   private readonly publisher: Redis | Cluster;
   private readonly subscriber: Redis | Cluster;
   private readonly handlers = new Map<string, BusHandler[]>();
+  private readonly resubscribed: Array<() => void> = [];
 
   constructor(config: RuntimeConfig, private readonly log: Logger) {
     this.kind = config.busCluster ? 'redis-cluster' : 'redis';
@@ -62,6 +72,42 @@ export class RedisBus implements Bus {
       }
     };
     this.subscriber.on(config.busCluster ? 'smessageBuffer' : 'messageBuffer', deliver);
+    let readyBefore = false;
+    this.subscriber.on('ready', () => {
+      if (readyBefore) {
+        void this.afterReconnect();
+      }
+      readyBefore = true;
+    });
+  }
+
+  public onResubscribed(listener: () => void): void {
+    this.resubscribed.push(listener);
+  }
+
+  /**
+   * ioredis resubscribes by itself on reconnecting; subscribing once more (which Redis answers in order)
+   * tells when that took effect, so the listeners read their stores only after the gap has closed.
+   */
+  private async afterReconnect(): Promise<void> {
+    const channels = [...this.handlers.keys()];
+    try {
+      if (channels.length > 0) {
+        // Sharded channels live on different shards: one call each.
+        await (this.kind === 'redis-cluster' ? Promise.all(channels.map(c => this.subscriber.ssubscribe(c))) : this.subscriber.subscribe(...channels));
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'resubscribe not confirmed');
+      return;
+    }
+    this.log.info({ channels: channels.length }, 'bus subscriptions restored');
+    for (const listener of this.resubscribed) {
+      try {
+        listener();
+      } catch (err) {
+        this.log.error({ err }, 'resubscribe listener failed');
+      }
+    }
   }
 
   public async publish(channel: string, payload: Buffer | string): Promise<void> {

@@ -19,6 +19,11 @@ export function newMessageId(time: number): string {
   return `${String(time).padStart(13, '0')}-${PROCESS_ID}${sequence.toString(16).padStart(8, '0')}`;
 }
 
+/** The smallest id a message of `time` (epoch ms) can have: message ids after it are that time or later. */
+export function messageIdFloor(time: number): string {
+  return `${String(Math.max(0, time)).padStart(13, '0')}-`;
+}
+
 /** An opaque history cursor: base64url of the last key of the page, `{room, message}`. */
 export function encodeCursor(room: string, message: string): string {
   return Buffer.from(JSON.stringify({ room, message })).toString('base64url');
@@ -78,9 +83,10 @@ export class MessageStore {
 
   /**
    * Up to 20 messages older than `cursor` (or the newest 20), newest first. It reads 21, so `next` is set
-   * only when an older message exists: the last page never carries a cursor to an empty one.
+   * only when an older message exists: the last page never carries a cursor to an empty one. `consistent`
+   * reads every write acknowledged before it (twice the read cost), as a joining connection's first page needs.
    */
-  public async page(room: string, cursor?: string): Promise<HistoryPage> {
+  public async page(room: string, cursor?: string, consistent = false): Promise<HistoryPage> {
     const start = cursor === undefined ? undefined : decodeCursor(cursor, room);
     let items: ChatMessage[];
     try {
@@ -91,6 +97,7 @@ export class MessageStore {
         ScanIndexForward: false,
         Limit: LIMITS.pageSize + 1,
         ExclusiveStartKey: start,
+        ConsistentRead: consistent,
       }));
       items = (out.Items ?? []) as ChatMessage[];
     } catch (err) {
@@ -101,6 +108,22 @@ export class MessageStore {
     return items.length > LIMITS.pageSize
       ? { room, messages, next: encodeCursor(room, messages[messages.length - 1].message) }
       : { room, messages };
+  }
+
+  /** Up to `limit` messages of the room after the id `after`, oldest first, read consistently. */
+  public async after(room: string, after: string, limit: number): Promise<ChatMessage[]> {
+    try {
+      const out = await this.db.send(new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'room = :room AND message > :after',
+        ExpressionAttributeValues: { ':room': room, ':after': after },
+        Limit: limit,
+        ConsistentRead: true,
+      }));
+      return ((out.Items ?? []) as ChatMessage[]).map(i => ({ room: i.room, message: i.message, username: i.username, text: i.text, time: i.time }));
+    } catch (err) {
+      throw new ChatError('unavailable', `the history could not be read (${(err as Error).name}); try again`);
+    }
   }
 
   public close(): void {

@@ -21,6 +21,12 @@ export const LIMITS = {
   /** Failed log-ins per username, and per connection, in `loginWindowSeconds`. */
   loginFailures: 5,
   loginWindowSeconds: 60,
+  /** Random characters (a-z, 0-9) after `anonymous_`: 36^10, about 2^52 names. */
+  anonymousNameLength: 10,
+  /** Events a joining connection holds back while its first history page is read; more are dropped. */
+  joinBufferEvents: 1000,
+  /** Most names `room_members` answers. */
+  membersListMax: 100,
   /** Text frames above this get `frame_too_large`; above `maxFrameBytes` the socket is closed with 1009. */
   maxMessageBytes: 16 * 1024,
   maxFrameBytes: 64 * 1024,
@@ -29,6 +35,8 @@ export const LIMITS = {
 const RequestId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 /** Room names are checked against the configured list; this only bounds them. */
 const Room = z.string().max(64);
+/** A message id as the server makes them. */
+const MessageId = z.string().regex(/^\d{13}-[0-9a-f]{16}$/, 'a message id');
 
 /** What the kit checks on every frame: a JSON object with a `type` (and maybe an `id`). */
 export const Envelope = z.looseObject({
@@ -43,7 +51,9 @@ export const Requests = {
   authenticate_user: z.strictObject({ type: z.literal('authenticate_user'), id: RequestId, username: z.string().max(256), password: z.string().max(1024) }),
   anonymous_user: z.strictObject({ type: z.literal('anonymous_user'), id: RequestId }),
   resume_session: z.strictObject({ type: z.literal('resume_session'), id: RequestId, token: z.string().max(512) }),
-  room_list: z.strictObject({ type: z.literal('room_list'), id: RequestId }),
+  log_out: z.strictObject({ type: z.literal('log_out'), id: RequestId, everywhere: z.boolean().optional() }),
+  room_list: z.strictObject({ type: z.literal('room_list'), id: RequestId, since: z.record(Room, MessageId).optional() }),
+  room_members: z.strictObject({ type: z.literal('room_members'), id: RequestId, room: Room }),
   join_room: z.strictObject({ type: z.literal('join_room'), id: RequestId, room: Room }),
   new_message: z.strictObject({ type: z.literal('new_message'), id: RequestId, room: Room, text: z.string() }),
   message_list: z.strictObject({ type: z.literal('message_list'), id: RequestId, room: Room, cursor: z.string().max(1024).optional() }),
@@ -71,8 +81,16 @@ export interface Session {
   readonly anonymous: boolean;
   /** Give it to `resume_session` after a reconnect. */
   readonly token: string;
-  /** Epoch ms after which the token is refused. */
+  /** Epoch ms after which the token is refused: a fixed time after the log-in, never extended by a resume. */
   readonly expiresAt: number;
+}
+
+/** The ack of `join_room`: the room's count and its newest history page, read after the join took effect. */
+export interface JoinResult {
+  readonly room: string;
+  readonly numUsers: number;
+  readonly messages: ChatMessage[];
+  readonly next?: string;
 }
 
 /** Events the server pushes. */
@@ -84,12 +102,13 @@ export type ServerEvent =
   | { type: 'user_left'; room: string; username: string; numUsers: number }
   | ({ type: 'new_message' } & ChatMessage)
   | { type: 'typing'; room: string; username: string }
-  | { type: 'stop_typing'; room: string; username: string };
+  | { type: 'stop_typing'; room: string; username: string }
+  | { type: 'logged_out'; reason: 'log_out' | 'log_out_everywhere' };
 
 /** Every `code` an error frame can carry. */
 export const ERROR_CODES = [
   // Frames
-  'bad_json', 'bad_message', 'unknown_type', 'invalid_request', 'frame_too_large', 'rate_limited',
+  'bad_json', 'bad_message', 'unknown_type', 'invalid_request', 'frame_too_large', 'rate_limited', 'busy',
   // Accounts
   'invalid_username', 'invalid_password', 'username_taken', 'bad_credentials', 'bad_token', 'already_logged_in', 'not_logged_in',
   // Rooms and messages

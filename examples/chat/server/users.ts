@@ -3,6 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { connectDynamo, Dynamo } from './dynamo';
 import { ChatError } from './errors';
+import { HashGate } from './hash-gate';
 import { LIMITS } from './protocol';
 
 /**
@@ -89,14 +90,23 @@ export class UserStore {
   private readonly db: DynamoDBDocumentClient;
   private dummyHash?: Promise<string>;
 
-  constructor(private readonly tableName: string, endpoint?: string) {
+  constructor(private readonly tableName: string, endpoint?: string, private readonly gate = new HashGate(4)) {
     this.dynamo = connectDynamo(endpoint);
     this.db = this.dynamo.db;
   }
 
+  /** Runs a password hash under the gate; `busy` at once when every slot is taken. */
+  private async hashed<T>(hash: () => Promise<T>): Promise<T> {
+    const done = await this.gate.tryRun(hash);
+    if (!done) {
+      throw new ChatError('busy', 'the server is busy with other log-ins; try again in a moment', { retryAfterMs: BUSY_RETRY_MS });
+    }
+    return done.value;
+  }
+
   /** Creates the account; `username_taken` if the name exists. The name must be normalized already. */
   public async create(username: string, password: string): Promise<void> {
-    const item: UserItem = { username, passwordHash: await hashPassword(password), created: Date.now() };
+    const item: UserItem = { username, passwordHash: await this.hashed(() => hashPassword(password)), created: Date.now() };
     try {
       await this.db.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(username)' }));
     } catch (err) {
@@ -118,16 +128,20 @@ export class UserStore {
     }
     if (!item) {
       this.dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
-      await verifyPassword(password, await this.dummyHash);
+      const dummy = await this.dummyHash;
+      await this.hashed(() => verifyPassword(password, dummy));
       return false;
     }
-    return verifyPassword(password, item.passwordHash);
+    return this.hashed(() => verifyPassword(password, item.passwordHash));
   }
 
   public close(): void {
     this.dynamo.client.destroy();
   }
 }
+
+/** About two hashes' time: when a slot is likely free again. */
+const BUSY_RETRY_MS = 150;
 
 function unavailable(err: unknown): ChatError {
   return new ChatError('unavailable', `the user store is unavailable (${(err as Error).name}); try again`);

@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import type { ChatMessage, ServerEvent, Session } from '../server/protocol';
+import type { ChatMessage, JoinResult, ServerEvent, Session } from '../server/protocol';
 
 /** An error frame that answered a request. */
 export class ChatRequestError extends Error {
@@ -13,6 +13,8 @@ export interface ChatClientOptions {
   readonly record?: boolean;
   /** How long a request waits for its ack. @default 10 s */
   readonly requestTimeoutMs?: number;
+  /** Headers of the upgrade request, e.g. `x-forwarded-for` as a trusted proxy would add it. */
+  readonly headers?: Record<string, string>;
 }
 
 type Pushed = Exclude<ServerEvent, { type: 'ack' }>;
@@ -34,7 +36,7 @@ export class ChatClient {
   public static connect(portOrUrl: number | string, options: ChatClientOptions = {}): Promise<ChatClient> {
     const url = typeof portOrUrl === 'number' ? `ws://127.0.0.1:${portOrUrl}/ws` : portOrUrl;
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, { headers: options.headers });
       const client = new ChatClient(ws, options);
       ws.once('open', () => resolve(client));
       ws.once('error', reject);
@@ -106,8 +108,17 @@ export class ChatClient {
     return this.request('room_list');
   }
 
-  public join(room: string): Promise<{ room: string; numUsers: number }> {
+  /** Joins the room; the ack carries its count and newest history page. */
+  public join(room: string): Promise<JoinResult> {
     return this.request('join_room', { room });
+  }
+
+  public logOut(everywhere = false): Promise<{ everywhere: boolean }> {
+    return this.request('log_out', everywhere ? { everywhere } : {});
+  }
+
+  public members(room: string): Promise<{ room: string; numUsers: number; usernames: string[] }> {
+    return this.request('room_members', { room });
   }
 
   public say(room: string, text: string): Promise<ChatMessage> {

@@ -9,6 +9,8 @@ import { LocalDynamoDb } from '../../shared/local-dynamodb';
 
 const AUTH = 'chat-test-token';
 const PRESENCE_TTL_SECONDS = 3;
+/** The default grace period before a leave is announced. */
+const GRACE_SECONDS = 5;
 const ROOMS = 'general,random,help,aws,lobby,quiet';
 
 let dynamo: LocalDynamoDb;
@@ -28,8 +30,12 @@ function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
   });
 }
 
+let addresses = 0;
+
+/** A connection from an address of its own, as the load balancer (one trusted proxy) reports it. */
 async function connect(port: number): Promise<ChatClient> {
-  const client = await ChatClient.connect(port);
+  const n = ++addresses;
+  const client = await ChatClient.connect(port, { headers: { 'x-forwarded-for': `10.1.${n >> 8}.${n & 255}` } });
   open.push(client);
   return client;
 }
@@ -125,10 +131,11 @@ describe('two chat servers on one redis-server and a DynamoDB-API store', () => 
   });
 
   test('history comes in pages of 20, newest first, with a cursor; the last page has none', async () => {
-    const writer = await member(a, 'help');
+    // Three writers, each within the per-user burst.
+    const writers = [await member(a, 'help'), await member(b, 'help'), await member(a, 'help')];
     const sent: string[] = [];
     for (let i = 0; i < 45; i++) {
-      sent.push((await writer.say('help', `history ${i}`)).message);
+      sent.push((await writers[i % 3].say('help', `history ${i}`)).message);
     }
     const reader = await member(b, null);
     const first = await reader.history('help');
@@ -140,7 +147,7 @@ describe('two chat servers on one redis-server and a DynamoDB-API store', () => 
     expect(third.messages.map(m => m.text)).toEqual(['history 4', 'history 3', 'history 2', 'history 1', 'history 0']);
     expect(third).not.toHaveProperty('next');
     expect([...first.messages, ...second.messages, ...third.messages].map(m => m.message)).toEqual([...sent].reverse());
-    expect(third.messages[0]).toEqual({ room: 'help', message: sent[4], username: writer.username, text: 'history 4', time: expect.any(Number) });
+    expect(third.messages[0]).toEqual({ room: 'help', message: sent[4], username: writers[1].username, text: 'history 4', time: expect.any(Number) });
 
     // Exactly one full page: no cursor to an empty page.
     const exact = await member(b, 'lobby');
@@ -153,13 +160,13 @@ describe('two chat servers on one redis-server and a DynamoDB-API store', () => 
 
     // The items carry exactly the attributes the StreamIndexer indexes.
     const stored = (await scan('messages')).find(item => item.message === sent[0]);
-    expect(stored).toEqual({ room: 'help', message: sent[0], username: writer.username, text: 'history 0', time: expect.any(Number) });
+    expect(stored).toEqual({ room: 'help', message: sent[0], username: writers[0].username, text: 'history 0', time: expect.any(Number) });
   });
 
   test('accounts: register, log in on the other server, wrong password, duplicate name, session resume', async () => {
     const registering = await connect(a);
     const session = await registering.register('  Zoe_1 ', 'zoe-password-1');
-    expect(session).toEqual({ username: 'zoe_1', anonymous: false, token: expect.stringMatching(/^v1\.zoe_1\.\d+\.[A-Za-z0-9_-]{43}$/), expiresAt: expect.any(Number) });
+    expect(session).toEqual({ username: 'zoe_1', anonymous: false, token: expect.stringMatching(/^v2\.zoe_1\.[A-Za-z0-9_-]{22}\.\d+\.[A-Za-z0-9_-]{43}$/), expiresAt: expect.any(Number) });
 
     const login = await connect(b);
     expect((await login.login('ZOE_1', 'zoe-password-1')).username).toBe('zoe_1');
@@ -177,7 +184,7 @@ describe('two chat servers on one redis-server and a DynamoDB-API store', () => 
     expect(await resumed.resume(session.token)).toMatchObject({ username: 'zoe_1', anonymous: false });
     await resumed.join('general');
     const tampered = await connect(a);
-    const forged = session.token.replace('v1.zoe_1.', 'v1.zoe_2.');
+    const forged = session.token.replace('v2.zoe_1.', 'v2.zoe_2.');
     await expect(tampered.resume(forged)).rejects.toMatchObject({ code: 'bad_token' });
 
     // The table holds a salted scrypt hash with its parameters, never the password.
@@ -217,25 +224,40 @@ describe('two chat servers on one redis-server and a DynamoDB-API store', () => 
     expect((await sprayer.rooms()).rooms).toHaveLength(6);
   });
 
-  test('presence counts connections across both servers, with joined and left events', async () => {
+  test('presence counts distinct users across both servers; a join or leave is announced once per user, after a grace period', async () => {
     const first = await member(a, 'aws');
-    expect(await first.join('aws')).toEqual({ room: 'aws', numUsers: 1 });
+    expect(await first.join('aws')).toMatchObject({ room: 'aws', numUsers: 1 });
     const second = await member(b, null);
-    expect(await second.join('aws')).toEqual({ room: 'aws', numUsers: 2 });
+    expect(await second.join('aws')).toMatchObject({ room: 'aws', numUsers: 2 });
     expect(await first.waitFor(e => e.type === 'user_joined')).toEqual({ type: 'user_joined', room: 'aws', username: second.username, numUsers: 2 });
     const listed = await (await member(a, null)).rooms();
     expect(listed.rooms.find(r => r.name === 'aws')).toEqual({ name: 'aws', numUsers: 2 });
-    // Moving to another room leaves the first.
-    await second.join('random');
-    expect(await first.waitFor(e => e.type === 'user_left')).toEqual({ type: 'user_left', room: 'aws', username: second.username, numUsers: 1 });
-    const beforeJoin = first.mark();
-    await second.join('aws');
-    await first.waitFor(e => e.type === 'user_joined' && e.numUsers === 2, 5000, beforeJoin);
-    // Closing the connection leaves the room too.
-    const beforeClose = first.mark();
+    // A second tab of the same user, on the other server, is the same person: no join, the count stays.
+    const secondTab = await connect(a);
+    await secondTab.resume(second.token!);
+    expect(await secondTab.join('aws')).toMatchObject({ numUsers: 2 });
+    expect((await first.members('aws')).usernames).toEqual([first.username, second.username].sort());
+    // One tab closing while the other stays is no leave either.
+    const afterTab = first.mark();
     await second.close();
-    expect(await first.waitFor(e => e.type === 'user_left', 5000, beforeClose)).toEqual({ type: 'user_left', room: 'aws', username: second.username, numUsers: 1 });
-  });
+    await new Promise(r => setTimeout(r, GRACE_SECONDS * 1000 + 1000));
+    // The last tab moving to another room is a leave, once, after the grace period.
+    const movedAt = Date.now();
+    await secondTab.join('random');
+    expect(await first.waitFor(e => e.type === 'user_left', (GRACE_SECONDS + 5) * 1000, afterTab)).toEqual({ type: 'user_left', room: 'aws', username: second.username, numUsers: 1 });
+    expect(Date.now() - movedAt).toBeGreaterThanOrEqual(GRACE_SECONDS * 1000 - 100);
+    expect(first.events.slice(afterTab).filter(e => e.type === 'user_left' || e.type === 'user_joined')).toHaveLength(1);
+    // Coming back is a join; leaving and coming back within the grace period is neither a leave nor a join.
+    const beforeReturn = first.mark();
+    await secondTab.join('aws');
+    await first.waitFor(e => e.type === 'user_joined' && e.username === second.username, 5000, beforeReturn);
+    const bounce = first.mark();
+    await secondTab.join('random');
+    await secondTab.join('aws');
+    await new Promise(r => setTimeout(r, GRACE_SECONDS * 1000 + 1000));
+    await first.rooms();
+    expect(first.events.slice(bounce).filter(e => e.type === 'user_left' || e.type === 'user_joined')).toEqual([]);
+  }, 40_000);
 });
 
 describe('a server process that dies without a word', () => {
@@ -271,7 +293,7 @@ describe('a server process that dies without a word', () => {
 });
 
 describe('a server stopped by ECS', () => {
-  test('SIGTERM closes its clients with 1012, others see them leave at once, and it exits 0', async () => {
+  test('SIGTERM closes its clients with 1012; those that do not come back are announced left once, after the grace period; it exits 0', async () => {
     const leaving = await startServer(ENTRY, serverEnv({ REALTIME_DRAIN_SECONDS: '1' }));
     try {
       const watcher = await member(a, 'quiet');
@@ -282,14 +304,15 @@ describe('a server stopped by ECS', () => {
       const stoppedAt = Date.now();
       leaving.proc.kill('SIGTERM');
       expect(await Promise.all(clients.map(c => c.closed.then(x => x.code)))).toEqual([1012, 1012, 1012]);
+      // The leaves were published before it exited (after the grace period), not left to expire.
+      await watcher.waitFor(e => e.type === 'user_left' && e.numUsers === base, (GRACE_SECONDS + 5) * 1000, from);
+      expect(watcher.events.slice(from).filter(e => e.type === 'user_left')).toHaveLength(3);
+      expect(Date.now() - stoppedAt).toBeLessThan((1 + GRACE_SECONDS + 3) * 1000);
       expect(await leaving.exited).toBe(0);
-      // The leaves were published during the drain, not left to expire.
-      await watcher.waitFor(e => e.type === 'user_left' && e.numUsers === base, 3000, from);
-      expect(Date.now() - stoppedAt).toBeLessThan(PRESENCE_TTL_SECONDS * 1000);
     } finally {
       await leaving.stop();
     }
-  });
+  }, 30_000);
 });
 
 describe('chat servers on a 3-node Redis Cluster (sharded pub/sub, one-key transactions)', () => {
