@@ -6,7 +6,7 @@ import { BoardSize, BoardSnapshot, BoardStore, MemoryBoardStore, PALETTE, Placem
 import { MissedUpdates } from './missed-updates';
 import { PlacementLog } from './placements';
 import { encodeFrame, encodeRecord, RECORD_BYTES } from './protocol';
-import { sendHistoryPage } from './timelapse';
+import { HISTORY_WINDOW_MS, sendHistoryPage } from './timelapse';
 import { TokenSigner } from './tokens';
 import { addressKey, Bus, clientAddress, connectRedis, createBus, HttpError, Logger, readConfig, readJson, RealtimeServer, RuntimeConfig, sendJson, serveStatic } from '../../kit';
 
@@ -201,7 +201,8 @@ export class CanvasServer {
         await this.sendHistory(res, url);
         return true;
       case 'GET /api/history':
-        await sendHistoryPage(res, url, this.placements);
+        await sendHistoryPage(res, url, this.placements, () => this.storeCall(() => this.store.countSession(
+          `history:${addressKey(clientAddress(req, this.settings.trustedProxies))}`, HISTORY_WINDOW_MS)));
         return true;
       case 'GET /api/updates':
         await this.sendUpdates(res, url);

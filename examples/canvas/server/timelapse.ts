@@ -9,6 +9,17 @@ export const HISTORY_PAGE = 1000;
 export const HISTORY_PAGE_MAX = 10_000;
 
 /**
+ * History pages one client address (an IPv6 address by its /64) may ask the servers for in a window,
+ * across all tasks: each costs a query per lane. Complete pages mostly come from the front door's cache
+ * and never count.
+ */
+export const HISTORY_PAGES_PER_ADDRESS = 100;
+export const HISTORY_WINDOW_MS = 10_000;
+
+/** Counts one page request of the client's address in a fixed window of `HISTORY_WINDOW_MS`. */
+export type CountRequest = () => Promise<{ count: number; retryAfterMs: number }>;
+
+/**
  * How old the newest placement of a page must be before the page can no longer change: a placement takes
  * its sequence number before it is stored (group commit and retries take seconds), and the index is
  * updated after the table, so a younger page may still gain a placement in its middle.
@@ -50,10 +61,10 @@ export async function historyAfter(log: PlacementLog, after: number, limit: numb
 
 /**
  * `GET /api/history?after=<seq>&limit=<n>`: one page of the history as a binary frame in the `/ws`
- * format. A complete page never changes, so CDNs and browsers may keep it for a day; the newest pages
+ * format, at most `HISTORY_PAGES_PER_ADDRESS` pages per address in a window (429 beyond). A complete page never changes, so CDNs and browsers may keep it for a day; the newest pages
  * for a second.
  */
-export async function sendHistoryPage(res: http.ServerResponse, url: URL, log: PlacementLog): Promise<void> {
+export async function sendHistoryPage(res: http.ServerResponse, url: URL, log: PlacementLog, countRequest: CountRequest): Promise<void> {
   const param = (name: string, fallback: number) => {
     const value = url.searchParams.get(name);
     if (value === null) {
@@ -68,6 +79,11 @@ export async function sendHistoryPage(res: http.ServerResponse, url: URL, log: P
   }
   if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_PAGE_MAX) {
     throw new HttpError(400, 'bad_limit', `limit must be a whole number from 1 to ${HISTORY_PAGE_MAX}`);
+  }
+  const { count, retryAfterMs } = await countRequest();
+  if (count > HISTORY_PAGES_PER_ADDRESS) {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    throw new HttpError(429, 'too_many_history_pages', `too many history pages from this address; try again in ${seconds} seconds`, { 'retry-after': String(seconds) });
   }
   const page = await historyAfter(log, after, limit).catch(err => {
     throw new HttpError(503, 'history_unavailable', `the history cannot be read right now (${(err as Error).name}); try again`, { 'retry-after': '1' });

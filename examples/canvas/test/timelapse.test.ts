@@ -5,11 +5,12 @@ import { startServer, ServerProcess } from '../../../test/support/node-server';
 import { exampleEnv } from '../../shared/example-app';
 import { LocalDynamoDb, startLocalDynamoDb } from '../../shared/local-dynamodb';
 import { CanvasStack } from '../app';
+import { CANVAS_ENTRY, LocalCanvas, startLocalCanvas } from './local-canvas';
 import { boardBytes, setPixel } from '../server/board';
 import { Placement, PlacementLog } from '../server/placements';
 import { decodeFrame, Update } from '../server/protocol';
 import { laneOf, PLACEMENTS_TABLE_KEY } from '../server/table';
-import { historyAfter, HISTORY_SETTLED_MS } from '../server/timelapse';
+import { historyAfter, HISTORY_PAGES_PER_ADDRESS, HISTORY_SETTLED_MS } from '../server/timelapse';
 
 const ENTRY = path.join(__dirname, '..', 'server', 'server.ts');
 const SIZE = { width: 32, height: 32 };
@@ -232,5 +233,37 @@ describe('GET /api/history against a DynamoDB-API store', () => {
     const res = await fetch(`${base()}/api/history?${query}`);
     expect(res.status).toBe(400);
     expect((await res.json()).error).toBe(code);
+  });
+});
+
+// Every page costs a query per lane: one address gets a bounded number of pages in a window, counted in
+// Redis, so two servers together give it no more.
+describe('GET /api/history per client address over two servers on one Redis', () => {
+  let local: LocalCanvas;
+  let servers: ServerProcess[] = [];
+
+  beforeAll(async () => {
+    local = await startLocalCanvas('timelapse-test-redis-password');
+    const env = await local.serverEnv('placements', { CANVAS_WIDTH: '16', CANVAS_HEIGHT: '16', LOG_LEVEL: 'warn' });
+    servers = await Promise.all([0, 1].map(() => startServer(CANVAS_ENTRY, env)));
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(servers.map(s => s.stop()));
+    await local?.stop();
+  });
+
+  test(`one address gets ${HISTORY_PAGES_PER_ADDRESS} pages a window over both servers, then 429 with Retry-After; others are not held up`, async () => {
+    const ask = (i: number, address: string) =>
+      fetch(`http://127.0.0.1:${servers[i % 2].port}/api/history?after=${i}&limit=10`, { headers: { 'x-forwarded-for': address } });
+    // All at once (each is counted as it arrives, before its queries), the address varying within one IPv6 /64.
+    const answers = await Promise.all(Array.from({ length: HISTORY_PAGES_PER_ADDRESS + 10 }, (_, i) => ask(i, `2001:db8:1:2::${i.toString(16)}`)));
+    const statuses = answers.map(r => r.status);
+    expect(statuses.filter(s => s === 200)).toHaveLength(HISTORY_PAGES_PER_ADDRESS);
+    expect(statuses.filter(s => s === 429)).toHaveLength(10);
+    const refused = answers.find(r => r.status === 429)!;
+    expect((await refused.json()).error).toBe('too_many_history_pages');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await ask(0, '2001:db8:1:3::1')).status).toBe(200);
+    expect((await ask(1, '198.51.100.20')).status).toBe(200);
   });
 });
