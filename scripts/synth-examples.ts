@@ -6,12 +6,15 @@
  *
  *   npm run examples              all examples
  *   npm run examples -- canvas    only the named ones
+ *   npm run examples -- --cost    also each stack's idle-cost lines (730 h, no traffic, us-east-1 on-demand)
+ *   npm run examples -- -c profile=lean    synthesize with a context value
  */
 import * as path from 'path';
 import { exampleNames, StackResult, synthesizeExample } from './lib/examples';
+import { formatCostLines, parseExampleArgs } from './lib/idle-cost-report';
 import { formatTable } from './lib/table';
 
-const wanted = process.argv.slice(2);
+const { names: wanted, showCost, context } = parseExampleArgs(process.argv.slice(2));
 const names = exampleNames().filter(name => wanted.length === 0 || wanted.includes(name));
 const unknown = wanted.filter(name => !exampleNames().includes(name));
 if (unknown.length > 0) {
@@ -25,7 +28,7 @@ for (const name of names) {
   const started = Date.now();
   let results: StackResult[];
   try {
-    results = synthesizeExample(name, outdir);
+    results = synthesizeExample(name, outdir, context);
   } catch (err) {
     failed = true;
     console.error(`\n✘ examples/${name} failed to synthesize:\n  ${(err as Error).message.split('\n').join('\n  ')}`);
@@ -41,7 +44,17 @@ for (const name of names) {
     'Control Tower': r.controls.reduce((n, f) => n + f.resources.length, 0),
     'spec problems': r.spec.length,
     'template KiB': Number((r.templateBytes / 1024).toFixed(1)),
+    'idle $/month': Number(r.cost.total.toFixed(2)),
+    'unpriced': r.cost.unpriced.length,
   }))));
+  for (const r of results) {
+    if (showCost) {
+      console.log(`\n  ${r.stackName}: idle cost $${r.cost.total.toFixed(2)}/month\n${formatCostLines(r.cost)}`);
+    }
+    for (const line of r.cost.unpriced) {
+      console.log(`  ! ${r.stackName}: ${line.logicalId} (${line.type}) is not priced: ${line.note}`);
+    }
+  }
   for (const r of results) {
     for (const f of r.nag) {
       failed = true;

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { SpecProblem, validateTemplate } from './cfn-spec';
+import { estimateIdleCost, IdleEstimate } from './idle-cost';
 import { ControlFinding, controlTowerFindings } from '../../examples/shared/control-tower';
 import { NagFinding, nagFindings, stacksOf } from '../../examples/shared/nag';
 
@@ -17,6 +18,8 @@ export interface StackResult {
   /** Unacknowledged findings of AWS Control Tower's proactive controls. */
   readonly controls: ControlFinding[];
   readonly spec: SpecProblem[];
+  /** Idle monthly cost estimated from the template (730 h, no traffic, us-east-1 on-demand). */
+  readonly cost: IdleEstimate;
   readonly template: any;
 }
 
@@ -30,12 +33,13 @@ export function exampleNames(): string[] {
 /**
  * Synthesizes one example app into `outdir`, runs cdk-nag's AwsSolutions pack over each stack, runs AWS
  * Control Tower's proactive controls over the synthesized templates (one cfn-guard run for the app) and
- * validates each template against the CloudFormation resource specifications.
+ * validates each template against the CloudFormation resource specifications and estimates each stack's idle
+ * cost. `context` is passed to the app (e.g. a profile).
  */
-export function synthesizeExample(example: string, outdir: string): StackResult[] {
+export function synthesizeExample(example: string, outdir: string, context?: Record<string, string>): StackResult[] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createStacks } = require(path.join(EXAMPLES_DIR, example, 'app')) as { createStacks(app: App): Stack[] };
-  const app = new App({ outdir });
+  const app = new App({ outdir, context });
   createStacks(app);
   const nagByStack = new Map(stacksOf(app).map(stack => [stack.stackName, nagFindings(stack)]));
   const assembly = app.synth();
@@ -51,6 +55,7 @@ export function synthesizeExample(example: string, outdir: string): StackResult[
       nag: nagByStack.get(artifact.stackName) ?? [],
       controls: controls.filter(f => f.templatePath === path.resolve(artifact.templateFullPath)),
       spec: validateTemplate(template),
+      cost: estimateIdleCost(template),
       template,
     };
   });
