@@ -19,12 +19,19 @@ export interface BoardSize {
 
 /** What a placement attempt came to. */
 export type PlaceResult =
-  | { readonly kind: 'placed'; readonly seq: number; readonly undo: PlacementUndo }
+  /** `epoch`: the restore epoch of the board it went on (see `settle`). */
+  | { readonly kind: 'placed'; readonly seq: number; readonly epoch: number; readonly undo: PlacementUndo }
   | { readonly kind: 'cooldown'; readonly retryAfterMs: number }
   /** The client's address used up its placements of this cooldown period. */
   | { readonly kind: 'address_limit'; readonly retryAfterMs: number }
-  /** The store lost its data (e.g. a restarted Redis without persistence): restore it, then retry. */
-  | { readonly kind: 'missing' };
+  /**
+   * The store lost its data (e.g. a restarted Redis without persistence), or holds a board it cannot trust
+   * (Redis restarted or failed over since the board was restored, so it may have lost the last writes):
+   * restore it, then retry.
+   */
+  | { readonly kind: 'missing' }
+  /** A restore fenced this board's epoch (see sequence.ts): restore over it, then retry. */
+  | { readonly kind: 'stale'; readonly epoch: number };
 
 /** What it takes to take a placement back: the cell as it was before (colour and the sequence that set it). */
 export interface PlacementUndo {
@@ -54,6 +61,33 @@ export interface BoardSnapshot {
   readonly bytes: Buffer;
 }
 
+/** A board rebuilt from the placement history, to be restored under a restore epoch. */
+export interface RebuiltBoard extends BoardSnapshot {
+  /** The restore epoch (sequence.ts `beginRestore`). */
+  readonly epoch: number;
+  /** The stored sequence of each cell's colour, u32 big-endian per cell (`BITFIELD u32 #i`). */
+  readonly cellSeq: Buffer;
+}
+
+/** What a conditional restore came to: done, the lock was no longer ours, or a board of a newer epoch is there. */
+export type RestoreOutcome = 'restored' | 'lock_lost' | 'newer_board';
+
+/** A placement that is stored durably, to be settled on the live board (see `settle`). */
+export interface StoredPlacement {
+  readonly index: number;
+  readonly seq: number;
+  readonly color: number;
+  readonly epoch: number;
+}
+
+/** Where a Redis board takes blocks of sequence numbers from: the durable high-water mark (sequence.ts). */
+export interface SequenceSource {
+  /** Numbers taken at once. */
+  readonly block: number;
+  /** Raises the durable high-water mark by a block for a board of `epoch`; undefined when a restore fenced it. */
+  reserve(epoch: number): Promise<number | undefined>;
+}
+
 /** Live board state, cooldowns and the placement sequence, shared by every server process. */
 export interface BoardStore {
   /** Atomically: refuse if the user is cooling down, else start their cooldown, set the pixel and take the next sequence number. */
@@ -74,16 +108,32 @@ export interface BoardStore {
   updatesAfter(after: number): Promise<Buffer[] | undefined>;
   /** The highest sequence among the kept records (0 when none): how far a server's update stream should have got. */
   latestKeptSeq(): Promise<number>;
-  /** Whether the store holds a board at all. */
+  /** Whether the store holds a board it can trust (see `PlaceResult` 'missing'). */
   hasBoard(): Promise<boolean>;
+  /** The restore epoch of the board, undefined when the store holds none it can trust. */
+  boardEpoch(): Promise<number | undefined>;
+  /**
+   * Called once a placement is stored. A placement handed out before a restore whose write landed after
+   * the restore's scan is missing from the restored board: if no newer stored placement holds its cell, the
+   * cell takes its colour. Resolves with the sequence to publish it under: its own, or a new one above every
+   * board already handed out, so clients that hold the restored board apply it too.
+   */
+  settle(placement: StoredPlacement): Promise<number>;
   /** The board, or undefined when the store holds none (see `PlaceResult` 'missing'). */
   snapshot(): Promise<BoardSnapshot | undefined>;
-  /** Replaces board and sequence, e.g. with a board rebuilt from the placement history, and releases the restore lock. */
+  /** Replaces board and sequence unconditionally (a fresh store, tests); servers use `restoreRebuilt`. */
   restore(snapshot: BoardSnapshot): Promise<void>;
-  /** Takes the right to restore for `ttlMs`; false when another process holds it. */
-  lockRestore(ttlMs: number): Promise<boolean>;
-  /** Gives the right to restore back without restoring (someone else already did). */
-  unlockRestore(): Promise<void>;
+  /**
+   * Atomically replaces board, sequence and cell sequences with a rebuilt board and releases the restore
+   * lock, only while `token` still holds the lock and no trusted board of the same or a newer epoch is there.
+   */
+  restoreRebuilt(board: RebuiltBoard, token: string): Promise<RestoreOutcome>;
+  /** Takes the right to restore for `ttlMs` under `token`; false when another process holds it. */
+  lockRestore(token: string, ttlMs: number): Promise<boolean>;
+  /** Extends the restore lock to `ttlMs` from now, only while `token` holds it; false when it was lost. */
+  extendRestore(token: string, ttlMs: number): Promise<boolean>;
+  /** Gives the right to restore back without restoring, only while `token` holds it. */
+  unlockRestore(token: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -110,6 +160,9 @@ const KEYS = {
   cellSeq: '{canvas}:cell-seq',
   failed: '{canvas}:failed',
   restoreLock: '{canvas}:restore-lock',
+  seqLimit: '{canvas}:seq-limit',
+  epoch: '{canvas}:epoch',
+  node: '{canvas}:node',
   cooldown: (user: string) => `{canvas}:cooldown:${user}`,
   placementsBy: (address: string) => `{canvas}:placements-by:${address}`,
   sessionsBy: (address: string) => `{canvas}:sessions-by:${address}`,
@@ -117,6 +170,17 @@ const KEYS = {
   recentFloor: '{canvas}:recent-floor',
   recentAt: '{canvas}:recent-at',
 };
+
+// Sequence safety (see sequence.ts and README "Sequence numbers"): `seq-limit` is the highest number this
+// board may hand out, raised only to a durably reserved high-water mark; `epoch` is the restore epoch of the
+// board; `node` the run_id of the Redis server the board was restored on. A restart or a failover puts the
+// keys on a server with another run_id, and such a server may have lost the last writes (a replica behind
+// its primary, an older snapshot) while keeping the keys, so its board is not trusted: it is rebuilt.
+const NODE_LUA = `
+local function node()
+  return string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+end
+`;
 
 // KEYS: recent, recentFloor, recentAt. ARGV: keep, now, maxAgeMs, then score, record pairs. The floor is
 // the highest sequence dropped; recentAt holds each batch's highest sequence by the time it was kept.
@@ -141,31 +205,110 @@ redis.call('SET', KEYS[2], floor)
 return 1
 `;
 
-// KEYS: board, seq, cooldown, cellSeq, placements of the address. ARGV: index, colour, cooldownMs, max per address (0 = none).
-const PLACE_SCRIPT = `
-if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, 0, 0} end
+// KEYS: board, seq, cooldown, cellSeq, placements of the address, seq-limit, epoch, node. ARGV: index, colour,
+// cooldownMs, max per address (0 = none), 1 to keep to seq-limit. Returns status, value, previous colour,
+// previous cell sequence, epoch, numbers left below the limit; status -3: reserve numbers, then retry.
+const PLACE_SCRIPT = NODE_LUA + `
+if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('GET', KEYS[8]) ~= node() then return {-1, 0, 0, 0, 0, 0} end
+local epoch = tonumber(redis.call('GET', KEYS[7]) or '0')
 local ttl = redis.call('PTTL', KEYS[3])
-if ttl > 0 then return {0, ttl, 0, 0} end
+if ttl > 0 then return {0, ttl, 0, 0, epoch, 0} end
 local cooldown, max = tonumber(ARGV[3]), tonumber(ARGV[4])
-if max > 0 and cooldown > 0 then
+local counted = max > 0 and cooldown > 0
+if counted then
   local used = tonumber(redis.call('GET', KEYS[5]) or '0')
   if used >= max then
     local left = redis.call('PTTL', KEYS[5])
-    if left > 0 then return {-2, left, 0, 0} end
+    if left > 0 then return {-2, left, 0, 0, epoch, 0} end
   end
+end
+local limit = tonumber(redis.call('GET', KEYS[6]) or '0')
+if ARGV[5] == '1' and tonumber(redis.call('GET', KEYS[2])) >= limit then return {-3, 0, 0, 0, epoch, 0} end
+if counted then
   if redis.call('INCR', KEYS[5]) == 1 or redis.call('PTTL', KEYS[5]) < 0 then redis.call('PEXPIRE', KEYS[5], cooldown) end
 end
 if cooldown > 0 then redis.call('SET', KEYS[3], '1', 'PX', cooldown) end
 local seq = redis.call('INCR', KEYS[2])
 local prev = redis.call('BITFIELD', KEYS[1], 'SET', 'u4', '#' .. ARGV[1], ARGV[2])[1]
 local prevSeq = redis.call('BITFIELD', KEYS[4], 'SET', 'u32', '#' .. ARGV[1], seq)[1]
-return {1, seq, prev, prevSeq}
+return {1, seq, prev, prevSeq, epoch, limit - seq}
 `;
 
-// KEYS: board, seq, cellSeq, failed, cooldown, placements of the address. ARGV: index, seq, prevColor, prevSeq.
-// The failed hash lives a minute after the last failure (placements pending on one cell settle within
-// seconds) and is emptied when it grows past 100000 entries during a long outage.
-const UNDO_SCRIPT = `
+// KEYS: seq, seq-limit, epoch. ARGV: epoch, reserved high-water mark. Raises the limit of a board of that epoch.
+const RAISE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 or (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then redis.call('SET', KEYS[2], ARGV[2]) end
+return 1
+`;
+
+// KEYS: board, seq, cellSeq, seq-limit, epoch, node. ARGV: 1 to keep to seq-limit, then (epoch, index, seq,
+// colour) per stored placement. Returns {1, epoch, sequence to publish each under}, or {-3, epoch}: reserve.
+const SETTLE_SCRIPT = NODE_LUA + `
+local epoch = redis.call('GET', KEYS[5]) or '0'
+local out = {1, tonumber(epoch)}
+local trusted = redis.call('EXISTS', KEYS[2]) == 1 and redis.call('GET', KEYS[6]) == node()
+local function late(i)
+  return trusted and ARGV[i] ~= epoch and redis.call('BITFIELD', KEYS[3], 'GET', 'u32', '#' .. ARGV[i + 1])[1] < tonumber(ARGV[i + 2])
+end
+if trusted and ARGV[1] == '1' then
+  local count = 0
+  for i = 2, #ARGV, 4 do if late(i) then count = count + 1 end end
+  if count > 0 and tonumber(redis.call('GET', KEYS[2])) + count > tonumber(redis.call('GET', KEYS[4]) or '0') then return {-3, tonumber(epoch)} end
+end
+for i = 2, #ARGV, 4 do
+  if late(i) then
+    redis.call('BITFIELD', KEYS[1], 'SET', 'u4', '#' .. ARGV[i + 1], ARGV[i + 3])
+    redis.call('BITFIELD', KEYS[3], 'SET', 'u32', '#' .. ARGV[i + 1], ARGV[i + 2])
+    out[#out + 1] = redis.call('INCR', KEYS[2])
+  else
+    out[#out + 1] = tonumber(ARGV[i + 2])
+  end
+end
+return out
+`;
+
+// KEYS: board, seq, cellSeq, failed, restore lock, recent, recentAt, recentFloor, seq-limit, epoch, node.
+// ARGV: lock token ('' = unconditional), seq, epoch, board bytes, cell sequences ('' = none).
+const RESTORE_SCRIPT = NODE_LUA + `
+local here = node()
+if ARGV[1] ~= '' then
+  if redis.call('GET', KEYS[5]) ~= ARGV[1] then return 0 end
+  if redis.call('EXISTS', KEYS[2]) == 1 and redis.call('GET', KEYS[11]) == here
+    and tonumber(redis.call('GET', KEYS[10]) or '0') >= tonumber(ARGV[3]) then return -1 end
+end
+redis.call('SET', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[2])
+if ARGV[5] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[5]) end
+redis.call('DEL', KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+redis.call('SET', KEYS[8], ARGV[2])
+redis.call('SET', KEYS[9], ARGV[2])
+redis.call('SET', KEYS[10], ARGV[3])
+redis.call('SET', KEYS[11], here)
+return 1
+`;
+
+// KEYS: seq, epoch, node. The epoch of a trusted board, else -1.
+const EPOCH_SCRIPT = NODE_LUA + `
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('GET', KEYS[3]) ~= node() then return -1 end
+return tonumber(redis.call('GET', KEYS[2]) or '0')
+`;
+
+// KEYS: lock. ARGV: token, ttlMs (0 = release). Only the holder extends or releases the lock.
+const LOCK_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '0' then return redis.call('DEL', KEYS[1]) end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+`;
+
+// KEYS: board, seq, cellSeq, failed, cooldown, placements of the address, seq-limit, epoch, node. ARGV: index,
+// seq, prevColor, prevSeq, 1 to keep to seq-limit. The failed hash lives a minute after the last failure
+// (placements pending on one cell settle within seconds) and is emptied when it grows past 100000 entries
+// during a long outage. Status -3 (before any write): reserve numbers, then retry.
+const UNDO_SCRIPT = NODE_LUA + `
+local trusted = redis.call('EXISTS', KEYS[2]) == 1 and redis.call('GET', KEYS[9]) == node()
+if trusted and ARGV[5] == '1' and tonumber(redis.call('GET', KEYS[2])) >= tonumber(redis.call('GET', KEYS[7]) or '0') then
+  return {-3, 0, 0, tonumber(redis.call('GET', KEYS[8]) or '0')}
+end
 local color, prevSeq = tonumber(ARGV[3]), tonumber(ARGV[4])
 for _ = 1, 1000 do
   if prevSeq == 0 then break end
@@ -176,17 +319,18 @@ for _ = 1, 1000 do
 end
 redis.call('DEL', KEYS[5])
 if tonumber(redis.call('GET', KEYS[6]) or '0') > 0 then redis.call('DECR', KEYS[6]) end
+if not trusted then return {0, 0, 0, 0} end
 local current = redis.call('BITFIELD', KEYS[3], 'GET', 'u32', '#' .. ARGV[1])[1]
 if current ~= tonumber(ARGV[2]) then
   if redis.call('HLEN', KEYS[4]) > 100000 then redis.call('DEL', KEYS[4]) end
   redis.call('HSET', KEYS[4], ARGV[2], color .. ':' .. prevSeq)
   redis.call('PEXPIRE', KEYS[4], 60000)
-  return {0, 0, 0}
+  return {0, 0, 0, 0}
 end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('BITFIELD', KEYS[1], 'SET', 'u4', '#' .. ARGV[1], color)
 redis.call('BITFIELD', KEYS[3], 'SET', 'u32', '#' .. ARGV[1], seq)
-return {1, seq, color}
+return {1, seq, color, 0}
 `;
 
 const SESSION_SCRIPT = `
@@ -197,40 +341,133 @@ return {count, redis.call('PTTL', KEYS[1])}
 
 type WithPlace = (Redis | Cluster) & {
   canvasPlace(
-    board: string, seq: string, cooldown: string, cellSeq: string, byAddress: string,
-    index: number, color: number, cooldownMs: number, maxPerAddress: number,
-  ): Promise<[number, number, number, number]>;
+    board: string, seq: string, cooldown: string, cellSeq: string, byAddress: string, limit: string, epoch: string, node: string,
+    index: number, color: number, cooldownMs: number, maxPerAddress: number, useLimit: number,
+  ): Promise<[number, number, number, number, number, number]>;
+  canvasRaise(seq: string, limit: string, epoch: string, boardEpoch: number, top: number): Promise<number>;
+  canvasSettle(
+    board: string, seq: string, cellSeq: string, limit: string, epoch: string, node: string, useLimit: number, ...placements: number[]
+  ): Promise<number[]>;
+  canvasRestore(
+    board: string, seq: string, cellSeq: string, failed: string, lock: string, recent: string, recentAt: string, recentFloor: string,
+    limit: string, epoch: string, node: string, token: string, boardSeq: number, boardEpoch: number, bytes: Buffer, cellSeqBytes: Buffer | string,
+  ): Promise<number>;
+  canvasEpoch(seq: string, epoch: string, node: string): Promise<number>;
+  canvasLock(lock: string, token: string, ttlMs: number): Promise<number>;
   canvasSession(key: string, windowMs: number): Promise<[number, number]>;
   canvasRecord(
     recent: string, floor: string, at: string, keep: number, now: number, maxAgeMs: number,
     ...scoresAndRecords: Array<number | Buffer>
   ): Promise<number>;
   canvasUndo(
-    board: string, seq: string, cellSeq: string, failed: string, cooldown: string, byAddress: string,
-    index: number, placedSeq: number, prevColor: number, prevSeq: number,
-  ): Promise<[number, number, number]>;
+    board: string, seq: string, cellSeq: string, failed: string, cooldown: string, byAddress: string, limit: string, epoch: string, node: string,
+    index: number, placedSeq: number, prevColor: number, prevSeq: number, useLimit: number,
+  ): Promise<[number, number, number, number]>;
 };
 
-/** The board in Redis or Valkey: a BITFIELD of u4 cells, a sequence counter and per-user cooldown keys. */
+/** Tries a script that may ask for sequence numbers first (status -3) a few times. */
+const RESERVE_ATTEMPTS = 4;
+
+/**
+ * The board in Redis or Valkey: a BITFIELD of u4 cells, a sequence counter and per-user cooldown keys.
+ * With a `SequenceSource` (servers always pass one) the counter stays below a durably reserved limit; without
+ * one (tests of other parts) it has no limit.
+ */
 export class RedisBoardStore implements BoardStore {
   private readonly redis: WithPlace;
+  private readonly useLimit: number;
+  private reserving?: Promise<boolean>;
+  private settling: Array<{ placement: StoredPlacement; resolve(seq: number): void; reject(err: Error): void }> = [];
 
-  constructor(redis: Redis | Cluster, private readonly size: BoardSize) {
-    redis.defineCommand('canvasPlace', { numberOfKeys: 5, lua: PLACE_SCRIPT });
-    redis.defineCommand('canvasUndo', { numberOfKeys: 6, lua: UNDO_SCRIPT });
+  constructor(redis: Redis | Cluster, private readonly size: BoardSize, private readonly sequences?: SequenceSource) {
+    redis.defineCommand('canvasPlace', { numberOfKeys: 8, lua: PLACE_SCRIPT });
+    redis.defineCommand('canvasUndo', { numberOfKeys: 9, lua: UNDO_SCRIPT });
     redis.defineCommand('canvasSession', { numberOfKeys: 1, lua: SESSION_SCRIPT });
     redis.defineCommand('canvasRecord', { numberOfKeys: 3, lua: RECORD_SCRIPT });
+    redis.defineCommand('canvasRaise', { numberOfKeys: 3, lua: RAISE_SCRIPT });
+    redis.defineCommand('canvasSettle', { numberOfKeys: 6, lua: SETTLE_SCRIPT });
+    redis.defineCommand('canvasRestore', { numberOfKeys: 11, lua: RESTORE_SCRIPT });
+    redis.defineCommand('canvasEpoch', { numberOfKeys: 3, lua: EPOCH_SCRIPT });
+    redis.defineCommand('canvasLock', { numberOfKeys: 1, lua: LOCK_SCRIPT });
     this.redis = redis as WithPlace;
+    this.useLimit = sequences ? 1 : 0;
   }
 
   public async place(index: number, color: number, user: string, cooldownMs: number, limit?: AddressLimit): Promise<PlaceResult> {
-    const [status, value, prevColor, prevSeq] = await this.redis.canvasPlace(
-      KEYS.board, KEYS.seq, KEYS.cooldown(user), KEYS.cellSeq, KEYS.placementsBy(limit?.address ?? ''), index, color, cooldownMs, limit?.max ?? 0);
-    switch (status) {
-      case -1: return { kind: 'missing' };
-      case -2: return { kind: 'address_limit', retryAfterMs: value };
-      case 0: return { kind: 'cooldown', retryAfterMs: value };
-      default: return { kind: 'placed', seq: value, undo: { index, seq: value, user, address: limit?.address, prevColor, prevSeq } };
+    for (let attempt = 1; ; attempt++) {
+      const [status, value, prevColor, prevSeq, epoch, left] = await this.redis.canvasPlace(
+        KEYS.board, KEYS.seq, KEYS.cooldown(user), KEYS.cellSeq, KEYS.placementsBy(limit?.address ?? ''), KEYS.seqLimit, KEYS.epoch, KEYS.node,
+        index, color, cooldownMs, limit?.max ?? 0, this.useLimit);
+      switch (status) {
+        case -1: return { kind: 'missing' };
+        case -2: return { kind: 'address_limit', retryAfterMs: value };
+        case -3:
+          if (!await this.reserve(epoch, attempt)) {
+            return { kind: 'stale', epoch };
+          }
+          continue;
+        case 0: return { kind: 'cooldown', retryAfterMs: value };
+      }
+      if (this.sequences && left < this.sequences.block / 2) {
+        // Ahead of need, so placements rarely wait for a reservation; a failure shows on the next one.
+        void this.reserve(epoch, 1).catch(() => undefined);
+      }
+      return { kind: 'placed', seq: value, epoch, undo: { index, seq: value, user, address: limit?.address, prevColor, prevSeq } };
+    }
+  }
+
+  /**
+   * Reserves a block of sequence numbers durably for a board of `epoch` and raises the board's limit to it;
+   * false when a restore fenced that epoch. One reservation at a time per process.
+   */
+  private async reserve(epoch: number, attempt: number): Promise<boolean> {
+    if (!this.sequences) {
+      throw new Error('the board asked for sequence numbers, but this store has no sequence source');
+    }
+    if (attempt > RESERVE_ATTEMPTS) {
+      throw new Error(`no sequence numbers after ${RESERVE_ATTEMPTS} reservations`);
+    }
+    const sequences = this.sequences;
+    this.reserving ??= (async () => {
+      try {
+        const top = await sequences.reserve(epoch);
+        return top !== undefined && await this.redis.canvasRaise(KEYS.seq, KEYS.seqLimit, KEYS.epoch, epoch, top) === 1;
+      } finally {
+        this.reserving = undefined;
+      }
+    })();
+    return this.reserving;
+  }
+
+  public settle(placement: StoredPlacement): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.settling.push({ placement, resolve, reject });
+      if (this.settling.length === 1) {
+        // All placements stored in one event-loop turn (a DynamoDB batch) settle in one script.
+        setImmediate(() => void this.settleBatch());
+      }
+    });
+  }
+
+  private async settleBatch(): Promise<void> {
+    const batch = this.settling.splice(0);
+    const args = batch.flatMap(({ placement: p }) => [p.epoch, p.index, p.seq, p.color]);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const out = await this.redis.canvasSettle(KEYS.board, KEYS.seq, KEYS.cellSeq, KEYS.seqLimit, KEYS.epoch, KEYS.node, this.useLimit, ...args);
+        if (out[0] === -3) {
+          if (!await this.reserve(out[1], attempt)) {
+            // A restore fenced this board: the rebuild that replaces it reads the placements from the table.
+            batch.forEach(b => b.resolve(b.placement.seq));
+            return;
+          }
+          continue;
+        }
+        batch.forEach((b, i) => b.resolve(out[i + 2]));
+        return;
+      }
+    } catch (err) {
+      batch.forEach(b => b.reject(err as Error));
     }
   }
 
@@ -240,10 +477,18 @@ export class RedisBoardStore implements BoardStore {
   }
 
   public async undo(p: PlacementUndo): Promise<UndoResult> {
-    const [restored, seq, color] = await this.redis.canvasUndo(
-      KEYS.board, KEYS.seq, KEYS.cellSeq, KEYS.failed, KEYS.cooldown(p.user), KEYS.placementsBy(p.address ?? ''),
-      p.index, p.seq, p.prevColor, p.prevSeq);
-    return restored === 1 ? { kind: 'restored', seq, color } : { kind: 'superseded' };
+    for (let attempt = 1; ; attempt++) {
+      const [restored, seq, color, epoch] = await this.redis.canvasUndo(
+        KEYS.board, KEYS.seq, KEYS.cellSeq, KEYS.failed, KEYS.cooldown(p.user), KEYS.placementsBy(p.address ?? ''), KEYS.seqLimit, KEYS.epoch, KEYS.node,
+        p.index, p.seq, p.prevColor, p.prevSeq, this.useLimit);
+      if (restored === -3) {
+        if (!await this.reserve(epoch, attempt)) {
+          return { kind: 'superseded' }; // a restore fenced the board; its rebuild never had the placement
+        }
+        continue;
+      }
+      return restored === 1 ? { kind: 'restored', seq, color } : { kind: 'superseded' };
+    }
   }
 
   public async cooldownRemainingMs(user: string): Promise<number> {
@@ -251,7 +496,12 @@ export class RedisBoardStore implements BoardStore {
   }
 
   public async hasBoard(): Promise<boolean> {
-    return (await this.redis.exists(KEYS.seq)) === 1;
+    return (await this.boardEpoch()) !== undefined;
+  }
+
+  public async boardEpoch(): Promise<number | undefined> {
+    const epoch = await this.redis.canvasEpoch(KEYS.seq, KEYS.epoch, KEYS.node);
+    return epoch < 0 ? undefined : epoch;
   }
 
   public async recordUpdates(records: Buffer[], keep: number, maxAgeMs: number): Promise<void> {
@@ -273,11 +523,12 @@ export class RedisBoardStore implements BoardStore {
   }
 
   public async snapshot(): Promise<BoardSnapshot | undefined> {
-    const result = await this.redis.multi().getBuffer(KEYS.board).get(KEYS.seq).exec();
+    const result = await this.redis.multi().getBuffer(KEYS.board).get(KEYS.seq).get(KEYS.node).info('server').exec();
     if (!result || result.some(([err]) => err)) {
       throw new Error('board snapshot failed');
     }
-    if (result[1][1] === null) {
+    const node = /run_id:([0-9a-f]+)/.exec(String(result[3][1]))?.[1] ?? '';
+    if (result[1][1] === null || result[2][1] !== node) {
       return undefined;
     }
     const stored = (result[0][1] as Buffer | null) ?? Buffer.alloc(0);
@@ -288,16 +539,32 @@ export class RedisBoardStore implements BoardStore {
 
   public async restore(snapshot: BoardSnapshot): Promise<void> {
     // Cell sequence numbers start over: only placements made after the restore can be taken back.
-    await this.redis.multi().set(KEYS.board, snapshot.bytes).set(KEYS.seq, snapshot.seq)
-      .del(KEYS.cellSeq, KEYS.failed, KEYS.restoreLock, KEYS.recent, KEYS.recentAt).set(KEYS.recentFloor, snapshot.seq).exec();
+    await this.runRestore('', { ...snapshot, epoch: 0, cellSeq: Buffer.alloc(0) });
   }
 
-  public async lockRestore(ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(KEYS.restoreLock, String(process.pid), 'PX', ttlMs, 'NX')) === 'OK';
+  public async restoreRebuilt(board: RebuiltBoard, token: string): Promise<RestoreOutcome> {
+    if (!token) {
+      throw new Error('a restore of a rebuilt board needs the restore lock token');
+    }
+    const outcome = await this.runRestore(token, board);
+    return outcome === 1 ? 'restored' : outcome === 0 ? 'lock_lost' : 'newer_board';
   }
 
-  public async unlockRestore(): Promise<void> {
-    await this.redis.del(KEYS.restoreLock);
+  private runRestore(token: string, board: RebuiltBoard): Promise<number> {
+    return this.redis.canvasRestore(KEYS.board, KEYS.seq, KEYS.cellSeq, KEYS.failed, KEYS.restoreLock, KEYS.recent, KEYS.recentAt, KEYS.recentFloor,
+      KEYS.seqLimit, KEYS.epoch, KEYS.node, token, board.seq, board.epoch, board.bytes, board.cellSeq.length > 0 ? board.cellSeq : '');
+  }
+
+  public async lockRestore(token: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(KEYS.restoreLock, token, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  public async extendRestore(token: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.canvasLock(KEYS.restoreLock, token, Math.max(1, ttlMs))) === 1;
+  }
+
+  public async unlockRestore(token: string): Promise<void> {
+    await this.redis.canvasLock(KEYS.restoreLock, token, 0);
   }
 
   public async close(): Promise<void> {
@@ -316,6 +583,7 @@ export class MemoryBoardStore implements BoardStore {
   private recentAt: Array<{ at: number; seq: number }> = [];
   private recentFloor = 0;
   private readonly failed = new Map<number, { color: number; seq: number }>();
+  private epoch = 0;
 
   constructor(size: BoardSize) {
     this.bytes = Buffer.alloc(boardBytes(size));
@@ -344,7 +612,7 @@ export class MemoryBoardStore implements BoardStore {
     const prevSeq = this.cellSeq.get(index) ?? 0;
     setPixel(this.bytes, index, color);
     this.cellSeq.set(index, seq);
-    return { kind: 'placed', seq, undo: { index, seq, user, address: limit?.address, prevColor, prevSeq } };
+    return { kind: 'placed', seq, epoch: this.epoch, undo: { index, seq, user, address: limit?.address, prevColor, prevSeq } };
   }
 
   public async countSession(address: string, windowMs: number): Promise<{ count: number; retryAfterMs: number }> {
@@ -407,6 +675,15 @@ export class MemoryBoardStore implements BoardStore {
     return this.seq !== undefined;
   }
 
+  public async boardEpoch(): Promise<number | undefined> {
+    return this.seq === undefined ? undefined : this.epoch;
+  }
+
+  // One process holds board and sequence, so nothing it handed out can outlive its board.
+  public async settle(placement: StoredPlacement): Promise<number> {
+    return placement.seq;
+  }
+
   public async recordUpdates(records: Buffer[], keep: number, maxAgeMs: number): Promise<void> {
     this.recent.push(...records);
     this.recent.sort((a, b) => a.readUInt32LE(0) - b.readUInt32LE(0));
@@ -445,7 +722,26 @@ export class MemoryBoardStore implements BoardStore {
     this.recentFloor = snapshot.seq;
   }
 
+  public async restoreRebuilt(board: RebuiltBoard): Promise<RestoreOutcome> {
+    if (this.seq !== undefined && this.epoch >= board.epoch) {
+      return 'newer_board';
+    }
+    await this.restore(board);
+    this.epoch = board.epoch;
+    for (let i = 0; i * 4 < board.cellSeq.length; i++) {
+      const seq = board.cellSeq.readUInt32BE(i * 4);
+      if (seq > 0) {
+        this.cellSeq.set(i, seq);
+      }
+    }
+    return 'restored';
+  }
+
   public async lockRestore(): Promise<boolean> {
+    return true;
+  }
+
+  public async extendRestore(): Promise<boolean> {
     return true;
   }
 

@@ -6,6 +6,8 @@ import { BoardSize, BoardSnapshot, BoardStore, MemoryBoardStore, PALETTE, Placem
 import { MissedUpdates } from './missed-updates';
 import { PlacementLog } from './placements';
 import { encodeFrame, encodeRecord, RECORD_BYTES } from './protocol';
+import { restoreBoard } from './restore';
+import { SequenceLedger } from './sequence';
 import { HISTORY_WINDOW_MS, sendHistoryPage } from './timelapse';
 import { TokenSigner } from './tokens';
 import { addressKey, Bus, clientAddress, connectRedis, createBus, HttpError, Logger, readConfig, readJson, RealtimeServer, RuntimeConfig, sendJson, serveStatic } from '../../kit';
@@ -85,6 +87,7 @@ export class CanvasServer {
   public readonly store: BoardStore;
   public readonly log: Logger;
   public readonly placements: PlacementLog;
+  private readonly ledger: SequenceLedger;
   private readonly bus: Bus;
   private readonly signer: TokenSigner;
   private readonly pending: Buffer[] = [];
@@ -108,8 +111,9 @@ export class CanvasServer {
     });
     this.log = this.server.log;
     this.bus = createBus(config, this.log);
+    this.ledger = new SequenceLedger({ tableName: settings.tableName, endpoint: settings.dynamoEndpoint });
     this.store = config.busUrl
-      ? new RedisBoardStore(connectRedis(config, this.log, 'canvas-store', { commandTimeoutMs: 2000 }), settings)
+      ? new RedisBoardStore(connectRedis(config, this.log, 'canvas-store', { commandTimeoutMs: 2000 }), settings, this.ledger)
       : new MemoryBoardStore(settings);
     this.placements = new PlacementLog({ tableName: settings.tableName, endpoint: settings.dynamoEndpoint });
     this.signer = new TokenSigner(settings.tokenSecret);
@@ -174,6 +178,7 @@ export class CanvasServer {
     await this.bus.close();
     await this.store.close();
     this.placements.close();
+    this.ledger.close();
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<boolean> {
@@ -294,11 +299,12 @@ export class CanvasServer {
     const limit = { address: addressKey(clientAddress(req, this.settings.trustedProxies)), max: this.settings.placementsPerAddress };
     await this.ensureBoard().catch(() => undefined);
     let result = await this.storeCall(() => this.store.place(pixel, color, user, cooldownMs, limit));
-    if (result.kind === 'missing') {
-      await this.storeCall(() => this.ensureBoard(true));
+    if (result.kind === 'missing' || result.kind === 'stale') {
+      const stale = result.kind === 'stale' ? result.epoch : undefined;
+      await this.storeCall(() => this.ensureBoard(true, stale));
       result = await this.storeCall(() => this.store.place(pixel, color, user, cooldownMs, limit));
     }
-    if (result.kind === 'missing') {
+    if (result.kind === 'missing' || result.kind === 'stale') {
       throw new HttpError(503, 'restoring', 'the board is being restored; try again in a moment', { 'retry-after': '1' });
     }
     if (result.kind === 'cooldown') {
@@ -323,7 +329,12 @@ export class CanvasServer {
       throw new HttpError(503, 'not_stored', 'the placement could not be stored; try again', { 'retry-after': '1' });
     }
     this.server.metrics.count('Placements');
-    this.publishUpdate(encodeRecord({ seq: result.seq, x, y, color }));
+    // Stored: a board restored while the write was in flight gets the pixel now (board.ts `settle`).
+    const published = await this.store.settle({ index: pixel, seq: result.seq, color, epoch: result.epoch }).catch(err => {
+      this.log.warn({ err: err.message, seq: result.seq }, 'stored placement not settled on the board; the next rebuild shows it');
+      return result.seq;
+    });
+    this.publishUpdate(encodeRecord({ seq: published, x, y, color }));
     sendJson(res, 200, { seq: result.seq, nextPlacementAt: time + cooldownMs }, { 'cache-control': 'no-store' });
   }
 
@@ -421,31 +432,30 @@ export class CanvasServer {
   }
 
   /**
-   * Makes sure the live store holds the board. An empty store (first start, or a Redis that restarted
-   * without its data) is filled from the DynamoDB history by one process while the others wait.
+   * Makes sure the live store holds a board it can trust. An empty store (first start, a Redis that
+   * restarted without its data), one on a Redis that restarted or failed over since its restore (it may
+   * have lost the last writes), or one whose epoch a restore fenced (`staleEpoch`) is rebuilt from the
+   * DynamoDB history by one process while the others wait (restore.ts).
    */
-  private async ensureBoard(force = false): Promise<void> {
-    if (this.boardReady && !force) {
+  private async ensureBoard(recheck = false, staleEpoch?: number): Promise<void> {
+    if (this.boardReady && !recheck) {
       return;
     }
     this.boardReady = false;
     this.restoring ??= (async () => {
       try {
-        if (await this.store.hasBoard()) {
-          this.boardReady = true;
-        } else if (await this.store.lockRestore(30_000)) {
-          // Restoring releases the lock, so another process may have restored between our check and
-          // our lock; rebuilding again would rewind the sequence under placements made since.
-          if (await this.store.hasBoard()) {
-            await this.store.unlockRestore();
-          } else {
-            const rebuilt = await this.placements.rebuild(this.settings);
-            await this.store.restore(rebuilt);
-            this.log.info({ seq: rebuilt.seq, placements: rebuilt.placements }, 'board restored from the placement history');
-          }
-          this.boardReady = true;
-        } else {
+        const result = await restoreBoard({
+          store: this.store, ledger: this.ledger, placements: this.placements, size: this.settings, replaceEpoch: staleEpoch,
+        });
+        if (result.kind === 'restored') {
+          this.log.info({ seq: result.seq, epoch: result.epoch, placements: result.placements }, 'board restored from the placement history');
+        } else if (result.kind === 'refused') {
+          this.log.warn({ reason: result.reason }, 'rebuilt board not restored; another process restored a newer one');
+        }
+        if (result.kind === 'busy') {
           await new Promise(r => setTimeout(r, 500));
+        } else {
+          this.boardReady = true;
         }
       } finally {
         this.restoring = undefined;

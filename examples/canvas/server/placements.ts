@@ -117,8 +117,12 @@ export class PlacementLog {
     return { placements: (out.Items ?? []) as Placement[], more: out.LastEvaluatedKey !== undefined };
   }
 
-  /** The board as the history says it is: for every pixel its placement with the highest sequence number. */
-  public async rebuild(size: BoardSize, segments = 4): Promise<BoardSnapshot & { placements: number }> {
+  /**
+   * The board as the history says it is: for every pixel its placement with the highest sequence number,
+   * read strongly consistent so a placement stored just before is never missing. `cellSeq` holds that
+   * sequence per pixel (u32 big-endian, the layout of Redis `BITFIELD u32 #i`).
+   */
+  public async rebuild(size: BoardSize, segments = 4): Promise<BoardSnapshot & { placements: number; cellSeq: Buffer }> {
     const latest = new Map<number, { seq: number; color: number }>();
     let maxSeq = 0;
     let placements = 0;
@@ -131,8 +135,12 @@ export class PlacementLog {
           TotalSegments: segments,
           ExclusiveStartKey: start,
           ProjectionExpression: 'pixel, seq, color',
+          ConsistentRead: true,
         }));
         for (const item of (page.Items ?? []) as Array<Pick<Placement, 'pixel' | 'seq' | 'color'>>) {
+          if (item.pixel < 0) {
+            continue; // the sequence item (sequence.ts)
+          }
           placements++;
           maxSeq = Math.max(maxSeq, item.seq);
           const known = latest.get(item.pixel);
@@ -144,12 +152,14 @@ export class PlacementLog {
       } while (start);
     }));
     const bytes = Buffer.alloc(boardBytes(size));
-    for (const [pixel, { color }] of latest) {
+    const cellSeq = Buffer.alloc(size.width * size.height * 4);
+    for (const [pixel, { seq, color }] of latest) {
       if (pixel < size.width * size.height) {
         setPixel(bytes, pixel, color);
+        cellSeq.writeUInt32BE(seq, pixel * 4);
       }
     }
-    return { seq: maxSeq, bytes, placements };
+    return { seq: maxSeq, bytes, placements, cellSeq };
   }
 
   public close(): void {

@@ -3,11 +3,16 @@
  *
  *   REALTIME_BUS_URL=redis://... REALTIME_BUS_AUTH=... CANVAS_TABLE=... npm run canvas:rebuild [-- --force]
  *
- * Refuses to overwrite a board that is already there unless --force is given.
+ * Takes the same path as a server that finds its board missing (restore.ts): under the restore lock, above
+ * the durable high-water mark, never over a newer restore. Without --force it leaves a board it can trust
+ * alone; with --force it rebuilds over it (placements made during the scan are in the table, and those still
+ * in flight settle on the new board when they are stored).
  */
 import { RedisBoardStore } from './board';
 import { readSettings } from './canvas';
 import { PlacementLog } from './placements';
+import { restoreBoard } from './restore';
+import { SequenceLedger } from './sequence';
 import { connectRedis, createLogger, readConfig } from '../../kit';
 
 async function main(): Promise<void> {
@@ -17,19 +22,26 @@ async function main(): Promise<void> {
   if (!config.busUrl) {
     throw new Error('set REALTIME_BUS_URL (and REALTIME_BUS_AUTH) to the Redis to rebuild into');
   }
-  const store = new RedisBoardStore(connectRedis(config, log, 'canvas-rebuild', { commandTimeoutMs: 10_000 }), settings);
+  const ledger = new SequenceLedger({ tableName: settings.tableName, endpoint: settings.dynamoEndpoint });
+  const store = new RedisBoardStore(connectRedis(config, log, 'canvas-rebuild', { commandTimeoutMs: 10_000 }), settings, ledger);
   const placements = new PlacementLog({ tableName: settings.tableName, endpoint: settings.dynamoEndpoint });
   try {
-    if (await store.hasBoard() && !process.argv.includes('--force')) {
-      throw new Error('the Redis already holds a board; pass --force to replace it');
-    }
     const started = Date.now();
-    const rebuilt = await placements.rebuild(settings);
-    await store.restore(rebuilt);
-    log.info({ placements: rebuilt.placements, seq: rebuilt.seq, ms: Date.now() - started }, 'board rebuilt from the placement history');
+    const result = await restoreBoard({ store, ledger, placements, size: settings, force: process.argv.includes('--force') });
+    switch (result.kind) {
+      case 'present':
+        throw new Error('the Redis already holds a board; pass --force to replace it');
+      case 'busy':
+        throw new Error('another process is restoring the board right now; try again when it is done');
+      case 'refused':
+        throw new Error(`the rebuilt board was not restored (${result.reason}): another process restored a newer one meanwhile`);
+      case 'restored':
+        log.info({ placements: result.placements, seq: result.seq, epoch: result.epoch, ms: Date.now() - started }, 'board rebuilt from the placement history');
+    }
   } finally {
     await store.close();
     placements.close();
+    ledger.close();
   }
 }
 
