@@ -136,6 +136,14 @@ export interface ShardedBotProps {
   readonly stopTimeout?: Duration;
 
   /**
+   * A command the container runs to report its health, e.g. one that fails while the gateway session is
+   * down. ECS replaces an unhealthy shard task; with maximum 100 % it stops it before starting the
+   * replacement, so the shard still never runs twice.
+   * @default - none: a shard is replaced only when its process exits
+   */
+  readonly healthCheck?: ecs.HealthCheck;
+
+  /**
    * Names the shard services `<prefix>-shard-<id>`. Named services cannot be replaced in place, so leave
    * this unset unless something outside the stack looks them up by name.
    * @default - names CloudFormation generates
@@ -233,7 +241,9 @@ interface Shard {
  *   the work queue, and receive only from their own queue. Every queue is encrypted and has a
  *   dead-letter queue with an alarm.
  * - **Options.** `commandApi` (HTTP API with an IAM authorizer by default → your command function),
- *   `worker` (your function on the work queue) and `bus` (a `RedisPubSubBus` connected to every shard).
+ *   `worker` (your function on the work queue) and `bus` (a `RedisPubSubBus` connected to every shard;
+ *   connect the functions yourself with `bus.connectFunction(bot.workerFunction)` if they need it). The
+ *   command and worker logic is yours, so the bot takes its code and bundles none of its own.
  *
  * @example
  * declare const vpc: ec2.Vpc;
@@ -556,6 +566,7 @@ export class ShardedBot extends Construct {
       user: props.user ?? '1000',
       memoryLimitMiB: memory,
       stopTimeout: props.stopTimeout ?? Duration.seconds(10),
+      healthCheck: props.healthCheck,
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: `shard-${shardId}` }),
       environment: {
         ...props.environment,
@@ -576,7 +587,8 @@ export class ShardedBot extends Construct {
       taskDefinition,
       serviceName: props.serviceNamePrefix ? `${props.serviceNamePrefix}-shard-${shardId}` : undefined,
       // Exactly one task, and a deploy stops it before starting its replacement: a gateway closes both
-      // sessions of a shard that connects twice.
+      // sessions of a shard that connects twice. With maximum 100 % ECS also stops an unhealthy task before
+      // replacing it (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentConfiguration.html).
       desiredCount: 1,
       minHealthyPercent: 0,
       maxHealthyPercent: 100,

@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { RedisPubSubBus, ShardedBot, ShardedBotProps } from '../../src';
@@ -381,5 +382,71 @@ describe('ShardedBot options', () => {
     const bot = new ShardedBot(stack, 'Bot', { cluster, image: testImage, shardCount: 2, tokenSecret: new secretsmanager.Secret(stack, 'Token') });
     expect(bot.cluster).toBe(cluster);
     expect(resources(Template.fromStack(stack), 'AWS::ECS::Cluster')).toHaveLength(1);
+  });
+});
+
+describe('ShardedBot keys, health and bus egress', () => {
+  test('a customer managed topic key: shards and the command function may use it to publish', () => {
+    const { stack, vpc } = stackWithVpc();
+    const key = new kms.Key(stack, 'TopicKey', { enableKeyRotation: true });
+    const bot = new ShardedBot(stack, 'Bot', {
+      vpc,
+      image: testImage,
+      shardCount: 2,
+      tokenSecret: new secretsmanager.Secret(stack, 'Token'),
+      topicEncryptionKey: key,
+      commandApi: { code, handler: 'index.handler' },
+    });
+    const t = Template.fromStack(stack);
+    const keyArn = { 'Fn::GetAtt': [logicalId(stack, key), 'Arn'] };
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: keyArn });
+    const [[, access]] = resources(t, 'AWS::IAM::Policy').filter(([id]) => id.startsWith('BotShardAccess'));
+    expect(access.Properties.PolicyDocument.Statement).toContainEqual({
+      Sid: 'TopicKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: keyArn,
+    });
+    const role = t.toJSON().Resources[logicalId(stack, bot.commandFunction!)].Properties.Role['Fn::GetAtt'][0];
+    const [[, policy]] = resources(t, 'AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]));
+    expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('kms:GenerateDataKey*');
+  });
+
+  test('a health check is passed to every shard container', () => {
+    const { t } = build({ healthCheck: { command: ['CMD', 'node', 'health.js'], interval: Duration.seconds(30) } });
+    for (const [, taskDefinition] of resources(t, 'AWS::ECS::TaskDefinition')) {
+      expect(taskDefinition.Properties.ContainerDefinitions[0].HealthCheck).toMatchObject({ Command: ['CMD', 'node', 'health.js'], Interval: 30 });
+    }
+  });
+
+  test('a connected bus opens the shards\' egress to its port, next to HTTPS', () => {
+    const { stack, vpc } = stackWithVpc();
+    const bus = new RedisPubSubBus(stack, 'Bus', { vpc });
+    const bot = new ShardedBot(stack, 'Bot', { vpc, image: testImage, shardCount: 2, tokenSecret: new secretsmanager.Secret(stack, 'Token'), bus });
+    const t = Template.fromStack(stack);
+    const egress = [
+      ...t.toJSON().Resources[logicalId(stack, bot.securityGroup)].Properties.SecurityGroupEgress,
+      ...resources(t, 'AWS::EC2::SecurityGroupEgress')
+        .filter(([, r]) => JSON.stringify(r.Properties.GroupId).includes(logicalId(stack, bot.securityGroup)))
+        .map(([, r]) => r.Properties),
+    ];
+    expect(egress.map(e => e.FromPort).sort()).toEqual([443, 6390]);
+  });
+
+  test('every log group the bot creates uses logEncryptionKey and is kept a year', () => {
+    const { stack, vpc } = stackWithVpc();
+    const key = new kms.Key(stack, 'LogKey', { enableKeyRotation: true });
+    new ShardedBot(stack, 'Bot', {
+      vpc,
+      image: testImage,
+      shardCount: 2,
+      tokenSecret: new secretsmanager.Secret(stack, 'Token'),
+      logEncryptionKey: key,
+      commandApi: { code, handler: 'index.handler' },
+      worker: { code, handler: 'index.handler' },
+    });
+    const groups = resources(Template.fromStack(stack), 'AWS::Logs::LogGroup').filter(([id]) => id.startsWith('Bot'));
+    expect(groups.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['BotCommandApiAccessLogs', 'BotCommandsLogs', 'BotLogs', 'BotWorkerLogs']);
+    for (const [, group] of groups) {
+      expect(group.Properties).toMatchObject({ RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [logicalId(stack, key), 'Arn'] } });
+      expect(group.DeletionPolicy).toBe('Retain');
+    }
   });
 });
