@@ -108,6 +108,11 @@ export interface ChatConnection {
   room?: string;
   /** Room events held back while `join_room` reads the first history page (bus payloads). */
   joinBuffer?: Buffer[];
+  /**
+   * Ids of the first history page, for a while after the join: a message stored before the page was read
+   * may still be on its way over the bus, and must not arrive twice.
+   */
+  pageIds?: Set<string>;
   /** When it last relayed `typing` (0: not typing): repeats within a second are coalesced. */
   lastTypingAt: number;
   /** The connection's requests run one after another, in the order they arrived. */
@@ -123,6 +128,8 @@ const RECENT_IDS = 500;
 const RECOVERY_MARGIN_MS = 5000;
 /** Most messages a bus recovery relays per room. */
 const RECOVERY_LIMIT = 200;
+/** How long after a join the messages of its first page are kept from arriving again as events. */
+const PAGE_DEDUPE_MS = 10_000;
 /** `room_list`'s unread counts stop here. */
 const UNREAD_MAX = 99;
 const SESSIONS_CHANNEL = 'chat:sessions';
@@ -158,6 +165,8 @@ export class ChatServer {
   private readonly members = new Map<string, Set<Client>>();
   /** Room to its connections that are joining (their events are held back). */
   private readonly joining = new Map<string, Set<Client>>();
+  /** Room to its connections that joined lately (events of their first page's messages are skipped). */
+  private readonly joinedLately = new Map<string, Set<Client>>();
   /** Room to user to this server's connections of that user in it (presence holders). */
   private readonly holders = new Map<string, Map<string, Set<Client>>>();
   /** `<room>\n<user>` of holders whose leave waits out the grace period. */
@@ -496,6 +505,7 @@ export class ChatServer {
     }
     client.send({ type: 'ack', id, result } satisfies ServerEvent);
     const inPage = new Set(result.messages.map(m => m.message));
+    this.skipPageLater(client, room, inPage);
     const oldest = result.messages[result.messages.length - 1]?.message;
     for (const payload of held) {
       const { except, messageId, frame } = parsePayload(payload);
@@ -509,6 +519,21 @@ export class ChatServer {
     }
   }
 
+  /** For a while, events of the page's messages are not sent to the client (they were in its page). */
+  private skipPageLater(client: Client, room: string, ids: Set<string>): void {
+    if (ids.size === 0) {
+      return;
+    }
+    client.context.pageIds = ids;
+    setOf(this.joinedLately, room).add(client);
+    setTimeout(() => {
+      if (client.context.pageIds === ids) {
+        client.context.pageIds = undefined;
+      }
+      this.joinedLately.get(room)?.delete(client);
+    }, PAGE_DEDUPE_MS).unref();
+  }
+
   /** Takes the connection out of its room now; its user's leave follows after the grace period. */
   private leaveRoom(client: Client): void {
     const ctx = client.context;
@@ -518,8 +543,10 @@ export class ChatServer {
     }
     ctx.room = undefined;
     ctx.joinBuffer = undefined;
+    ctx.pageIds = undefined;
     this.members.get(room)?.delete(client);
     this.joining.get(room)?.delete(client);
+    this.joinedLately.get(room)?.delete(client);
     const username = ctx.username!;
     const users = this.holders.get(room);
     const mine = users?.get(username);
@@ -655,10 +682,14 @@ export class ChatServer {
         }
       }
     }
+    // The common case (no skip, nobody joining) needs no per-client check.
+    const fresh = messageId !== '' && (this.joinedLately.get(room)?.size ?? 0) > 0;
     this.server.broadcast(frame, {
       binary: false,
       clients: members,
-      filter: except || holding ? client => client.context.key !== except && client.context.joinBuffer === undefined : undefined,
+      filter: except || holding || fresh
+        ? client => client.context.key !== except && client.context.joinBuffer === undefined && !(fresh && client.context.pageIds?.has(messageId))
+        : undefined,
     });
   }
 
