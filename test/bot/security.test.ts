@@ -1,8 +1,10 @@
+import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { nagFindings } from '../../examples/shared/nag';
+import { validateTemplate } from '../../scripts/lib/cfn-spec';
 import { RedisPubSubBus, ShardedBot } from '../../src';
 import { acknowledgedControls, controlFindings, controlReason } from '../support/controls';
 import { stackWithVpc, testImage } from '../support/stacks';
@@ -49,5 +51,10 @@ describe('ShardedBot security checks', () => {
     const { stack } = fullBot();
     const rules = [...new Set(controlFindings(stack, 'Test/Bot/').map(f => f.split(' on ')[0]))];
     expect(rules).toEqual(['CT.CLOUDWATCH.PR.1 cloudwatch_alarm_action_check', 'CT.CLOUDWATCH.PR.3 cloudwatch_log_group_encrypted_check']);
+  });
+
+  test('every resource is valid against the CloudFormation resource specification', () => {
+    const { stack } = fullBot({ logKey: true, alarms: true });
+    expect(validateTemplate(Template.fromStack(stack).toJSON())).toEqual([]);
   });
 });
