@@ -11,7 +11,12 @@ export interface IdentifyGate {
   tryAcquire(bucket: number, holder: string, windowMs: number): Promise<number>;
 }
 
-export const IDENTIFY_WINDOW_MS = 5000;
+/**
+ * How long a bucket's slot is held: the gateway's 5 s plus a margin, because the gateway measures when an
+ * identify arrives and a shard takes the slot a little before it sends (event-loop lag, network). Without
+ * the margin two shards of one bucket can land 4.9 s apart and the second is closed with 4008.
+ */
+export const IDENTIFY_WINDOW_MS = 5000 + 1000;
 
 /** Shards that run in one process (the embedded default): one map of bucket → slot end. */
 export class MemoryIdentifyGate implements IdentifyGate {
@@ -29,7 +34,7 @@ export class MemoryIdentifyGate implements IdentifyGate {
 }
 
 /**
- * Shards in separate tasks: the slot is a Redis key set with NX and a 5 s expiry, so exactly one shard
+ * Shards in separate tasks: the slot is a Redis key set with NX that expires after IDENTIFY_WINDOW_MS, so exactly one shard
  * of a bucket gets it per window whichever task it runs in. `keyPrefix` names the bot (the shard program
  * uses a hash of its token), so that two bots on one Redis do not share buckets.
  */
