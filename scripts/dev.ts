@@ -3,6 +3,7 @@
  *
  *   npm run dev canvas       http://localhost:8080
  *   npm run dev chat         http://localhost:8080 (search through a local stand-in of the search API)
+ *   npm run dev quiz         http://localhost:8080 (host page at /host.html; starts a local redis-server)
  *
  * In-memory bus and board unless REALTIME_BUS_URL points at a Redis; a DynamoDB-API store (dynalite, in
  * memory) in this process unless DYNAMODB_ENDPOINT and the table variables are set; the example's web/
@@ -13,9 +14,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PLACEMENTS_TABLE_KEY } from '../examples/canvas/server/table';
 import { MESSAGES_TABLE_KEY, USERS_TABLE_KEY } from '../examples/chat/server/tables';
+import { QUESTION_SETS_TABLE_KEY, RESULTS_TABLE_KEY } from '../examples/quiz/server/tables';
 import { startLocalDynamoDb } from '../examples/shared/local-dynamodb';
+import { startRedis } from '../test/support/redis-server';
 
-const RUNNABLE = ['canvas', 'chat', 'echo'];
+const RUNNABLE = ['canvas', 'chat', 'echo', 'quiz'];
 
 async function main(): Promise<void> {
   const name = process.argv[2];
@@ -49,6 +52,25 @@ async function main(): Promise<void> {
     process.env.CHAT_WEB_DIR ??= path.join(dir, 'web');
     // In AWS /search is the StreamIndexer's search API; locally an in-process stand-in answers it.
     process.env.CHAT_LOCAL_SEARCH ??= '1';
+  }
+  if (name === 'quiz') {
+    if (!process.env.DYNAMODB_ENDPOINT && !process.env.QUIZ_QUESTION_SETS_TABLE && !process.env.QUIZ_RESULTS_TABLE) {
+      const local = await startLocalDynamoDb();
+      await local.createTable('quiz-question-sets', QUESTION_SETS_TABLE_KEY);
+      await local.createTable('quiz-results', RESULTS_TABLE_KEY);
+      process.env.DYNAMODB_ENDPOINT = local.endpoint;
+      process.env.QUIZ_QUESTION_SETS_TABLE = 'quiz-question-sets';
+      process.env.QUIZ_RESULTS_TABLE = 'quiz-results';
+      console.log(`local DynamoDB-API store (dynalite, in memory) at ${local.endpoint}`);
+    }
+    // The quiz keeps its state in Redis (Lua scripts, sorted sets): without a bus URL, run a throwaway redis-server.
+    if (!process.env.REALTIME_BUS_URL) {
+      const redis = await startRedis();
+      process.env.REALTIME_BUS_URL = redis.url;
+      process.on('exit', () => process.kill(redis.pid));
+    }
+    process.env.QUIZ_TOKEN_SECRET ??= randomBytes(24).toString('base64url');
+    process.env.QUIZ_WEB_DIR ??= path.join(dir, 'web');
   }
   if (fs.existsSync(path.join(dir, 'web'))) {
     console.log(`open http://localhost:${process.env.PORT}/`);
