@@ -244,7 +244,13 @@ export class ChatLoad {
     const port = this.options.ports[index % this.options.ports.length];
     return new Promise((resolve, reject) => {
       // The server's frames are JSON we read as bytes; skipping UTF-8 validation keeps the generator lean.
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: false, skipUTF8Validation: true });
+      // Each simulated person comes from an address of its own, as the load balancer (one trusted proxy)
+      // reports it, so the per-address log-in limit applies as in production.
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, {
+        perMessageDeflate: false,
+        skipUTF8Validation: true,
+        headers: { 'x-forwarded-for': `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}` },
+      });
       const connection: Connection = { ws, room, pending: new Map() };
       ws.once('error', reject);
       ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode} on upgrade`)));

@@ -3,6 +3,9 @@ import { CHAT_ENTRY, chatEnv, startChatTables } from './local-chat';
 import { startServer, ServerProcess } from '../../../test/support/node-server';
 import { LocalDynamoDb } from '../../shared/local-dynamodb';
 import { encodeCursor } from '../server/messages';
+import { SessionSigner } from '../server/sessions';
+
+const SECRET = chatEnv({ endpoint: '' } as LocalDynamoDb).CHAT_SESSION_SECRET;
 
 
 /** What a connection has done before the bad frame. */
@@ -73,14 +76,21 @@ describe('every bad frame gets its own error code, and the connection stays usab
     ['a taken user name', 'fresh', 'username_taken', { type: 'create_user', id: 1, username: 'TESTER', password: 'long-enough' }],
     ['a garbage session token', 'fresh', 'bad_token', { type: 'resume_session', id: 1, token: 'v1.tester.9999999999.forged' }],
     ['a second log-in', 'logged in', 'already_logged_in', { type: 'anonymous_user', id: 1 }],
+    ['a token with a forged session id', 'fresh', 'bad_token', { type: 'resume_session', id: 1, token: 'v2.tester.AAAAAAAAAAAAAAAAAAAAAA.9999999999.forged' }],
+    ['a well-signed token of a session never recorded', 'fresh', 'bad_token', { type: 'resume_session', id: 1, token: new SessionSigner(SECRET).issue('tester').token }],
+    ['logging out before logging in', 'fresh', 'not_logged_in', { type: 'log_out', id: 1 }],
+    ['log_out with everywhere not a boolean', 'logged in', 'invalid_request', { type: 'log_out', id: 1, everywhere: 'yes' }],
     // Not logged in
     ['joining before logging in', 'fresh', 'not_logged_in', { type: 'join_room', id: 1, room: 'general' }],
     ['sending before logging in', 'fresh', 'not_logged_in', { type: 'new_message', id: 1, room: 'general', text: 'hi' }],
     ['reading history before logging in', 'fresh', 'not_logged_in', { type: 'message_list', id: 1, room: 'general' }],
     ['typing before logging in', 'fresh', 'not_logged_in', { type: 'typing', room: 'general' }],
+    ['asking who is in a room before logging in', 'fresh', 'not_logged_in', { type: 'room_members', id: 1, room: 'general' }],
     // Rooms and messages
     ['an unknown room', 'logged in', 'unknown_room', { type: 'join_room', id: 1, room: 'secret' }],
     ['history of an unknown room', 'logged in', 'unknown_room', { type: 'message_list', id: 1, room: 'secret' }],
+    ['members of an unknown room', 'logged in', 'unknown_room', { type: 'room_members', id: 1, room: 'secret' }],
+    ['unread counts since something that is not a message id', 'fresh', 'invalid_request', { type: 'room_list', id: 1, since: { general: 'yesterday' } }],
     ['sending to a room not joined', 'logged in', 'not_in_room', { type: 'new_message', id: 1, room: 'general', text: 'hi' }],
     ['sending to another room than the joined one', 'in general', 'not_in_room', { type: 'new_message', id: 1, room: 'random', text: 'hi' }],
     ['typing in a room not joined', 'in general', 'not_in_room', { type: 'typing', id: 1, room: 'random' }],
@@ -126,6 +136,14 @@ describe('every bad frame gets its own error code, and the connection stays usab
     });
     await new Promise(r => setTimeout(r, 1500));
     expect((await c.rooms()).rooms).toHaveLength(4);
+  });
+
+  test('malformed percent-encoding in a URL answers 400, on HTTP and on the WebSocket path', async () => {
+    for (const path of ['/%zz', '/ws%E0%A4%A']) {
+      const res = await fetch(`http://127.0.0.1:${server.port}${path}`);
+      expect([path, res.status, await res.json()]).toEqual([path, 400, { error: 'bad_url', message: 'the request URL is malformed (check its percent-encoding)' }]);
+    }
+    await expect(ChatClient.connect(`ws://127.0.0.1:${server.port}/ws%zz`)).rejects.toThrow('HTTP 400 on upgrade');
   });
 
   test('the local search stand-in is off unless CHAT_LOCAL_SEARCH=1', async () => {
