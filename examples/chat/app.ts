@@ -57,6 +57,8 @@ export class ChatStack extends Stack {
         CHAT_USERS_TABLE: this.users.tableName,
         CHAT_MESSAGES_TABLE: this.messages.tableName,
         CHAT_ROOMS: 'general,random,help,aws',
+        // CloudFront and the load balancer each append to X-Forwarded-For: per-address log-in limits count the entry CloudFront added.
+        CHAT_TRUSTED_PROXIES: '2',
       },
       secrets: { CHAT_SESSION_SECRET: ecs.Secret.fromSecretsManager(sessionSecret) },
     });
@@ -100,7 +102,7 @@ export class ChatStack extends Stack {
     });
 
     acknowledge(this.service.taskDefinition, 'ECS2',
-      'The CHAT_* variables hold table names and the room list, none of them secret; the session-signing key and the bus credentials arrive from Secrets Manager as ECS secrets.');
+      'The CHAT_* variables hold table names, the room list and the number of trusted proxies, none of them secret; the session-signing key and the bus credentials arrive from Secrets Manager as ECS secrets.');
     acknowledge(sessionSecret, 'SMG4',
       'Rotating the signing key would sign every user out at once; the key never leaves the task and is replaced by redeploying with a new secret.');
   }
