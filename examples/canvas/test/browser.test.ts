@@ -250,6 +250,25 @@ describe('the canvas page in a real browser', () => {
     await context.close();
   });
 
+  test('a board request that fails (network error, then a 500) is retried until the board loads', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    let failures = 0;
+    await page.route('**/api/board', route => {
+      failures++;
+      if (failures === 1) {
+        return route.abort('connectionreset');
+      }
+      return failures === 2 ? route.fulfill({ status: 500, body: 'Internal Server Error' }) : route.continue();
+    });
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.waitForSelector('#status[data-state="live"]', { timeout: 15_000 });
+    expect(failures).toBe(3);
+    expect(await page.evaluate(() => (window as any).canvasApp.updates.boardLoads)).toBe(3);
+    expect(await page.locator('#message').textContent()).toBe('');
+    await context.close();
+  });
+
   // Each placement by another person (their own session and address, as the proxy reports it), so the
   // default cooldown and per-address limits hold.
   let people = 0;

@@ -125,8 +125,9 @@
       res = await fetch('/api/board', { cache: 'no-cache' });
       if (res.ok) { bytes = new Uint8Array(await res.arrayBuffer()); }
     } catch { res = undefined; }
-    if (!res || !res.ok || !bytes) { return say('the board is not available; retrying'), setTimeout(loadBoard, 1000); }
-    say('');
+    const unavailable = 'the board is not available; retrying';
+    if (!res || !res.ok || !bytes) { return say(unavailable), setTimeout(loadBoard, 1000); }
+    if ($('message').textContent === unavailable) { say(''); }
     const seq = Number(res.headers.get('x-board-seq'));
     const { width, height } = state.config;
     const data = state.image.data;
