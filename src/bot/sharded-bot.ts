@@ -17,6 +17,7 @@ import { Construct } from 'constructs';
 import { BotCommandApiOptions, BotWorkerOptions } from './bot-functions';
 import { BotProtocol } from './bot-protocol';
 import { FanoutQueue, FanoutQueues } from './fanout-queues';
+import { checkFargateSize } from './fargate-size';
 import { EnvContract } from '../private/env-contract';
 import { acknowledgeApiInvokePermissions } from '../private/lambda-permissions';
 import { LogGroupSettings, constructLogGroup } from '../private/log-group';
@@ -430,7 +431,7 @@ export class ShardedBot extends Construct {
     if (props.messageRetention) {
       checkSeconds(this, 'messageRetention', props.messageRetention, 60, 1_209_600, 'SQS message retention');
     }
-    checkInteger(this, 'cpu', props.cpu, 256, 16_384);
+    checkFargateSize(this, props.cpu ?? 256, props.memoryLimitMiB ?? 512);
     this.validateFunctions(props);
   }
 

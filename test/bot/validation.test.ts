@@ -83,6 +83,23 @@ describe('ShardedBot validation: errors name the construct, the prop, the value 
     expect(errorOf({ worker: { code, handler: 'h', maxConcurrency: 1 } })).toBe('Test/Bot: worker.maxConcurrency 1 is not a whole number from 2 to 1000; use a value from 2 to 1000');
   });
 
+  test('Fargate task sizes', () => {
+    expect(errorOf({ cpu: 300 })).toBe('Test/Bot: cpu 300 is not a Fargate task CPU value; use one of 256, 512, 1024, 2048, 4096, 8192, 16384');
+    expect(errorOf({ memoryLimitMiB: 4096 })).toBe('Test/Bot: memoryLimitMiB 4096 is not a Fargate memory size for cpu 256; use 512, 1024 or 2048');
+    expect(errorOf({ cpu: 256, memoryLimitMiB: 1536 })).toBe('Test/Bot: memoryLimitMiB 1536 is not a Fargate memory size for cpu 256; use 512, 1024 or 2048');
+    expect(errorOf({ cpu: 8192, memoryLimitMiB: 17_408 })).toBe('Test/Bot: memoryLimitMiB 17408 is not a Fargate memory size for cpu 8192; use 16384 to 61440 in steps of 4096');
+    expect(errorOf({ cpu: 1024, memoryLimitMiB: 1024 })).toBe('Test/Bot: memoryLimitMiB 1024 is not a Fargate memory size for cpu 1024; use 2048 to 8192 in steps of 1024');
+  });
+
+  test('every Fargate task size is accepted', () => {
+    const sizes: Array<[number, number]> = [[256, 512], [256, 2048], [512, 3072], [2048, 16_384], [4096, 30_720], [16_384, 122_880]];
+    for (const [cpu, memoryLimitMiB] of sizes) {
+      const { stack, vpc } = stackWithVpc();
+      expect(() => new ShardedBot(stack, 'Bot', { vpc, image: testImage, shardCount: 1, tokenSecret: new secretsmanager.Secret(stack, 'Token'), cpu, memoryLimitMiB }))
+        .not.toThrow();
+    }
+  });
+
   test('queue settings', () => {
     expect(errorOf({ maxReceiveCount: 0 })).toBe('Test/Bot/Messaging: maxReceiveCount 0 is not a whole number from 1 to 1000; use a value from 1 to 1000');
     expect(errorOf({ messageRetention: Duration.days(15) })).toBe("Test/Bot: messageRetention 1296000s exceeds SQS message retention's 1209600s limit; use a value from 60s to 1209600s");
