@@ -606,7 +606,11 @@ export class ShardedBot extends Construct {
     return { service, taskDefinition, role };
   }
 
-  /** CloudFormation updates a resource only after those it depends on: shard n rolls after shard n-1 is stable. */
+  /**
+   * CloudFormation creates, updates and deletes in dependency order, and DependsOn overrides its default
+   * parallelism (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html):
+   * shard n rolls only after shard n-1's update has finished.
+   */
   private chainDeployments(shards: Shard[]): void {
     for (let i = 1; i < shards.length; i++) {
       shards[i].service.node.addDependency(shards[i - 1].service);

@@ -62,6 +62,8 @@ describe('ShardedBot shards', () => {
     }
   });
 
+  // DependsOn orders updates too, overriding CloudFormation's parallelism:
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html
   test('shards roll one after another: each service depends on the previous shard\'s service only', () => {
     const ids = bot.services.map(s => logicalId(stack, s));
     const template = t.toJSON().Resources;
