@@ -86,7 +86,8 @@ export function analyze(text: string): Analysis {
 
 export function describeAnalysis(a: Analysis): string {
   const top = a.top.length ? `; most used: ${a.top.map(t => `${t.word} (${t.count})`).join(', ')}` : '';
-  return `${a.words} words, ${a.sentences} sentences, ${a.characters} characters${top}`;
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  return `${count(a.words, 'word')}, ${count(a.sentences, 'sentence')}, ${count(a.characters, 'character')}${top}`;
 }
 
 /** A refusal the requester can act on: answered as a reply error, and the message is not retried. */
