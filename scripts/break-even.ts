@@ -1,0 +1,157 @@
+/**
+ * Break-even between an example's stack and serverless WebSockets (API Gateway WebSocket APIs, AppSync
+ * Events) at their published prices (scripts/lib/prices.ts), with the per-task capacity measured in
+ * bench/results/latest.json.
+ *
+ *   npx tsx scripts/break-even.ts                                 crossover user counts for canvas and chat
+ *   npx tsx scripts/break-even.ts chat --traffic users=5000,msgs=80          one traffic level
+ *   npx tsx scripts/break-even.ts chat --traffic users=5000,msgs=80,fanout=50,bytes=500
+ *   npx tsx scripts/break-even.ts canvas -c profile=lean          a synthesized variant
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import {
+  apiGatewayWebSocketMonthly, appSyncEventsMonthly, crossovers, MeasuredCapacity, measuredCapacity, stackMonthly, Traffic, UserProfile,
+} from './lib/break-even';
+import { EXAMPLES_DIR } from './lib/examples';
+import { estimateIdleCost, fargateServices } from './lib/idle-cost';
+import { formatTable } from './lib/table';
+
+const BENCH_RESULTS = path.join(__dirname, '..', 'bench', 'results', 'latest.json');
+const EXAMPLES = ['canvas', 'chat'];
+
+/** How a user behaves in each example when the crossover is searched. */
+export function userProfile(example: string, template: any): UserProfile {
+  if (example === 'canvas') {
+    const cooldown = Number(environmentOf(template).CANVAS_COOLDOWN_SECONDS ?? 300);
+    return {
+      msgsPerUserPerSecond: 1 / cooldown,
+      fanout: users => users,
+      bytes: 100,
+      describe: `every connected user places a pixel once per cooldown (${cooldown} s, from the task definition); every watcher receives every placement`,
+    };
+  }
+  if (example === 'chat') {
+    return {
+      msgsPerUserPerSecond: 1 / 60,
+      fanout: users => Math.min(users, 100),
+      bytes: 300,
+      describe: 'every connected user sends one message a minute to a room of up to 100 members (the benchmark\'s room size)',
+    };
+  }
+  throw new Error(`No user profile for example "${example}"; examples with one: ${EXAMPLES.join(', ')}`);
+}
+
+function environmentOf(template: any): Record<string, unknown> {
+  const env: Record<string, unknown> = {};
+  for (const resource of Object.values<any>(template.Resources ?? {})) {
+    if (resource.Type === 'AWS::ECS::TaskDefinition') {
+      for (const container of resource.Properties.ContainerDefinitions ?? []) {
+        for (const e of container.Environment ?? []) {
+          env[e.Name] = e.Value;
+        }
+      }
+    }
+  }
+  return env;
+}
+
+/** Synthesizes an example (no checks) and returns the template of its stack that runs a Fargate service. */
+export function exampleTemplate(example: string, context: Record<string, string> = {}): any {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createStacks } = require(path.join(EXAMPLES_DIR, example, 'app')) as { createStacks(app: App): Stack[] };
+  const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), `break-even-${example}-`)), context });
+  const stacks = createStacks(app);
+  const assembly = app.synth();
+  const template = stacks.map(s => assembly.getStackByName(s.stackName).template).find(t => fargateServices(t).length > 0);
+  if (!template) {
+    throw new Error(`examples/${example} has no stack with a Fargate service`);
+  }
+  return template;
+}
+
+export function parseTraffic(text: string, profile: UserProfile): Traffic {
+  const values: Record<string, number> = {};
+  for (const pair of text.split(',')) {
+    const [key, value] = pair.split('=');
+    const number = Number(value);
+    if (!['users', 'msgs', 'fanout', 'bytes'].includes(key) || !Number.isFinite(number) || number < 0) {
+      throw new Error(`--traffic takes users=N,msgs=M[,fanout=F][,bytes=B] with non-negative numbers; got "${pair}"`);
+    }
+    values[key] = number;
+  }
+  if (values.users === undefined || values.msgs === undefined) {
+    throw new Error('--traffic needs users=N and msgs=M (messages published per second), e.g. --traffic users=5000,msgs=80');
+  }
+  return {
+    users: values.users,
+    msgsPerSecond: values.msgs,
+    fanout: values.fanout ?? profile.fanout(values.users),
+    bytes: values.bytes ?? profile.bytes,
+  };
+}
+
+function money(value: number): string {
+  return `$${value.toFixed(2)}`;
+}
+
+function printTraffic(example: string, template: any, capacity: MeasuredCapacity, traffic: Traffic) {
+  const stack = stackMonthly(template, capacity, traffic);
+  console.log(`\nexamples/${example}: ${traffic.users} users, ${traffic.msgsPerSecond} msg/s, fan-out ${traffic.fanout}, ${traffic.bytes} B`);
+  console.log(formatTable([
+    { 'option': `this stack (${stack.tasks} task(s)${stack.overMax ? ', over MaxCapacity' : ''}, ${stack.lcus.toFixed(1)} LCU)`, '$/month': money(stack.monthly) },
+    ...[apiGatewayWebSocketMonthly(traffic), appSyncEventsMonthly(traffic)].map(p => ({
+      'option': `${p.service} (${(p.messages / 1e6).toFixed(1)}M messages, ${(p.connectionMinutes / 1e6).toFixed(1)}M connection-minutes)`,
+      '$/month': money(p.monthly),
+    })),
+  ]));
+}
+
+function printCrossovers(example: string, template: any, capacity: MeasuredCapacity, profile: UserProfile) {
+  console.log(`\nexamples/${example}: idle ${money(estimateIdleCost(template).total)}/month; ${profile.describe}`);
+  console.log(`  capacity: ${capacity.cores.toFixed(2)} server cores carried ${capacity.users} users, ${Math.round(capacity.msgsPerSecond)} msg/s, ${Math.round(capacity.deliveriesPerSecond)} deliveries/s (bench ${capacity.measuredAt})`);
+  console.log(formatTable(crossovers(template, capacity, profile).map(c => ({
+    'serverless option': c.service,
+    'costs more from': c.users === undefined ? 'not within 10M users' : `${c.users} users`,
+    'stack there': c.stackMonthly === undefined ? '' : money(c.stackMonthly),
+    'serverless there': c.serverlessMonthly === undefined ? '' : money(c.serverlessMonthly),
+  }))));
+}
+
+function main(args: string[]) {
+  const names: string[] = [];
+  const context: Record<string, string> = {};
+  let trafficText: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--traffic') {
+      trafficText = args[++i] ?? '';
+    } else if (args[i] === '-c' || args[i] === '--context') {
+      const [key, ...rest] = (args[++i] ?? '').split('=');
+      context[key] = rest.join('=');
+    } else {
+      names.push(args[i]);
+    }
+  }
+  const results = JSON.parse(fs.readFileSync(BENCH_RESULTS, 'utf8'));
+  for (const example of names.length > 0 ? names : EXAMPLES) {
+    const template = exampleTemplate(example, context);
+    const profile = userProfile(example, template);
+    const capacity = measuredCapacity(results, example);
+    if (trafficText !== undefined) {
+      printTraffic(example, template, capacity, parseTraffic(trafficText, profile));
+    } else {
+      printCrossovers(example, template, capacity, profile);
+    }
+  }
+}
+
+if (require.main === module) {
+  try {
+    main(process.argv.slice(2));
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
+}
