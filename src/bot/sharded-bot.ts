@@ -383,6 +383,15 @@ export class ShardedBot extends Construct {
     return this.commandRoute.grantInvoke(grantee);
   }
 
+  /**
+   * Age of the oldest request waiting in a shard's queue (SQS `ApproximateAgeOfOldestMessage`, maximum per
+   * minute): it grows while the shard is down or cannot keep up.
+   */
+  public metricShardBacklogAge(shardId: number, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    checkInteger(this, 'metricShardBacklogAge shardId', shardId, 0, this.shardCount - 1);
+    return this.shardQueues[shardId].queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum', ...props });
+  }
+
   /** The dead-letter alarms of the shard queues and the work queue. */
   public get deadLetterAlarms(): cloudwatch.Alarm[] {
     return this.messaging.queues.map(q => q.deadLetterAlarm).filter((a): a is cloudwatch.Alarm => a !== undefined);

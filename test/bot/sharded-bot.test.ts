@@ -452,3 +452,30 @@ describe('ShardedBot keys, health and bus egress', () => {
     }
   });
 });
+
+describe('ShardedBot grants and metrics for other principals', () => {
+  test('grantPublish and grantSendToShards let another principal ask the shards and answer them', () => {
+    const { stack, vpc } = stackWithVpc();
+    const bot = new ShardedBot(stack, 'Bot', { vpc, image: testImage, shardCount: 2, tokenSecret: new secretsmanager.Secret(stack, 'Token') });
+    const other = new iam.Role(stack, 'Other', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    bot.grantPublish(other);
+    bot.grantSendToShards(other);
+    const t = Template.fromStack(stack);
+    const [[, policy]] = resources(t, 'AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: logicalId(stack, other) }]));
+    const statements = policy.Properties.PolicyDocument.Statement;
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'sns:Publish', Resource: { Ref: logicalId(stack, bot.topic) } }));
+    const send = statements.find((s: any) => s.Action === 'sqs:SendMessage');
+    for (const shard of bot.shardQueues) {
+      expect(matchesPattern(send.Resource, t.toJSON().Resources[logicalId(stack, shard.queue)].Properties.QueueName)).toBe(true);
+    }
+  });
+
+  test('metricShardBacklogAge watches one shard\'s queue, and refuses a shard the bot does not have', () => {
+    const { stack, bot } = build();
+    const metric = bot.metricShardBacklogAge(2);
+    expect(metric.metricName).toBe('ApproximateAgeOfOldestMessage');
+    expect(metric.statistic).toBe('Maximum');
+    expect(stack.resolve(metric.dimensions)).toEqual({ QueueName: { 'Fn::GetAtt': [logicalId(stack, bot.shardQueues[2].queue), 'QueueName'] } });
+    expect(() => bot.metricShardBacklogAge(4)).toThrow('Test/Bot: metricShardBacklogAge shardId 4 is not a whole number from 0 to 3; use a value from 0 to 3');
+  });
+});
