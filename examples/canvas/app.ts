@@ -3,10 +3,11 @@ import { App, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { PLACEMENTS_TABLE_KEY } from './server/table';
+import { HISTORY_INDEX, PLACEMENTS_TABLE_KEY } from './server/table';
 import { CdnFrontDoor, FrontDoorDomain, FrontDoorSite, FrontDoorWebAcl, RealtimeFargateService, RedisPubSubBus } from '../../src';
 import { acknowledge } from '../shared/acknowledge';
 import { exampleApp, exampleEnv } from '../shared/example-app';
@@ -73,7 +74,13 @@ export class CanvasStack extends Stack {
       logRetention: EXAMPLE_LOG_RETENTION,
       logEncryptionKey: exampleKey(this),
     });
-    this.placements.grantReadWriteData(this.service.taskDefinition.taskRole);
+    // The table's own grant would cover every index (`index/*`); the task queries exactly one.
+    const taskRole = this.service.taskDefinition.taskRole;
+    dynamodb.Table.fromTableArn(this, 'PlacementsData', this.placements.tableArn).grantReadWriteData(taskRole);
+    taskRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:Query'],
+      resources: [`${this.placements.tableArn}/index/${HISTORY_INDEX}`],
+    }));
 
     acknowledge(this.service.taskDefinition, 'ECS2',
       'The CANVAS_* variables hold the board size, the cooldown and the table name, none of them secret; the token-signing key arrives from Secrets Manager as an ECS secret.');

@@ -46,8 +46,23 @@ function busiestIndexPartition(rate: number, indexEntryBytes: number, firstSeq: 
 }
 
 describe('the sequence index of the placements table', () => {
+  let template: Template;
+  beforeAll(() => {
+    template = Template.fromStack(new CanvasStack(new App(), 'Canvas', { env: exampleEnv() }));
+  });
+
+  test('the server may query the index, and no other', () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement)
+      .map((st: any) => JSON.stringify(st));
+    const index = statements.filter(st => st.includes('/index/'));
+    expect(index).toHaveLength(1);
+    expect(JSON.parse(index[0]).Action).toBe('dynamodb:Query');
+    expect(index[0]).toContain('"/index/bySeq"');
+    expect(statements.filter(st => st.includes('/index/*'))).toEqual([]);
+  });
+
   test(`takes ${TARGET_PLACEMENTS_PER_SECOND} placements a second without any partition over DynamoDB's per-partition write limit`, () => {
-    const template = Template.fromStack(new CanvasStack(new App(), 'Canvas', { env: exampleEnv() }));
     const tables = Object.values(template.findResources('AWS::DynamoDB::Table')) as any[];
     expect(tables).toHaveLength(1);
     const table = tables[0].Properties;
