@@ -3,6 +3,7 @@
  *
  *   npm run dev canvas       http://localhost:8080
  *   npm run dev chat         http://localhost:8080 (search through a local stand-in of the search API)
+ *   npm run dev bot          4 shards on local gateway and SNS/SQS stand-ins; command API at :8080/commands
  *   npm run dev quiz         http://localhost:8080 (host page at /host.html; starts a local redis-server)
  *
  * In-memory bus and board unless REALTIME_BUS_URL points at a Redis; a DynamoDB-API store (dynalite, in
@@ -18,7 +19,7 @@ import { QUESTION_SETS_TABLE_KEY, RESULTS_TABLE_KEY } from '../examples/quiz/ser
 import { startLocalDynamoDb } from '../examples/shared/local-dynamodb';
 import { startRedis } from '../test/support/redis-server';
 
-const RUNNABLE = ['canvas', 'chat', 'echo', 'quiz'];
+const RUNNABLE = ['canvas', 'chat', 'echo', 'quiz', 'bot'];
 
 async function main(): Promise<void> {
   const name = process.argv[2];
@@ -27,6 +28,11 @@ async function main(): Promise<void> {
   }
   const dir = path.join(__dirname, '..', 'examples', name);
   process.env.PORT ??= '8080';
+  if (name === 'bot') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    await require(path.join(dir, 'local', 'dev.ts')).runLocalBot();
+    return;
+  }
   if (name === 'canvas') {
     if (!process.env.DYNAMODB_ENDPOINT && !process.env.CANVAS_TABLE) {
       const local = await startLocalDynamoDb();
