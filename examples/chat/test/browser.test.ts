@@ -6,7 +6,7 @@ import { ChatClient } from './chat-client';
 import { CHAT_ENTRY, chatEnv, startChatTables } from './local-chat';
 import { launchBrowser } from '../../../test/support/browser';
 import { startServer, ServerProcess } from '../../../test/support/node-server';
-import { freePort, stopProcess, waitForPort } from '../../../test/support/redis-server';
+import { freePort, startRedis, stopProcess, waitForPort } from '../../../test/support/redis-server';
 import { LocalDynamoDb } from '../../shared/local-dynamodb';
 
 const WEB_DIR = path.join(__dirname, '..', 'web');
@@ -86,7 +86,7 @@ describe('the chat page in a real browser', () => {
     await pb.click('#anonymous-button');
     await pb.waitForFunction(() => (window as any).chatApp.room === 'general');
     const bobName = (await pb.textContent('#whoami'))!.replace(' (anonymous)', '');
-    expect(bobName).toMatch(/^anonymous_[0-9a-f]{6}$/);
+    expect(bobName).toMatch(/^anonymous_[a-z0-9]{10}$/);
     await pa.waitForFunction(() => document.getElementById('presence')!.textContent === '2 people here');
     await pa.waitForFunction(name => document.getElementById('messages')!.textContent!.includes(`${name} joined`), bobName);
     expect(await pa.textContent('#room-list button[data-room="general"] .count')).toBe('2');
@@ -124,13 +124,17 @@ describe('the chat page in a real browser', () => {
   });
 
   test('scrolling to the top of a room loads older pages until the whole history is shown', async () => {
-    const writer = await ChatClient.connect(server.port);
-    await writer.anonymous();
-    await writer.join('random');
+    // Three writers, each within the per-user burst.
+    const writers = await Promise.all([0, 1, 2].map(async () => {
+      const w = await ChatClient.connect(server.port);
+      await w.anonymous();
+      await w.join('random');
+      return w;
+    }));
     for (let i = 0; i < 45; i++) {
-      await writer.say('random', `old message ${i}`);
+      await writers[i % 3].say('random', `old message ${i}`);
     }
-    await writer.close();
+    await Promise.all(writers.map(w => w.close()));
 
     const { context, page } = await newPage();
     await page.click('#anonymous-button');
@@ -149,9 +153,68 @@ describe('the chat page in a real browser', () => {
     await context.close();
   });
 
+  test('who is here, identicon avatars, unread counts of other rooms; log out everywhere ends the other tab\'s session', async () => {
+    const carol = await newPage();
+    const pc = carol.page;
+    await pc.fill('#username', 'carol');
+    await pc.fill('#password', 'carol-password');
+    await pc.click('#register-button');
+    await pc.waitForFunction(() => (window as any).chatApp.room === 'general');
+    const dave = await ChatClient.connect(server.port);
+    await dave.anonymous();
+    await dave.join('general');
+    await pc.waitForFunction(name => (window as any).chatApp.members().includes(name), dave.username);
+    expect(await pc.evaluate(() => (window as any).chatApp.members() as string[])).toEqual(expect.arrayContaining(['carol', dave.username!]));
+
+    // Avatars: drawn in the page as data: URLs (no request anywhere), one per user, the same for the same user.
+    await dave.say('general', 'first from dave');
+    await pc.fill('#text', 'first from carol');
+    await pc.press('#text', 'Enter');
+    await pc.waitForFunction(() => (window as any).chatApp.messages().length >= 2);
+    const avatars = await pc.$$eval('#messages li.message', items => items.map(li => [li.querySelector('.author')!.textContent, (li.querySelector('img.avatar') as HTMLImageElement).src]));
+    expect(avatars.every(([, src]) => src!.startsWith('data:image/svg+xml,'))).toBe(true);
+    const ours = avatars.filter(([who]) => who === 'carol' || who === dave.username);
+    const byAuthor = new Map(ours.map(([who, src]) => [who, src]));
+    expect(byAuthor.size).toBe(2);
+    expect(new Set(byAuthor.values()).size).toBe(2);
+    // Every message of one author has the same picture.
+    expect(new Set(avatars.filter(([who]) => who === 'carol').map(([, src]) => src)).size).toBe(1);
+    expect(await pc.$eval('#member-list img.avatar', img => (img as HTMLImageElement).naturalWidth > 0)).toBe(true);
+
+    // Carol reads general, moves to random; three messages in general show as unread there.
+    await pc.click('#room-list button[data-room="random"]');
+    await pc.waitForFunction(() => (window as any).chatApp.room === 'random');
+    for (const text of ['unread 1', 'unread 2', 'unread 3']) {
+      await dave.say('general', text);
+    }
+    await pc.waitForFunction(() => (window as any).chatApp.unread('general') === '3', undefined, { timeout: 15_000 });
+    await pc.click('#room-list button[data-room="general"]');
+    await pc.waitForFunction(() => (window as any).chatApp.room === 'general' && (window as any).chatApp.messages().includes('unread 3'));
+    expect(await pc.evaluate(() => (window as any).chatApp.unread('general'))).toBe('');
+
+    // A second tab of carol; "log out everywhere" in the first ends it too, and its token no longer resumes.
+    const second = await newPage();
+    await second.page.fill('#username', 'carol');
+    await second.page.fill('#password', 'carol-password');
+    await second.page.click('#login-button');
+    await second.page.waitForFunction(() => (window as any).chatApp.room === 'general');
+    const token = await second.page.evaluate(() => JSON.parse(sessionStorage.getItem('chat-session')!).token as string);
+    await pc.click('#logout-everywhere');
+    await pc.waitForSelector('#login', { state: 'visible' });
+    await second.page.waitForSelector('#login', { state: 'visible' });
+    expect(await second.page.textContent('#login-error')).toBe('You were logged out.');
+    const stale = await ChatClient.connect(server.port);
+    await expect(stale.resume(token)).rejects.toMatchObject({ code: 'bad_token' });
+    await Promise.all([stale.close(), dave.close()]);
+    expect(problems).toEqual([]);
+    await Promise.all([carol.context.close(), second.context.close()]);
+  });
+
   test('a drained server\'s page says it is restarting, reconnects with backoff and resumes its session and room', async () => {
+    // Sessions outlive a server process only in Redis, as in AWS (in memory they end with the process).
+    const redis = await startRedis();
     const port = await freePort();
-    const env = { ...process.env, ...chatEnv(dynamo, { PORT: String(port), CHAT_WEB_DIR: WEB_DIR, REALTIME_DRAIN_SECONDS: '1' }) };
+    const env = { ...process.env, ...chatEnv(dynamo, { PORT: String(port), CHAT_WEB_DIR: WEB_DIR, REALTIME_DRAIN_SECONDS: '1', REALTIME_BUS_URL: redis.url }) };
     const run = async (): Promise<ChildProcess> => {
       const proc = spawn(process.execPath, ['--import', 'tsx', CHAT_ENTRY], { env, stdio: 'ignore' });
       await waitForPort(port, 20_000);
@@ -188,6 +251,7 @@ describe('the chat page in a real browser', () => {
     } finally {
       await context.close();
       await stopProcess(proc);
+      await redis.stop();
     }
   });
 });

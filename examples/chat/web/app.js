@@ -7,9 +7,14 @@
   const TYPING_EVERY_MS = 2000; // send `typing` at most this often while typing
   const TYPING_IDLE_MS = 3000; // send `stop_typing` after this long without a keystroke
   const TYPER_EXPIRES_MS = 3000; // forget another user's `typing` after this long
+  const MAX_MESSAGES = 500; // messages kept on the page; older ones are dropped from the list
+  const MAX_SEEN = 2000; // message ids remembered to drop duplicates
+  const MAX_AVATARS = 500; // identicons kept
   const state = {
     ws: null, nextId: 1, pending: new Map(), retries: 0, session: null, rooms: [], room: null,
     next: undefined, loadingOlder: false, seen: new Set(), typers: new Map(), lastTypingSent: 0, idleTimer: null,
+    // Room to the id of the newest message read there (for unread counts), and the room's newest seen id.
+    lastRead: {}, newest: undefined, avatars: new Map(), membersTimer: null,
   };
 
   // ---- connection ----
@@ -77,6 +82,7 @@
           showCount(ev.room, ev.numUsers);
           if (ev.type === 'user_left') { state.typers.delete(ev.username); renderTypers(); }
           notice(`${ev.username} ${ev.type === 'user_joined' ? 'joined' : 'left'}`);
+          loadMembersSoon();
         }
         break;
       case 'typing':
@@ -85,6 +91,10 @@
       case 'stop_typing':
         state.typers.delete(ev.username);
         renderTypers();
+        break;
+      case 'logged_out':
+        // The session ended elsewhere (a log-out, or "log out everywhere"): this tab is logged out too.
+        endSession('You were logged out.');
         break;
       case 'error':
         showChatError(ev);
@@ -121,8 +131,9 @@
   function loggedIn(session) {
     state.session = session;
     sessionStorage.setItem('chat-session', JSON.stringify({ username: session.username, token: session.token }));
-    $('whoami').textContent = session.anonymous ? `${session.username} (anonymous)` : session.username;
+    $('whoami').replaceChildren(avatar(session.username), document.createTextNode(session.anonymous ? `${session.username} (anonymous)` : session.username));
     $('logout').hidden = false;
+    $('logout-everywhere').hidden = session.anonymous;
   }
 
   function readSession() {
@@ -139,6 +150,7 @@
     $('chat').hidden = true;
     $('whoami').textContent = '';
     $('logout').hidden = true;
+    $('logout-everywhere').hidden = true;
     $('username').focus();
   }
 
@@ -147,31 +159,77 @@
   async function enterChat() {
     $('login').hidden = true;
     $('chat').hidden = false;
-    const { rooms } = await request('room_list');
-    state.rooms = rooms;
-    renderRooms();
+    await refreshRooms();
     const wanted = sessionStorage.getItem('chat-room');
+    const rooms = state.rooms;
     await join(rooms.some(r => r.name === wanted) ? wanted : rooms[0].name);
   }
 
+  // The join's ack carries the newest history page; the room's events follow it, none missing or twice.
   async function join(room) {
-    const { numUsers } = await request('join_room', { room });
+    const page = await request('join_room', { room });
+    // Back in the room it showed (a reconnect): keep the list, add what was missed meanwhile.
+    if (room === state.room && $('messages').children.length > 0) {
+      appendMessages([...page.messages].reverse());
+      showCount(room, page.numUsers);
+      loadMembers();
+      return;
+    }
     state.room = room;
     sessionStorage.setItem('chat-room', room);
     state.seen.clear();
+    state.newest = undefined;
     state.typers.clear();
     renderTypers();
     $('messages').replaceChildren();
     $('room-name').textContent = `#${room}`;
-    showCount(room, numUsers);
-    renderRooms();
-    const page = await request('message_list', { room });
-    if (state.room !== room) { return; }
+    showCount(room, page.numUsers);
     state.next = page.next;
     prependMessages(page.messages);
+    markRead();
+    renderRooms();
+    loadMembers();
     scrollToBottom();
     $('text').focus();
     fillScreen();
+  }
+
+  // ---- who is here ----
+
+  async function loadMembers() {
+    const room = state.room;
+    if (!room) { return; }
+    try {
+      const { usernames, numUsers } = await request('room_members', { room });
+      if (state.room !== room) { return; }
+      $('members-title').textContent = numUsers > usernames.length ? `Here (${usernames.length} of ${numUsers})` : 'Here';
+      $('member-list').replaceChildren(...usernames.map(name => {
+        const li = el('li', null);
+        li.append(avatar(name), el('span', null, name));
+        return li;
+      }));
+    } catch (err) {
+      showChatError(err);
+    }
+  }
+
+  // Joins and leaves come in bursts: ask once they settle.
+  function loadMembersSoon() {
+    clearTimeout(state.membersTimer);
+    state.membersTimer = setTimeout(loadMembers, 500);
+  }
+
+  // ---- unread counts ----
+
+  function markRead() {
+    if (state.room && state.newest) { state.lastRead[state.room] = state.newest; }
+  }
+
+  // Asks for every room's count, and for the rooms read before, how many messages came since.
+  async function refreshRooms() {
+    const { rooms } = await request('room_list', { since: state.lastRead });
+    state.rooms = rooms;
+    renderRooms();
   }
 
   // While the history does not fill the list there is nothing to scroll: load older pages until it does.
@@ -219,15 +277,62 @@
     for (const m of messages) {
       if (!state.seen.has(m.message)) { list.append(messageItem(m)); }
     }
-    if (atBottom) { scrollToBottom(); }
+    trimMessages();
+    if (atBottom) { scrollToBottom(); markRead(); }
   }
 
   function messageItem(m) {
-    state.seen.add(m.message);
+    see(m.message);
+    if (!state.newest || m.message > state.newest) { state.newest = m.message; }
     const li = el('li', 'message');
     li.dataset.id = m.message;
-    li.append(el('span', 'time', formatTime(m.time)), el('span', 'author', m.username), el('span', 'text', m.text));
+    li.append(avatar(m.username), el('span', 'time', formatTime(m.time)), el('span', 'author', m.username), el('span', 'text', m.text));
     return li;
+  }
+
+  // Remembers an id, forgetting the oldest beyond MAX_SEEN (a Set iterates in insertion order).
+  function see(id) {
+    state.seen.add(id);
+    if (state.seen.size > MAX_SEEN) { state.seen.delete(state.seen.values().next().value); }
+  }
+
+  // Keeps at most MAX_MESSAGES on the page: the oldest go, and so does scrolling back past them.
+  function trimMessages() {
+    const list = $('messages');
+    const items = list.querySelectorAll('li.message');
+    if (items.length <= MAX_MESSAGES) { return; }
+    for (let i = 0; i < items.length - MAX_MESSAGES; i++) { items[i].remove(); }
+    state.next = undefined;
+    if (!list.querySelector('li.trimmed')) { list.prepend(el('li', 'trimmed', 'older messages are hidden; open the room again to read them')); }
+  }
+
+  // An identicon: a 5×5 mirrored pattern in a colour, both from a hash of the name, drawn as an SVG data
+  // URL (allowed by the page's CSP; no request to anyone).
+  function avatar(name) {
+    let url = state.avatars.get(name);
+    if (!url) {
+      let h = 2166136261;
+      for (const c of name) { h = Math.imul(h ^ c.codePointAt(0), 16777619) >>> 0; }
+      const hue = h % 360;
+      let cells = '';
+      for (let y = 0; y < 5; y++) {
+        for (let x = 0; x < 3; x++) {
+          if ((h >>> (y * 3 + x + 8)) & 1) {
+            cells += `<rect x="${x}" y="${y}" width="1" height="1"/>`;
+            if (x < 2) { cells += `<rect x="${4 - x}" y="${y}" width="1" height="1"/>`; }
+          }
+        }
+      }
+      const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="-0.5 -0.5 6 6" shape-rendering="crispEdges"><rect x="-0.5" y="-0.5" width="6" height="6" fill="#f0f0f0"/><g fill="hsl(${hue},55%,45%)">${cells}</g></svg>`;
+      url = `data:image/svg+xml,${encodeURIComponent(svg)}`;
+      if (state.avatars.size >= MAX_AVATARS) { state.avatars.delete(state.avatars.keys().next().value); }
+      state.avatars.set(name, url);
+    }
+    const img = document.createElement('img');
+    img.className = 'avatar';
+    img.alt = '';
+    img.src = url;
+    return img;
   }
 
   function notice(text) {
@@ -245,7 +350,9 @@
       b.type = 'button';
       b.dataset.room = r.name;
       b.setAttribute('aria-current', String(r.name === state.room));
-      b.append(el('span', null, `#${r.name}`), el('span', 'count', String(r.numUsers)));
+      b.append(el('span', null, `#${r.name}`));
+      if (r.unread && r.name !== state.room) { b.append(el('span', 'unread', r.unread >= 99 ? '99+' : String(r.unread))); }
+      b.append(el('span', 'count', String(r.numUsers)));
       b.addEventListener('click', () => { if (r.name !== state.room) { join(r.name).catch(showChatError); } });
       const li = el('li', null);
       li.append(b);
@@ -376,37 +483,57 @@
     if ($('login-form').reportValidity()) { logIn('create_user', { username: $('username').value, password: $('password').value }); }
   });
   $('anonymous-button').addEventListener('click', () => logIn('anonymous_user'));
-  $('logout').addEventListener('click', () => {
+  // Ends the session on the server (on every server at once), then starts over on a fresh connection.
+  async function logOut(everywhere) {
+    try {
+      await request('log_out', everywhere ? { everywhere: true } : {});
+    } catch (err) {
+      if (err.code !== 'not_logged_in' && err.code !== 'closed') { showChatError(err); return; }
+    }
+    endSession('');
+  }
+
+  function endSession(message) {
     clearSession();
     sessionStorage.removeItem('chat-room');
     state.room = null;
-    // A connection stays logged in; a new one starts fresh.
+    state.lastRead = {};
+    $('member-list').replaceChildren();
     const old = state.ws;
     state.ws = null;
     for (const { reject } of state.pending.values()) { reject(Object.assign(new Error('logged out'), { code: 'closed' })); }
     state.pending.clear();
     if (old) { old.close(1000, 'log out'); }
     connect();
-  });
+    say('login-error', message);
+  }
+  $('logout').addEventListener('click', () => logOut(false));
+  $('logout-everywhere').addEventListener('click', () => logOut(true));
   $('send-form').addEventListener('submit', sendMessage);
   $('text').addEventListener('input', typed);
-  $('messages').addEventListener('scroll', () => { if ($('messages').scrollTop < 40) { loadOlder(); } });
+  $('messages').addEventListener('scroll', () => {
+    const list = $('messages');
+    if (list.scrollTop < 40) { loadOlder(); }
+    if (list.scrollHeight - list.scrollTop - list.clientHeight < 40) { markRead(); }
+  });
   $('search-form').addEventListener('submit', ev => { ev.preventDefault(); search(); });
   $('search').addEventListener('input', searchSoon);
   $('close-results').addEventListener('click', () => { $('results').hidden = true; $('search').value = ''; });
   setInterval(renderTypers, 500);
-  // Counts of the rooms one is not in arrive with no event: refresh the list now and then.
+  // Counts and unread messages of the rooms one is not in arrive with no event: refresh the list now and then.
   setInterval(() => {
     if (state.session && state.ws && state.ws.readyState === WebSocket.OPEN) {
-      request('room_list').then(({ rooms }) => { state.rooms = rooms; renderRooms(); }).catch(() => undefined);
+      refreshRooms().catch(() => undefined);
     }
-  }, 30000);
+  }, 5000);
 
   // For tests and the console.
   window.chatApp = {
     get room() { return state.room; },
     get username() { return state.session && state.session.username; },
     messages() { return [...document.querySelectorAll('#messages li.message .text')].map(e => e.textContent); },
+    members() { return [...document.querySelectorAll('#member-list li span')].map(e => e.textContent); },
+    unread(room) { const b = document.querySelector(`#room-list button[data-room="${room}"] .unread`); return b ? b.textContent : ''; },
   };
 
   connect();
