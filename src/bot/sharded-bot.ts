@@ -735,7 +735,7 @@ export class ShardedBot extends Construct {
     const shardAccess = this.node.tryFindChild('ShardAccess')?.node.defaultChild;
     if (shardAccess instanceof iam.CfnPolicy) {
       acknowledgeWildcards(shardAccess,
-        'The wildcard names exactly this bot\'s shard queues by their common name prefix, so every shard can answer a request from any other shard without one statement per queue.');
+        'The resource wildcard names exactly this bot\'s shard queues by their common name prefix, so every shard can answer any other without one statement per queue; kms:GenerateDataKey* (only with a customer managed topic key) is the data-key family SNS needs from a publisher.');
     }
     for (const fn of [this.workerFunction, this.commandFunction]) {
       if (!fn?.role) {
@@ -748,7 +748,7 @@ export class ShardedBot extends Construct {
       const policy = fn.role.node.tryFindChild('DefaultPolicy')?.node.defaultChild;
       if (policy instanceof iam.CfnPolicy) {
         acknowledgeWildcards(policy,
-          'The wildcards are the shard queues of this bot, named by their common prefix, and the key actions SNS publishing needs.');
+          'The resource wildcard names exactly this bot\'s shard queues by their common name prefix; kms:GenerateDataKey* (only with a customer managed topic key) is the data-key family SNS needs from a publisher.');
       }
     }
     if (this.replyQueue) {

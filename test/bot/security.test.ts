@@ -34,6 +34,20 @@ describe('ShardedBot security checks', () => {
     expect(nagFindings(stack).filter(f => f.resources.some(r => r.startsWith('Test/Bot/')))).toEqual([]);
   });
 
+  test('cdk-nag with a customer managed topic key (its kms:GenerateDataKey* grants): still no unacknowledged finding', () => {
+    const { stack, vpc } = stackWithVpc();
+    new ShardedBot(stack, 'Bot', {
+      vpc,
+      image: testImage,
+      shardCount: 2,
+      tokenSecret: new secretsmanager.Secret(stack, 'Token'),
+      topicEncryptionKey: new kms.Key(stack, 'TopicKey', { enableKeyRotation: true }),
+      commandApi: { code, handler: 'index.handler' },
+      worker: { code, handler: 'index.handler' },
+    });
+    expect(nagFindings(stack).filter(f => f.resources.some(r => r.startsWith('Test/Bot/')))).toEqual([]);
+  });
+
   test('Control Tower: clean once logs have a key and alarms a topic; only the reply queue, dead-letter queues and API permission are acknowledged', () => {
     const { stack } = fullBot({ logKey: true, alarms: true });
     expect(controlFindings(stack, 'Test/Bot/')).toEqual([]);
