@@ -304,8 +304,9 @@ export class QuizServer {
     if (meta.state === 'started') {
       client.send({ type: 'BROADCAST-START', payload: startPayload(meta.name!, meta.startTime!, meta.durationMs!, meta.n!) });
     }
+    const updatedAt = Date.now();
     const board = await this.store.leaderboard(identity.quizId, this.settings.leaderboardSize);
-    client.send({ type: 'LEADERBOARD', payload: { leaderboard: board.top, totalParticipants: board.participants } });
+    client.send({ type: 'LEADERBOARD', payload: { leaderboard: board.top, totalParticipants: board.participants, updatedAt } });
     if (identity.role === 'host' && meta.state === 'started') {
       client.send({ type: 'HOST-PROGRESS', payload: await this.store.progress(identity.quizId, meta.n!) });
     }
@@ -523,6 +524,7 @@ export class QuizServer {
         questionIndex,
         outcome: step.outcome,
         answerMs: step.answerMs,
+        answeredAt: step.now,
         points: step.points,
         score: step.score,
         nextQuestionIndex: step.index,
@@ -616,8 +618,9 @@ export class QuizServer {
     for (const quizId of this.dirty) {
       this.dirty.delete(quizId);
       this.track((async () => {
+        const updatedAt = Date.now();
         const board = await this.store.leaderboard(quizId, this.settings.leaderboardSize);
-        await this.publishNow(quizId, { kind: 'all', frame: { type: 'LEADERBOARD', payload: { leaderboard: board.top, totalParticipants: board.participants } } });
+        await this.publishNow(quizId, { kind: 'all', frame: { type: 'LEADERBOARD', payload: { leaderboard: board.top, totalParticipants: board.participants, updatedAt } } });
         const n = (await this.questionsOf(quizId))?.length;
         if (n) {
           await this.publishNow(quizId, { kind: 'host', frame: { type: 'HOST-PROGRESS', payload: await this.store.progress(quizId, n) } });
