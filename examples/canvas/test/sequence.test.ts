@@ -1,3 +1,4 @@
+import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -17,6 +18,8 @@ import { SequenceLedger } from '../server/sequence';
 import { PLACEMENTS_TABLE_KEY } from '../server/table';
 
 const AUTH = 'canvas-sequence-token';
+const TSX = path.join(__dirname, '..', '..', '..', 'node_modules', '.bin', 'tsx');
+const REBUILD_ENTRY = path.join(__dirname, '..', 'server', 'rebuild.ts');
 const SIZE = 16;
 const size = { width: SIZE, height: SIZE };
 
@@ -241,6 +244,43 @@ describe('the rebuild and the restore', () => {
     await a.store.unlockRestore('token-c');
     expect(await redisClient(local.redis.port, 4).exists('{canvas}:restore-lock')).toBe(0);
   });
+});
+
+describe('npm run canvas:rebuild', () => {
+  async function rebuildCli(env: Record<string, string>, args: string[] = []): Promise<{ code: number; output: string }> {
+    return new Promise(resolve => {
+      execFile(TSX, [REBUILD_ENTRY, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? Number(err.code ?? 1) : 0, output: stdout + stderr });
+      });
+    });
+  }
+
+  test('restores an empty Redis, leaves a trusted board alone, and with --force restores over it under a new epoch', async () => {
+    const table = 'rebuild-cli';
+    await redisClient(local.redis.port, 0).flushdb();
+    const env = await local.serverEnv(table, { CANVAS_WIDTH: String(SIZE), CANVAS_HEIGHT: String(SIZE), LOG_LEVEL: 'info' });
+    const { ledger, placements } = parts(table, 0);
+    for (let i = 0; i < 5; i++) {
+      void placements.append({ pixel: i * 3, seq: i + 1, x: (i * 3) % SIZE, y: 0, color: 2 + i, user: 'u', time: Date.now() });
+    }
+    await placements.flush();
+    const board = () => new RedisBoardStore(redisClient(local.redis.port, 0), size).snapshot();
+
+    const first = await rebuildCli(env);
+    expect(first).toMatchObject({ code: 0, output: expect.stringContaining('board rebuilt from the placement history') });
+    expect(differing((await board())!.bytes, boardOf(await stored(table)))).toEqual([]);
+    expect((await ledger.read()).epoch).toBe(1);
+
+    const again = await rebuildCli(env);
+    expect(again).toMatchObject({ code: 1, output: expect.stringContaining('already holds a board; pass --force') });
+    expect((await ledger.read()).epoch).toBe(1);
+
+    const forced = await rebuildCli(env, ['--force']);
+    expect(forced.code).toBe(0);
+    expect((await ledger.read()).epoch).toBe(2);
+    expect(Number(await redisClient(local.redis.port, 0).get('{canvas}:epoch'))).toBe(2);
+    expect(differing((await board())!.bytes, boardOf(await stored(table)))).toEqual([]);
+  }, 120_000);
 });
 
 describe('canvas servers across Redis outages (default settings)', () => {
