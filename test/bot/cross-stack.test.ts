@@ -1,0 +1,36 @@
+import { App, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { RedisPubSubBus, ShardedBot } from '../../src';
+import { testImage } from '../support/stacks';
+
+describe('ShardedBot across stacks', () => {
+  test('VPC, bus and token in a data stack, the bot in an app stack: references flow one way', () => {
+    const app = new App();
+    const env = { region: 'eu-west-1' };
+    const data = new Stack(app, 'Data', { env });
+    const vpc = new ec2.Vpc(data, 'Vpc', { maxAzs: 2 });
+    const bus = new RedisPubSubBus(data, 'Bus', { vpc });
+    const token = new secretsmanager.Secret(data, 'Token');
+    const services = new Stack(app, 'App', { env });
+    const code = lambda.Code.fromInline('exports.handler = async () => ({})');
+    new ShardedBot(services, 'Bot', {
+      vpc,
+      bus,
+      image: testImage,
+      shardCount: 3,
+      tokenSecret: token,
+      commandApi: { code, handler: 'index.handler' },
+      worker: { code, handler: 'index.handler' },
+    });
+    const assembly = app.synth();
+    const stackDependencies = (name: string) => assembly.getStackByName(name).dependencies.map(d => d.id).filter(id => !id.endsWith('.assets'));
+    expect(stackDependencies('App')).toEqual(['Data']);
+    expect(stackDependencies('Data')).toEqual([]);
+    // The bus's ingress rule from the shards lives in the app stack.
+    const appResources = Object.values<any>(assembly.getStackByName('App').template.Resources);
+    expect(appResources.filter(r => r.Type === 'AWS::EC2::SecurityGroupIngress')).toHaveLength(1);
+    expect(appResources.filter(r => r.Type === 'AWS::ECS::Service')).toHaveLength(3);
+  });
+});
