@@ -6,6 +6,7 @@
  *   npx tsx scripts/break-even.ts                                 crossover user counts for canvas and chat
  *   npx tsx scripts/break-even.ts chat --traffic users=5000,msgs=80          one traffic level
  *   npx tsx scripts/break-even.ts chat --traffic users=5000,msgs=80,fanout=50,bytes=500
+ *   npx tsx scripts/break-even.ts chat --every 600                each user sends a message every 600 s (0: never)
  *   npx tsx scripts/break-even.ts canvas -c profile=lean          a synthesized variant
  */
 import * as fs from 'fs';
@@ -13,7 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import {
-  apiGatewayWebSocketMonthly, appSyncEventsMonthly, crossovers, MeasuredCapacity, measuredCapacity, stackMonthly, Traffic, UserProfile,
+  apiGatewayWebSocketMonthly, appSyncEventsMonthly, crossovers, MeasuredCapacity, measuredCapacity, stackMonthly, Traffic, trafficFor, UserProfile,
 } from './lib/break-even';
 import { EXAMPLES_DIR } from './lib/examples';
 import { estimateIdleCost, fargateServices } from './lib/idle-cost';
@@ -30,7 +31,7 @@ export function userProfile(example: string, template: any): UserProfile {
       msgsPerUserPerSecond: 1 / cooldown,
       fanout: users => users,
       bytes: 100,
-      describe: `every connected user places a pixel once per cooldown (${cooldown} s, from the task definition); every watcher receives every placement`,
+      describe: `every watcher receives every placement; each user places a pixel once per cooldown (${cooldown} s, from the task definition)`,
     };
   }
   if (example === 'chat') {
@@ -38,7 +39,7 @@ export function userProfile(example: string, template: any): UserProfile {
       msgsPerUserPerSecond: 1 / 60,
       fanout: users => Math.min(users, 100),
       bytes: 300,
-      describe: 'every connected user sends one message a minute to a room of up to 100 members (the benchmark\'s room size)',
+      describe: 'rooms of up to 100 members (the benchmark\'s room size); each user sends one message a minute',
     };
   }
   throw new Error(`No user profile for example "${example}"; examples with one: ${EXAMPLES.join(', ')}`);
@@ -111,22 +112,42 @@ function printTraffic(example: string, template: any, capacity: MeasuredCapacity
 
 function printCrossovers(example: string, template: any, capacity: MeasuredCapacity, profile: UserProfile) {
   console.log(`\nexamples/${example}: idle ${money(estimateIdleCost(template).total)}/month; ${profile.describe}`);
-  console.log(`  capacity: ${capacity.cores.toFixed(2)} server cores carried ${capacity.users} users, ${Math.round(capacity.msgsPerSecond)} msg/s, ${Math.round(capacity.deliveriesPerSecond)} deliveries/s (bench ${capacity.measuredAt})`);
-  console.log(formatTable(crossovers(template, capacity, profile).map(c => ({
+  console.log(`  capacity: ${capacity.cores.toFixed(2)} server cores carried ${capacity.users} users, ${Math.round(capacity.msgsPerSecond)} msg/s, `
+    + `${Math.round(capacity.deliveriesPerSecond)} ${capacity.scaling === 'frames' ? 'frames' : 'deliveries'}/s (bench ${capacity.measuredAt})`);
+  const idle = stackMonthly(template, capacity, trafficFor(profile, 0));
+  const variants = idle.searchMonthly > 0 ? [false, true] : [false];
+  console.log(formatTable(variants.flatMap(withoutSearch => crossovers(template, capacity, profile, { withoutSearch }).map(c => ({
+    'stack priced': withoutSearch ? 'without search (either design needs it)' : 'whole stack',
     'serverless option': c.service,
     'costs more from': c.users === undefined ? 'not within 10M users' : `${c.users} users`,
     'stack there': c.stackMonthly === undefined ? '' : money(c.stackMonthly),
     'serverless there': c.serverlessMonthly === undefined ? '' : money(c.serverlessMonthly),
-  }))));
+  })))));
+}
+
+/** The example's profile with each user publishing once every `seconds` (0: never). */
+export function withMessageInterval(profile: UserProfile, seconds: number): UserProfile {
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new Error(`--every takes the seconds between a user's messages (0 for users who never send); got "${seconds}"`);
+  }
+  return {
+    ...profile,
+    fanout: profile.fanout,
+    msgsPerUserPerSecond: seconds === 0 ? 0 : 1 / seconds,
+    describe: `${profile.describe.split(';')[0]}; each user sends ${seconds === 0 ? 'nothing' : `once every ${seconds} s`}`,
+  };
 }
 
 function main(args: string[]) {
   const names: string[] = [];
   const context: Record<string, string> = {};
   let trafficText: string | undefined;
+  let every: number | undefined;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--traffic') {
       trafficText = args[++i] ?? '';
+    } else if (args[i] === '--every') {
+      every = Number(args[++i]);
     } else if (args[i] === '-c' || args[i] === '--context') {
       const [key, ...rest] = (args[++i] ?? '').split('=');
       context[key] = rest.join('=');
@@ -137,7 +158,7 @@ function main(args: string[]) {
   const results = JSON.parse(fs.readFileSync(BENCH_RESULTS, 'utf8'));
   for (const example of names.length > 0 ? names : EXAMPLES) {
     const template = exampleTemplate(example, context);
-    const profile = userProfile(example, template);
+    const profile = every === undefined ? userProfile(example, template) : withMessageInterval(userProfile(example, template), every);
     const capacity = measuredCapacity(results, example);
     if (trafficText !== undefined) {
       printTraffic(example, template, capacity, parseTraffic(trafficText, profile));

@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import { parseTraffic, userProfile } from '../scripts/break-even';
+import { parseTraffic, userProfile, withMessageInterval } from '../scripts/break-even';
 import {
   apiGatewayWebSocketMonthly, appSyncEventsMonthly, coresFor, crossovers, MeasuredCapacity, measuredCapacity, stackMonthly, tasksFor, trafficFor,
   UserProfile,
@@ -64,9 +64,14 @@ describe('stack under load', () => {
 
   test('cores scale with deliveries for chat and with watchers or placements for canvas', () => {
     expect(coresFor(CHAT_LIKE, { users: 500, msgsPerSecond: 100, fanout: 100, bytes: 100 })).toBeCloseTo(0.1, 9);
-    const canvasLike: MeasuredCapacity = { ...CHAT_LIKE, example: 'canvas', scaling: 'watchers', users: 1000, msgsPerSecond: 5000, cores: 0.7 };
-    expect(coresFor(canvasLike, { users: 3000, msgsPerSecond: 10, fanout: 3000, bytes: 100 })).toBeCloseTo(2.1, 9);
-    expect(coresFor(canvasLike, { users: 100, msgsPerSecond: 10_000, fanout: 100, bytes: 100 })).toBeCloseTo(1.4, 9);
+    // Measured: 1,000 watchers x 10 frames/s (100 ms tick) and 5,000 placements/s on 0.7 cores.
+    const canvasLike: MeasuredCapacity = {
+      ...CHAT_LIKE, example: 'canvas', scaling: 'frames', ticksPerSecond: 10, users: 1000, msgsPerSecond: 5000, deliveriesPerSecond: 10_000, cores: 0.7,
+    };
+    expect(coresFor(canvasLike, { users: 3000, msgsPerSecond: 20, fanout: 3000, bytes: 100 })).toBeCloseTo(2.1, 9); // 30,000 frames/s
+    expect(coresFor(canvasLike, { users: 3000, msgsPerSecond: 2, fanout: 3000, bytes: 100 })).toBeCloseTo(0.42, 9); // 6,000 frames/s
+    expect(coresFor(canvasLike, { users: 100, msgsPerSecond: 10_000, fanout: 100, bytes: 100 })).toBeCloseTo(1.4, 9); // placements
+    expect(coresFor(canvasLike, { users: 5000, msgsPerSecond: 0, fanout: 5000, bytes: 100 })).toBe(0);
   });
 
   test('prices the stack at the tasks the load needs plus load balancer capacity units', () => {
@@ -111,7 +116,8 @@ describe('inputs', () => {
       canvas: { date: 'd2', options: { watchers: 800 }, best: { acceptedPerSecond: 4000, cpuPercent: { 'canvas server': 70, 'dynalite': 40 } } },
     };
     expect(measuredCapacity(results, 'chat')).toMatchObject({ users: 1000, msgsPerSecond: 2000, deliveriesPerSecond: 150_000, cores: 1, fanout: 75, scaling: 'deliveries' });
-    expect(measuredCapacity(results, 'canvas')).toMatchObject({ users: 800, msgsPerSecond: 4000, cores: 0.7, scaling: 'watchers' });
+    expect(measuredCapacity(results, 'canvas')).toMatchObject({ users: 800, msgsPerSecond: 4000, deliveriesPerSecond: 8000, cores: 0.7, scaling: 'frames' });
+    expect(measuredCapacity(results, 'canvas', 50).deliveriesPerSecond).toBe(16_000);
     expect(() => measuredCapacity(results, 'echo')).toThrow(/No benchmark capacity for example "echo"/);
   });
 
@@ -129,5 +135,16 @@ describe('inputs', () => {
     const profile = userProfile('canvas', template);
     expect(profile.msgsPerUserPerSecond).toBeCloseTo(1 / 60, 12);
     expect(profile.fanout(1234)).toBe(1234);
+  });
+});
+
+describe('message interval', () => {
+  test('--every sets each user\'s message rate, 0 for users who never send, and keeps the fan-out', () => {
+    const chat = userProfile('chat', { Resources: {} });
+    expect(withMessageInterval(chat, 600).msgsPerUserPerSecond).toBeCloseTo(1 / 600, 12);
+    expect(withMessageInterval(chat, 0).msgsPerUserPerSecond).toBe(0);
+    expect(withMessageInterval(chat, 600).fanout(5000)).toBe(100);
+    expect(withMessageInterval(chat, 600).describe).toBe('rooms of up to 100 members (the benchmark\'s room size); each user sends once every 600 s');
+    expect(() => withMessageInterval(chat, Number('soon'))).toThrow(/--every takes the seconds between a user's messages/);
   });
 });

@@ -12,6 +12,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { exampleNames, EXAMPLES_DIR } from '../scripts/lib/examples';
 import { CostLine, estimateIdleCost, IdleEstimate } from '../scripts/lib/idle-cost';
+import { formatCostLines, parseExampleArgs } from '../scripts/lib/idle-cost-report';
 import {
   CLOUDWATCH_ALARM, ELASTICACHE_NODE_HOUR, ELASTICACHE_SERVERLESS, FARGATE, INTERFACE_ENDPOINT_AZ_HOUR, KMS_KEY_MONTH, LOAD_BALANCER,
   NAT_GATEWAY_HOUR, OPENSEARCH_SERVERLESS, PUBLIC_IPV4_HOUR, SECRET_MONTH, VALKEY_NODE_FACTOR, WAF,
@@ -256,5 +257,26 @@ describe.each(exampleNames())('examples/%s idle cost', example => {
       expect(estimate.total).toBe(money(estimate.lines.reduce((sum, l) => sum + l.monthly, 0)));
       expect(estimate.total).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('npm run examples arguments and cost lines', () => {
+  test('names, --cost and -c key=value are read; a bad option or pair is a clear error', () => {
+    expect(parseExampleArgs(['canvas', '--cost', '-c', 'profile=lean', 'chat'])).toEqual({ names: ['canvas', 'chat'], showCost: true, context: { profile: 'lean' } });
+    expect(parseExampleArgs([])).toEqual({ names: [], showCost: false, context: {} });
+    expect(() => parseExampleArgs(['-c', 'lean'])).toThrow(/-c needs key=value, got "lean"/);
+    expect(() => parseExampleArgs(['--costs'])).toThrow(/Unknown option --costs/);
+  });
+
+  test('the cost table lists priced, usage-priced and unpriced lines and leaves free resources out', () => {
+    const estimate = estimateIdleCost(templateOf(stack => {
+      new secretsmanager.Secret(stack, 'Secret');
+      new kms.Key(stack, 'Key', { alias: 'alias/k' });
+      new rds.CfnDBInstance(stack, 'Database', { dbInstanceClass: 'db.t4g.micro', engine: 'postgres', allocatedStorage: '20' });
+    }));
+    const table = formatCostLines(estimate);
+    expect(table).toMatch(/Secret\w*\s+priced\s+secret\s+1\s+secret\s+0\.4/);
+    expect(table).toMatch(/Database\s+unpriced\s+instance-hours and storage/);
+    expect(table).not.toMatch(/KeyAlias/);
   });
 });

@@ -62,15 +62,23 @@ export interface MeasuredCapacity {
   readonly msgsPerSecond: number;
   readonly deliveriesPerSecond: number;
   readonly cores: number;
-  /** How work scales: "deliveries" (chat: per message delivered) or "watchers" (canvas: frames per watcher per tick, placements apart). */
-  readonly scaling: 'deliveries' | 'watchers';
+  /**
+   * How work scales: "deliveries" (chat: each message to each room member) or "frames" (canvas: one frame
+   * per watcher per tick that has placements, so `deliveriesPerSecond` counts frames).
+   */
+  readonly scaling: 'deliveries' | 'frames';
+  /** Frames a watcher can get per second (canvas: 1000 / CANVAS_TICK_MS). */
+  readonly ticksPerSecond?: number;
   /** Deliveries per message in the measured step. */
   readonly fanout: number;
   readonly measuredAt: string;
 }
 
-/** Reads the per-example capacity from bench/results/latest.json. */
-export function measuredCapacity(results: any, example: string): MeasuredCapacity {
+/**
+ * Reads the per-example capacity from bench/results/latest.json. The canvas benchmark ran the server's
+ * default tick (100 ms) unless BENCH_CANVAS_TICK_MS said otherwise, which the results do not record.
+ */
+export function measuredCapacity(results: any, example: string, canvasTickMs = 100): MeasuredCapacity {
   if (example === 'chat') {
     const chat = results.chat;
     const step = chat.maxSustained;
@@ -90,13 +98,15 @@ export function measuredCapacity(results: any, example: string): MeasuredCapacit
   if (example === 'canvas') {
     const canvas = results.canvas;
     const step = canvas.best;
+    const ticksPerSecond = 1000 / canvasTickMs;
     return {
       example,
       users: canvas.options.watchers,
       msgsPerSecond: step.acceptedPerSecond,
-      deliveriesPerSecond: step.acceptedPerSecond * canvas.options.watchers,
+      deliveriesPerSecond: canvas.options.watchers * Math.min(ticksPerSecond, step.acceptedPerSecond),
       cores: sumServerCpu(step.cpuPercent, /^canvas server/),
-      scaling: 'watchers',
+      scaling: 'frames',
+      ticksPerSecond,
       fanout: canvas.options.watchers,
       measuredAt: canvas.date,
     };
@@ -113,9 +123,10 @@ export function coresFor(capacity: MeasuredCapacity, traffic: Traffic): number {
   if (capacity.scaling === 'deliveries') {
     return capacity.cores * (traffic.msgsPerSecond * traffic.fanout) / capacity.deliveriesPerSecond;
   }
-  // Canvas sends each watcher one frame per tick whatever the placement rate (measured flat from 1,000 to
-  // 4,000 placements/s), so work follows watchers, or placements when they outgrow the measured rate.
-  return capacity.cores * Math.max(traffic.users / capacity.users, traffic.msgsPerSecond / capacity.msgsPerSecond);
+  // Canvas sends each watcher one frame per tick that has placements, however many (its CPU was flat from
+  // 1,000 to 4,000 placements/s), so work follows frames, or placements when they outgrow the measured rate.
+  const frames = traffic.users * Math.min(capacity.ticksPerSecond ?? 1, traffic.msgsPerSecond);
+  return capacity.cores * Math.max(frames / capacity.deliveriesPerSecond, traffic.msgsPerSecond / capacity.msgsPerSecond);
 }
 
 export interface StackPrice {
@@ -124,7 +135,12 @@ export interface StackPrice {
   readonly overMax: boolean;
   readonly lcus: number;
   readonly monthly: number;
+  /** The part of `monthly` that is search (OpenSearch), which a serverless design would need as well. */
+  readonly searchMonthly: number;
 }
+
+/** Types a serverless WebSocket design would need just the same: the message search index. */
+const SEARCH_TYPES = new Set(['AWS::OpenSearchServerless::Collection', 'AWS::OpenSearchServerless::VpcEndpoint', 'AWS::OpenSearchService::Domain']);
 
 /**
  * The stack at this traffic: the idle estimate with the service at the task count its scaling policies
@@ -138,7 +154,8 @@ export function stackMonthly(template: any, capacity: MeasuredCapacity, traffic:
   const gbPerHour = (traffic.msgsPerSecond + traffic.msgsPerSecond * traffic.fanout) * traffic.bytes * 3600 / 1e9;
   const lcus = hasApplicationLoadBalancer(template) ? Math.max(traffic.users / 3000, gbPerHour) : 0;
   const monthly = estimate.total + lcus * LOAD_BALANCER.albLcuHour.usd * HOURS_PER_MONTH;
-  return { tasks, overMax: tasks > service.maxTasks, lcus, monthly };
+  const searchMonthly = estimate.lines.filter(l => SEARCH_TYPES.has(l.type)).reduce((sum, l) => sum + l.monthly, 0);
+  return { tasks, overMax: tasks > service.maxTasks, lcus, monthly, searchMonthly };
 }
 
 function hasApplicationLoadBalancer(template: any): boolean {
@@ -167,6 +184,7 @@ export interface UserProfile {
   /** Messages each user publishes per second. */
   readonly msgsPerUserPerSecond: number;
   readonly bytes: number;
+  /** "<who receives what>; <how often each user sends>". */
   readonly describe: string;
   /** Deliveries per message at this many users. */
   fanout(users: number): number;
@@ -184,13 +202,31 @@ export interface Crossover {
   readonly serverlessMonthly?: number;
 }
 
+export interface CrossoverOptions {
+  /**
+   * Leave search out of the stack's price, since a serverless design needs the same index.
+   * @default false
+   */
+  readonly withoutSearch?: boolean;
+  /**
+   * Largest user count searched.
+   * @default 10,000,000
+   */
+  readonly limit?: number;
+}
+
 /** Finds, for each serverless service, the user count where it stops being cheaper than the stack. */
-export function crossovers(template: any, capacity: MeasuredCapacity, profile: UserProfile, limit = 10_000_000): Crossover[] {
+export function crossovers(template: any, capacity: MeasuredCapacity, profile: UserProfile, options: CrossoverOptions = {}): Crossover[] {
+  const limit = options.limit ?? 10_000_000;
+  const stackAt = (traffic: Traffic) => {
+    const stack = stackMonthly(template, capacity, traffic);
+    return options.withoutSearch ? stack.monthly - stack.searchMonthly : stack.monthly;
+  };
   const services = [apiGatewayWebSocketMonthly, appSyncEventsMonthly];
   return services.map(price => {
     const dearer = (users: number) => {
       const traffic = trafficFor(profile, users);
-      return price(traffic).monthly >= stackMonthly(template, capacity, traffic).monthly;
+      return price(traffic).monthly >= stackAt(traffic);
     };
     let low = 0;
     let high = 1;
@@ -213,7 +249,7 @@ export function crossovers(template: any, capacity: MeasuredCapacity, profile: U
     return {
       service: price(traffic).service,
       users: high,
-      stackMonthly: stackMonthly(template, capacity, traffic).monthly,
+      stackMonthly: stackAt(traffic),
       serverlessMonthly: price(traffic).monthly,
     };
   });
