@@ -9,6 +9,7 @@
  *   npm run bench -- fanout        only the fan-out comparison
  *   npm run bench -- canvas        only the canvas
  *   npm run bench -- chat          only the chat
+ *   npm run bench -- quiz          only the quiz (1,000 participants over two servers answering as fast as allowed)
  *   npm run bench -- bot           only the bot (cross-shard round trip, messages/s through one shard)
  *   BENCH_CLIENTS=2000 BENCH_STEP_SECONDS=5 BENCH_WATCHERS=1000 tune the load
  *   BENCH_CHAT_CLIENTS=1000 BENCH_CHAT_ROOMS=10 BENCH_CHAT_RATES=50,100,200 BENCH_CHAT_SENDERS=240 tune the chat's
@@ -21,6 +22,7 @@ import { runCanvasBench } from './canvas/run-canvas';
 import { runChatBench } from './chat/run-chat';
 import { FanoutResult, runFanout, SYSTEMS } from './fanout/run-fanout';
 import { round } from './lib/stats';
+import { runQuizBench } from './quiz/run-quiz';
 import { formatTable } from '../scripts/lib/table';
 
 const log = (line: string) => console.log(`  ${line}`);
@@ -69,6 +71,14 @@ async function main(): Promise<void> {
     console.log('\nBot: 4 shards on the local gateway and SNS/SQS stand-ins, one process');
     results.bot = await runBotBench({ requests: env('BENCH_BOT_REQUESTS', 300), messages: env('BENCH_BOT_MESSAGES', 5000), commands: env('BENCH_BOT_COMMANDS', 300) }, log);
   }
+  if (!which || which === 'quiz') {
+    results.quiz = await runQuizBench({
+      participants: env('BENCH_QUIZ_PARTICIPANTS', 1000),
+      questions: env('BENCH_QUIZ_QUESTIONS', 40),
+      durationSeconds: 60,
+      timeoutSeconds: env('BENCH_QUIZ_TIMEOUT_SECONDS', 120),
+    }, log);
+  }
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
   const text = JSON.stringify(results, null, 2);
@@ -76,7 +86,7 @@ async function main(): Promise<void> {
   const latestFile = path.join(dir, 'latest.json');
   const previous = fs.existsSync(latestFile) ? JSON.parse(fs.readFileSync(latestFile, 'utf8')) : {};
   const stamp = { date: results.date, machine: results.machine };
-  const latest = { ...previous, ...Object.fromEntries(['fanout', 'canvas', 'chat', 'bot'].filter(k => k in results).map(k => [k, { ...stamp, ...(results[k] as object) }])) };
+  const latest = { ...previous, ...Object.fromEntries(['fanout', 'canvas', 'chat', 'bot', 'quiz'].filter(k => k in results).map(k => [k, { ...stamp, ...(results[k] as object) }])) };
   delete latest.date;
   delete latest.machine;
   fs.writeFileSync(latestFile, JSON.stringify(latest, null, 2));
