@@ -72,6 +72,12 @@ export async function sendHistoryPage(res: http.ServerResponse, url: URL, log: P
     }
     return /^\d{1,10}$/.test(value) ? Number(value) : NaN;
   };
+  // Counted before anything else: a malformed request costs a round trip too.
+  const { count, retryAfterMs } = await countRequest();
+  if (count > HISTORY_PAGES_PER_ADDRESS) {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    throw new HttpError(429, 'too_many_history_pages', `too many history pages from this address; try again in ${seconds} seconds`, { 'retry-after': String(seconds) });
+  }
   const after = param('after', 0);
   const limit = param('limit', HISTORY_PAGE);
   if (!Number.isInteger(after) || after > 0xffffffff) {
@@ -79,11 +85,6 @@ export async function sendHistoryPage(res: http.ServerResponse, url: URL, log: P
   }
   if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_PAGE_MAX) {
     throw new HttpError(400, 'bad_limit', `limit must be a whole number from 1 to ${HISTORY_PAGE_MAX}`);
-  }
-  const { count, retryAfterMs } = await countRequest();
-  if (count > HISTORY_PAGES_PER_ADDRESS) {
-    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-    throw new HttpError(429, 'too_many_history_pages', `too many history pages from this address; try again in ${seconds} seconds`, { 'retry-after': String(seconds) });
   }
   const page = await historyAfter(log, after, limit).catch(err => {
     throw new HttpError(503, 'history_unavailable', `the history cannot be read right now (${(err as Error).name}); try again`, { 'retry-after': '1' });

@@ -60,7 +60,7 @@ describe('the canvas page with two servers on one Redis', () => {
     const errors: string[] = [];
     page.on('pageerror', err => errors.push(err.message));
     // The first board request is answered with the board of that moment, but only when the test says so.
-    let release!: () => Promise<void>;
+    let release: (() => Promise<void>) | undefined;
     const held = new Promise<void>(resolve => {
       void page.route('**/api/board', async route => {
         if (release) {
@@ -99,7 +99,7 @@ describe('the canvas page with two servers on one Redis', () => {
 
     // The board arrives (older than all of them): the records dropped from the buffer come from
     // /api/updates, and the page shows exactly the stored board.
-    await release();
+    await release!();
     await page.waitForSelector('#status[data-state="live"]');
     const stored = async () => {
       const res = await fetch(`http://127.0.0.1:${servers[1].port}/api/board`, { headers: { 'cache-control': 'no-cache' } });
