@@ -78,7 +78,8 @@ end
 return redis.call('hlen', KEYS[2])`;
 
 interface PresenceCommands {
-  chatPresenceJoin(holders: string, users: string, now: number, expiry: number, holder: string, user: string, keepMs: number): Promise<[number, number]>;
+  chatPresenceJoin(
+    holders: string, users: string, now: number, expiry: number, holder: string, user: string, keepMs: number): Promise<[number, number]>;
   chatPresenceLeave(holders: string, users: string, now: number, holder: string, user: string): Promise<[number, number]>;
   chatPresenceRefresh(holders: string, users: string, now: number, expiry: number, keepMs: number, ...refreshed: string[]): Promise<number>;
 }
@@ -101,7 +102,8 @@ export class RedisPresence implements PresenceStore {
 
   public async join(room: string, username: string, server: string): Promise<PresenceChange> {
     const now = this.now();
-    const [changed, numUsers] = await this.commands.chatPresenceJoin(...keys(room), now, now + this.ttlMs, holder(username, server), username, 2 * this.ttlMs);
+    const [changed, numUsers] = await this.commands.chatPresenceJoin(
+      ...keys(room), now, now + this.ttlMs, holder(username, server), username, 2 * this.ttlMs);
     return { changed: changed === 1, numUsers };
   }
 

@@ -25,7 +25,12 @@ return 0`;
 
 /** The buckets in Redis, `chat:{u:<username>}:sends`, kept only while they are not full. */
 export class RedisSendLimit implements SendLimit {
-  constructor(private readonly redis: Redis | Cluster, private readonly perSecond: number, private readonly burst: number, private readonly now = () => Date.now()) {
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly perSecond: number,
+    private readonly burst: number,
+    private readonly now = () => Date.now(),
+  ) {
     redis.defineCommand('chatTakeSend', { numberOfKeys: 1, lua: TAKE });
   }
 

@@ -265,7 +265,7 @@ describe('RealtimeServer', () => {
       expect([path, await get(path)]).toEqual([path, { status: 400, body: JSON.stringify({ error: 'bad_url', message: 'the request URL is malformed (check its percent-encoding)' }) }]);
     }
     expect(await get('/caf%C3%A9')).toEqual({ status: 200, body: '/café' });
-    const upgrade = await get('/ws%zz?user=ann', { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' });
+    const upgrade = await get('/ws%zz?user=ann', { 'connection': 'Upgrade', 'upgrade': 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' });
     expect(upgrade.status).toBe(400);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
   });
