@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { Bus, MemoryBus, readConfig, RedisBus } from '..';
 import { RedisClusterProcess, RedisProcess, startRedis, startRedisCluster } from '../../../test/support/redis-server';
 import { createLogger } from '../log';
@@ -73,6 +74,35 @@ describe('RedisBus on a real redis-server', () => {
       await new Promise(r => setTimeout(r, 200));
     }
     expect(heard.map(String)).toContain('after');
+  });
+
+  test('tells onResubscribed listeners once the subscriptions are back after a lost connection (not at the first connect)', async () => {
+    const listener = new RedisBus(config(), silent);
+    try {
+      let resubscribed = 0;
+      listener.onResubscribed(() => { resubscribed++; });
+      await crosses(one, listener, 'gap');
+      expect(resubscribed).toBe(0);
+      const heard: string[] = [];
+      await listener.subscribe('gap', p => heard.push(String(p)));
+      const admin = new Redis({ port: redis.port, password: 'bus-token' });
+      await admin.client('KILL', 'TYPE', 'pubsub');
+      admin.disconnect();
+      const deadline = Date.now() + 10_000;
+      while (resubscribed === 0 && Date.now() < deadline) {
+        await new Promise(r => setTimeout(r, 20));
+      }
+      expect(resubscribed).toBe(1);
+      // The subscription is in effect when the listeners run: a single publish now arrives.
+      await one.publish('gap', 'right after');
+      const until = Date.now() + 2000;
+      while (!heard.includes('right after') && Date.now() < until) {
+        await new Promise(r => setTimeout(r, 20));
+      }
+      expect(heard).toContain('right after');
+    } finally {
+      await listener.close();
+    }
   });
 
   test('a wrong token is refused', async () => {
