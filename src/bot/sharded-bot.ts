@@ -18,6 +18,7 @@ import { BotCommandApiOptions, BotWorkerOptions } from './bot-functions';
 import { BotProtocol } from './bot-protocol';
 import { FanoutQueue, FanoutQueues } from './fanout-queues';
 import { checkFargateSize } from './fargate-size';
+import { TokenSecret } from './token-secret';
 import { EnvContract } from '../private/env-contract';
 import { acknowledgeApiInvokePermissions } from '../private/lambda-permissions';
 import { LogGroupSettings, constructLogGroup } from '../private/log-group';
@@ -588,7 +589,7 @@ export class ShardedBot extends Construct {
       },
       secrets: {
         ...props.secrets,
-        [EnvContract.BOT_TOKEN]: ecs.Secret.fromSecretsManager(props.tokenSecret, props.tokenSecretField),
+        [EnvContract.BOT_TOKEN]: new TokenSecret(props.tokenSecret, props.tokenSecretField),
       },
     });
     container.addMountPoints({ sourceVolume: 'tmp', containerPath: '/tmp', readOnly: false });
