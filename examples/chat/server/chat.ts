@@ -474,7 +474,8 @@ export class ChatServer {
     const ctx = client.context;
     const username = this.requireLogin(ctx);
     this.requireRoom(room);
-    if (ctx.room !== room) {
+    const moving = ctx.room !== room;
+    if (moving) {
       this.leaveRoom(client);
       ctx.room = room;
       ctx.lastTypingAt = 0;
@@ -494,7 +495,9 @@ export class ChatServer {
     } catch (err) {
       this.joining.get(room)?.delete(client);
       ctx.joinBuffer = undefined;
-      this.leaveRoom(client);
+      if (moving) {
+        this.leaveRoom(client);
+      }
       throw err;
     }
     const held = ctx.joinBuffer ?? [];
