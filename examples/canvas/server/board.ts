@@ -246,6 +246,13 @@ return 1
 const SETTLE_SCRIPT = NODE_LUA + `
 local epoch = redis.call('GET', KEYS[5]) or '0'
 local out = {1, tonumber(epoch)}
+local differ = false
+for i = 2, #ARGV, 4 do differ = differ or ARGV[i] ~= epoch end
+-- Placed on this very board (the usual case): nothing to settle, and no need to ask INFO.
+if not differ then
+  for i = 2, #ARGV, 4 do out[#out + 1] = tonumber(ARGV[i + 2]) end
+  return out
+end
 local trusted = redis.call('EXISTS', KEYS[2]) == 1 and redis.call('GET', KEYS[6]) == node()
 local function late(i)
   return trusted and ARGV[i] ~= epoch and redis.call('BITFIELD', KEYS[3], 'GET', 'u32', '#' .. ARGV[i + 1])[1] < tonumber(ARGV[i + 2])
