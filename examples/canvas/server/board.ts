@@ -383,7 +383,7 @@ const RESERVE_ATTEMPTS = 4;
 export class RedisBoardStore implements BoardStore {
   private readonly redis: WithPlace;
   private readonly useLimit: number;
-  private reserving?: Promise<boolean>;
+  private reserving?: { epoch: number; done: Promise<boolean> };
   private settling: Array<{ placement: StoredPlacement; resolve(seq: number): void; reject(err: Error): void }> = [];
 
   constructor(redis: Redis | Cluster, private readonly size: BoardSize, private readonly sequences?: SequenceSource) {
@@ -425,7 +425,7 @@ export class RedisBoardStore implements BoardStore {
 
   /**
    * Reserves a block of sequence numbers durably for a board of `epoch` and raises the board's limit to it;
-   * false when a restore fenced that epoch. One reservation at a time per process.
+   * false when a restore fenced that epoch. One reservation at a time per process and epoch.
    */
   private async reserve(epoch: number, attempt: number): Promise<boolean> {
     if (!this.sequences) {
@@ -435,15 +435,22 @@ export class RedisBoardStore implements BoardStore {
       throw new Error(`no sequence numbers after ${RESERVE_ATTEMPTS} reservations`);
     }
     const sequences = this.sequences;
-    this.reserving ??= (async () => {
-      try {
-        const top = await sequences.reserve(epoch);
-        return top !== undefined && await this.redis.canvasRaise(KEYS.seq, KEYS.seqLimit, KEYS.epoch, epoch, top) === 1;
-      } finally {
+    if (this.reserving?.epoch === epoch) {
+      return this.reserving.done;
+    }
+    const done = (async () => {
+      const top = await sequences.reserve(epoch);
+      return top !== undefined && await this.redis.canvasRaise(KEYS.seq, KEYS.seqLimit, KEYS.epoch, epoch, top) === 1;
+    })();
+    const reserving = { epoch, done };
+    this.reserving = reserving;
+    const clear = () => {
+      if (this.reserving === reserving) {
         this.reserving = undefined;
       }
-    })();
-    return this.reserving;
+    };
+    done.then(clear, clear);
+    return done;
   }
 
   public settle(placement: StoredPlacement): Promise<number> {
