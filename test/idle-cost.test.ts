@@ -2,12 +2,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, CfnParameter, CfnResource, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as opensearchserverless from 'aws-cdk-lib/aws-opensearchserverless';
+import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
@@ -15,8 +17,8 @@ import { exampleNames, EXAMPLES_DIR } from '../scripts/lib/examples';
 import { CostLine, estimateIdleCost, IdleEstimate } from '../scripts/lib/idle-cost';
 import { formatCostLines, parseExampleArgs } from '../scripts/lib/idle-cost-report';
 import {
-  CLOUDWATCH_ALARM, ELASTICACHE_NODE_HOUR, ELASTICACHE_SERVERLESS, FARGATE, INTERFACE_ENDPOINT_AZ_HOUR, KMS_KEY_MONTH, LOAD_BALANCER,
-  NAT_GATEWAY_HOUR, OPENSEARCH_SERVERLESS, PUBLIC_IPV4_HOUR, SECRET_MONTH, VALKEY_NODE_FACTOR, WAF,
+  CLOUDWATCH_ALARM, DYNAMODB_PROVISIONED, ELASTICACHE_NODE_HOUR, ELASTICACHE_SERVERLESS, FARGATE, INTERFACE_ENDPOINT_AZ_HOUR, KMS_KEY_MONTH,
+  LOAD_BALANCER, NAT_GATEWAY_HOUR, OPENSEARCH_DOMAIN, OPENSEARCH_SERVERLESS, PUBLIC_IPV4_HOUR, SECRET_MONTH, VALKEY_NODE_FACTOR, WAF,
 } from '../scripts/lib/prices';
 
 const HOURS = 730;
@@ -213,6 +215,57 @@ describe('idle-cost estimator', () => {
     expect(estimate.total).toBe(money(estimate.lines.reduce((sum, l) => sum + l.monthly, 0)));
     expect(estimate.total).toBe(money(WAF.webAclMonth.usd + 3 * WAF.ruleMonth.usd + 2 * SECRET_MONTH.usd + 2 * KMS_KEY_MONTH.usd
       + CLOUDWATCH_ALARM.standardMetricMonth.usd + CLOUDWATCH_ALARM.highResolutionMetricMonth.usd + 3 * CLOUDWATCH_ALARM.standardMetricMonth.usd));
+  });
+
+  test('a collection with its own KMS key pays its own minimum; an OpenSearch Serverless VPC endpoint is priced per subnet', () => {
+    const template = templateOf(stack => {
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 3, natGateways: 0, subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+      new opensearchserverless.CfnSecurityPolicy(stack, 'Keyed', {
+        name: 'keyed',
+        type: 'encryption',
+        policy: JSON.stringify({ Rules: [{ ResourceType: 'collection', Resource: ['collection/own'] }], KmsARN: 'arn:aws:kms:us-east-1:123456789012:key/abc' }),
+      });
+      new opensearchserverless.CfnCollection(stack, 'Shared', { name: 'shared', type: 'SEARCH' });
+      new opensearchserverless.CfnCollection(stack, 'Own', { name: 'own', type: 'SEARCH' });
+      new opensearchserverless.CfnVpcEndpoint(stack, 'Endpoint', { name: 'ep', vpcId: vpc.vpcId, subnetIds: vpc.isolatedSubnets.map(s => s.subnetId) });
+    });
+    const estimate = estimateIdleCost(template);
+    const byId = (prefix: string) => estimate.lines.find(l => l.logicalId.startsWith(prefix))!;
+    expect(byId('Shared').quantity).toBe(2);
+    expect(byId('Own').quantity).toBe(2);
+    expect([byId('Endpoint').quantity, byId('Endpoint').monthly]).toEqual([3, money(3 * INTERFACE_ENDPOINT_AZ_HOUR.usd * HOURS)]);
+  });
+
+  test('prices OpenSearch domains by instance and storage, provisioned tables by capacity and cache clusters by node; EC2-backed services are unpriced', () => {
+    const template = templateOf(stack => {
+      new opensearch.CfnDomain(stack, 'Small', {
+        clusterConfig: { instanceType: 't3.small.search', instanceCount: 2 }, ebsOptions: { ebsEnabled: true, volumeSize: 10, volumeType: 'gp3' },
+      });
+      new opensearch.CfnDomain(stack, 'Large', { clusterConfig: { instanceType: 'r6g.large.search', instanceCount: 1 } });
+      new dynamodb.CfnTable(stack, 'Provisioned', {
+        keySchema: [{ attributeName: 'id', keyType: 'HASH' }],
+        attributeDefinitions: [{ attributeName: 'id', attributeType: 'S' }],
+        provisionedThroughput: { readCapacityUnits: 10, writeCapacityUnits: 5 },
+      });
+      new elasticache.CfnCacheCluster(stack, 'Memcached', { engine: 'memcached', cacheNodeType: 'cache.t3.micro', numCacheNodes: 3 });
+      const taskDefinition = new ecs.Ec2TaskDefinition(stack, 'Ec2Task');
+      taskDefinition.addContainer('App', { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/busybox:latest'), memoryLimitMiB: 256 });
+      new ecs.CfnService(stack, 'OnEc2', { launchType: 'EC2', taskDefinition: taskDefinition.taskDefinitionArn, desiredCount: 2 });
+    });
+    const estimate = estimateIdleCost(template);
+    const of = (prefix: string) => estimate.lines.filter(l => l.logicalId.startsWith(prefix));
+
+    expect(of('Small').map(l => [l.quantity, l.monthly])).toEqual([
+      [2, money(2 * OPENSEARCH_DOMAIN.instanceHour['t3.small.search'].usd * HOURS)],
+      [20, money(20 * OPENSEARCH_DOMAIN.gp3GbMonth.usd)],
+    ]);
+    expect(of('Large')[0].kind).toBe('unpriced');
+    expect(of('Provisioned').map(l => [l.quantity, l.monthly])).toEqual([
+      [5, money(5 * DYNAMODB_PROVISIONED.wcuHour.usd * HOURS)],
+      [10, money(10 * DYNAMODB_PROVISIONED.rcuHour.usd * HOURS)],
+    ]);
+    expect(of('Memcached').map(l => [l.quantity, l.monthly])).toEqual([[3, money(3 * ELASTICACHE_NODE_HOUR['cache.t3.micro'].usd * HOURS)]]);
+    expect(of('OnEc2').map(l => l.kind)).toEqual(['unpriced']);
   });
 
   test('prices a task count given for load instead of the idle minimum', () => {

@@ -199,8 +199,10 @@ function priceResource(id: string, type: string, props: any, resources: Record<s
     case 'AWS::EC2::EIP': return [hourly(id, type, 'public IPv4 address (Elastic IP)', 1, 'address', PUBLIC_IPV4_HOUR)];
     case 'AWS::EC2::VPCEndpoint': return priceVpcEndpoint(id, props, resources);
     case 'AWS::OpenSearchServerless::VpcEndpoint':
+      // "an interface endpoint, powered by AWS PrivateLink ... an endpoint network interface in each subnet":
+      // https://docs.aws.amazon.com/opensearch-service/latest/developerguide/serverless-vpc.html
       return priceEndpointSubnets(id, type, props.SubnetIds, resources, 'OpenSearch Serverless VPC endpoint',
-        'priced as an interface endpoint per subnet (PRICES.md: PrivateLink billing unconfirmed)');
+        'an AWS PrivateLink interface endpoint, one network interface per subnet');
     case 'AWS::ElastiCache::ReplicationGroup': return priceReplicationGroup(id, props);
     case 'AWS::ElastiCache::CacheCluster': return [priceCacheNodes(id, type, props.CacheNodeType, props.Engine, Number(props.NumCacheNodes ?? 1))];
     case 'AWS::ElastiCache::ServerlessCache': return [priceServerlessCache(id, props)];
@@ -256,6 +258,8 @@ function describeFargateService(id: string, props: any, resources: Record<string
     return undefined;
   }
   const target = scalableTargetOf(id, resources);
+  // A new service without DesiredCount starts one task:
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ecs-service.html
   const desired = props.DesiredCount === undefined ? 1 : Number(props.DesiredCount);
   const minTasks = target ? Number(target.props.MinCapacity) : desired;
   const policies = target ? scalingPoliciesOf(target.id, resources) : [];
@@ -302,7 +306,8 @@ function priceLoadBalancer(id: string, props: any, resources: Record<string, any
   const lines = [kind === 'application'
     ? hourly(id, type, 'Application Load Balancer', 1, 'load balancer', LOAD_BALANCER.albHour, 'idle LCUs taken as 0')
     : hourly(id, type, 'Network Load Balancer', 1, 'load balancer', LOAD_BALANCER.nlbHour, 'idle NLCUs taken as 0')];
-  // CloudFormation's default scheme is internet-facing: one public IPv4 address per subnet (one per AZ).
+  // CloudFormation's default scheme is internet-facing, with one node, and so one public IPv4 address, per
+  // subnet (one per AZ): https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-elasticloadbalancingv2-loadbalancer.html
   if ((props.Scheme ?? 'internet-facing') === 'internet-facing') {
     const subnets = countSubnets(props.SubnetMappings ?? props.Subnets, resources);
     if (subnets.count === undefined) {
@@ -316,6 +321,7 @@ function priceLoadBalancer(id: string, props: any, resources: Record<string, any
 
 function priceVpcEndpoint(id: string, props: any, resources: Record<string, any>): CostLine[] {
   const type = 'AWS::EC2::VPCEndpoint';
+  // Gateway is the default type: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ec2-vpcendpoint.html
   const kind = props.VpcEndpointType ?? 'Gateway';
   if (kind === 'Gateway') {
     return [{ logicalId: id, type, kind: 'free', item: 'gateway endpoint', quantity: 1, unit: 'endpoint', monthly: 0 }];
@@ -402,7 +408,8 @@ function priceServerlessCache(id: string, props: any): CostLine {
 
 /**
  * OpenSearch Serverless bills a minimum of OCUs that collections sharing an encryption key (and the
- * standby setting) share; the first collection of each group carries it, later ones add nothing.
+ * standby setting) share; the first collection of each group carries it, later ones add nothing
+ * (https://docs.aws.amazon.com/opensearch-service/latest/developerguide/serverless-scaling.html).
  */
 class OpenSearchCollectionGroups {
   private readonly owners = new Map<string, string>();
@@ -490,7 +497,8 @@ function priceAlarm(id: string, props: any): CostLine {
 
 function priceTable(id: string, props: any): CostLine[] {
   const type = 'AWS::DynamoDB::Table';
-  // CloudFormation's default billing mode is PROVISIONED.
+  // CloudFormation's default billing mode is PROVISIONED:
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-dynamodb-table.html
   if (props.BillingMode === 'PAY_PER_REQUEST') {
     return [usage(id, type, 'on-demand requests; storage (first 25 GB free) and PITR by GB')];
   }
