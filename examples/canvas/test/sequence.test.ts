@@ -174,6 +174,37 @@ describe('the rebuild and the restore', () => {
     expect((next as { seq: number }).seq).toBeGreaterThan(Math.max(stored1.seq, ...inFlight));
   });
 
+  test('a board whose epoch a restore fenced (the restorer died) hands out only numbers it reserved before, then asks to be rebuilt over', async () => {
+    const table = await newTable();
+    // Small blocks, so the board runs out of reserved numbers within a few placements.
+    const ledger = new SequenceLedger({ tableName: table, endpoint: local.dynamo.endpoint, block: 4 });
+    const placements = new PlacementLog({ tableName: table, endpoint: local.dynamo.endpoint });
+    cleanups.push(() => { ledger.close(); placements.close(); });
+    const store = new RedisBoardStore(redisClient(local.redis.port, 5), size, ledger);
+    await redisClient(local.redis.port, 5).flushdb();
+    const first = await restoreBoard({ store, ledger, placements, size });
+    expect(first).toMatchObject({ kind: 'restored' });
+    const epoch = (first as { epoch: number }).epoch;
+    expect(await store.place(0, 1, 'a', 0)).toMatchObject({ kind: 'placed', epoch });
+    // Another process began a restore and died before writing its board.
+    const fence = await ledger.beginRestore();
+    const before: number[] = [];
+    for (let i = 1; ; i++) {
+      const result = await store.place(i, 2, `u${i}`, 0);
+      if (result.kind !== 'placed') {
+        expect(result).toEqual({ kind: 'stale', epoch });
+        break;
+      }
+      before.push(result.seq);
+    }
+    expect(Math.max(...before)).toBeLessThanOrEqual(fence.hwm);
+    expect(await restoreBoard({ store, ledger, placements, size })).toEqual({ kind: 'present' });
+    expect(await restoreBoard({ store, ledger, placements, size, replaceEpoch: epoch })).toMatchObject({ kind: 'restored', epoch: fence.epoch + 1 });
+    const after = await store.place(9, 3, 'v', 0);
+    expect(after).toMatchObject({ kind: 'placed', epoch: fence.epoch + 1 });
+    expect((after as { seq: number }).seq).toBeGreaterThan(fence.hwm);
+  });
+
   test('the lock holder extends its lock through a rebuild longer than the lock, and a second process does not rebuild meanwhile', async () => {
     const table = await newTable();
     const a = parts(table, 3, proxy.endpoint);
