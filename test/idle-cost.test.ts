@@ -18,7 +18,7 @@ import { CostLine, estimateIdleCost, IdleEstimate } from '../scripts/lib/idle-co
 import { formatCostLines, parseExampleArgs } from '../scripts/lib/idle-cost-report';
 import {
   CLOUDWATCH_ALARM, DYNAMODB_PROVISIONED, ELASTICACHE_NODE_HOUR, ELASTICACHE_SERVERLESS, FARGATE, INTERFACE_ENDPOINT_AZ_HOUR, KMS_KEY_MONTH,
-  LOAD_BALANCER, NAT_GATEWAY_HOUR, OPENSEARCH_DOMAIN, OPENSEARCH_SERVERLESS, PUBLIC_IPV4_HOUR, SECRET_MONTH, VALKEY_NODE_FACTOR, WAF,
+  LOAD_BALANCER, NAT_GATEWAY_HOUR, OPENSEARCH_DOMAIN, OPENSEARCH_SERVERLESS, priceTable, PUBLIC_IPV4_HOUR, SECRET_MONTH, VALKEY_NODE_FACTOR, WAF,
 } from '../scripts/lib/prices';
 
 const HOURS = 730;
@@ -343,5 +343,22 @@ describe('npm run examples arguments and cost lines', () => {
     expect(table).toMatch(/Secret\w*\s+priced\s+secret\s+1\s+secret\s+0\.4/);
     expect(table).toMatch(/Database\s+unpriced\s+instance-hours and storage/);
     expect(table).not.toMatch(/KeyAlias/);
+  });
+});
+
+describe('price table', () => {
+  test('every price names its source and date, and a price without a source says what was assumed', () => {
+    const rows = priceTable();
+    expect(rows.length).toBeGreaterThan(30);
+    for (const { name, price } of rows) {
+      expect({ name, source: price.source.length > 0, date: /^(\d{4}(-\d{2}){0,2}|undated)$/.test(price.date), usd: price.usd > 0 })
+        .toEqual({ name, source: true, date: true, usd: true });
+      if (/none found/.test(price.source)) {
+        expect({ name, assumption: price.assumption }).toEqual({ name, assumption: expect.stringMatching(/assumed/) });
+      }
+    }
+    expect(rows.map(r => r.name)).toEqual(expect.arrayContaining([
+      'FARGATE.arm.vcpuHour', 'API_GATEWAY_WEBSOCKET.messagesOverBillion', 'APPSYNC_EVENTS.connectionMinutes', 'ELASTICACHE_NODE_HOUR.cache.t4g.small',
+    ]));
   });
 });
