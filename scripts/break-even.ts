@@ -18,6 +18,7 @@ import {
 } from './lib/break-even';
 import { EXAMPLES_DIR } from './lib/examples';
 import { estimateIdleCost, fargateServices } from './lib/idle-cost';
+import { priceTable } from './lib/prices';
 import { formatTable } from './lib/table';
 
 const BENCH_RESULTS = path.join(__dirname, '..', 'bench', 'results', 'latest.json');
@@ -156,6 +157,9 @@ function main(args: string[]) {
     }
   }
   const results = JSON.parse(fs.readFileSync(BENCH_RESULTS, 'utf8'));
+  for (const { name, price } of priceTable().filter(r => /^(API_GATEWAY_WEBSOCKET|APPSYNC_EVENTS)\./.test(r.name))) {
+    console.log(`${name}: $${price.usd} per ${price.unit} (${price.source}; ${price.date})${price.assumption ? ` - ${price.assumption}` : ''}`);
+  }
   for (const example of names.length > 0 ? names : EXAMPLES) {
     const template = exampleTemplate(example, context);
     const profile = every === undefined ? userProfile(example, template) : withMessageInterval(userProfile(example, template), every);
