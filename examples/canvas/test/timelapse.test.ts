@@ -21,9 +21,10 @@ const SIZE = { width: 32, height: 32 };
 //   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html);
 // - an index partition that cannot take its writes throttles the writes to the table
 //   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/gsi-throttling.html);
-// - an index entry is the table's primary key, the index key and the projected attributes plus 100 bytes
-//   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html), a number attribute
-//   being its name's bytes, one byte per two significant digits and one byte
+// - an index entry holds the table's primary key, the index key and the projected attributes
+//   (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_GlobalSecondaryIndex.html); an item
+//   is its attributes plus 100 bytes of indexing overhead, a number attribute being its name's bytes, one
+//   byte per two significant digits and one byte
 //   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
 const PARTITION_WRITE_UNITS_PER_SECOND = 1000;
 const WRITE_UNIT_BYTES = 1024;
