@@ -157,11 +157,14 @@ describe('per-user limits', () => {
     const two = await connect(b);
     await two.resume(session.token);
     await Promise.all([one.join('random'), two.join('random')]);
+    const started = Date.now();
     const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? one : two).say('random', `burst ${i}`).then(() => 'ok', e => e as ChatRequestError)));
+    const seconds = (Date.now() - started) / 1000;
     const refused = outcomes.filter((o): o is ChatRequestError => o !== 'ok');
     // 20 saved up, plus what refilled while the 30 were handled (5 a second).
     expect(outcomes.length - refused.length).toBeGreaterThanOrEqual(20);
-    expect(outcomes.length - refused.length).toBeLessThanOrEqual(24);
+    expect(outcomes.length - refused.length).toBeLessThanOrEqual(20 + Math.ceil(5 * seconds));
+    expect(refused.length).toBeGreaterThan(0);
     expect(refused[0].code).toBe('rate_limited');
     expect(refused[0].message).toMatch(/^rate_limited: at most 5 messages a second per user \(bursts of 20\); try again in \d+ ms$/);
     const wait = refused[0].frame.retryAfterMs as number;

@@ -127,7 +127,7 @@ describe('joining a room', () => {
       const joined: JoinResult = await reader.join('help');
       const sent = await posting;
       // Let the last events arrive: a marker from the last writer, then the reader's own round trip.
-      const marker = await writers[0].say('help', `marker ${round}`);
+      const marker = await writers[round].say('help', `marker ${round}`);
       await reader.waitFor(e => e.type === 'new_message' && e.message === marker.message);
       const events = reader.events.filter((e): e is Extract<typeof e, { type: 'new_message' }> => e.type === 'new_message').map(e => e.message);
       const seen = [...joined.messages.map(m => m.message), ...events];
