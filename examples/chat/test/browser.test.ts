@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Browser, BrowserContext, Page } from 'playwright-core';
 import { ChatClient } from './chat-client';
-import { CHAT_ENTRY, chatEnv, startChatTables } from './local-chat';
+import { CHAT_ENTRY, chatEnv, fromOwnAddress, startChatTables } from './local-chat';
 import { launchBrowser } from '../../../test/support/browser';
 import { startServer, ServerProcess } from '../../../test/support/node-server';
 import { freePort, startRedis, stopProcess, waitForPort } from '../../../test/support/redis-server';
@@ -209,6 +209,35 @@ describe('the chat page in a real browser', () => {
     expect(problems).toEqual([]);
     await Promise.all([carol.context.close(), second.context.close()]);
   });
+
+  test('the page keeps at most 500 messages of a busy room, dropping the oldest', async () => {
+    const { context, page } = await newPage();
+    await page.click('#anonymous-button');
+    await page.waitForFunction(() => (window as any).chatApp.room === 'general');
+    await page.click('#room-list button[data-room="help"]');
+    await page.waitForFunction(() => (window as any).chatApp.room === 'help');
+    // 30 writers (each within the per-user burst, each from its own address) post 600 messages.
+    const writers = await Promise.all(Array.from({ length: 30 }, async () => {
+      const w = await ChatClient.connect(server.port, { ...fromOwnAddress(), record: false });
+      await w.anonymous();
+      await w.join('help');
+      return w;
+    }));
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(writers.map((w, i) => w.say('help', `busy ${round * 30 + i}`)));
+    }
+    await page.waitForFunction(() => {
+      const all = new Set((window as any).chatApp.messages());
+      return Array.from({ length: 30 }, (_, i) => `busy ${570 + i}`).every(t => all.has(t));
+    }, undefined, { timeout: 20_000 });
+    const shown = await texts(page);
+    expect(shown).toHaveLength(500);
+    expect(shown).not.toContain('busy 0');
+    expect(await page.textContent('#messages li.trimmed')).toBe('older messages are hidden; open the room again to read them');
+    await Promise.all(writers.map(w => w.close()));
+    expect(problems).toEqual([]);
+    await context.close();
+  }, 60_000);
 
   test('a drained server\'s page says it is restarting, reconnects with backoff and resumes its session and room', async () => {
     // Sessions outlive a server process only in Redis, as in AWS (in memory they end with the process).
