@@ -71,6 +71,8 @@ export async function startLocalBot(options: LocalBotOptions): Promise<LocalBot>
     awsEndpoint: messaging.endpoint,
     prefix: '!',
     requestTimeoutMs: 3000,
+    commandsPerUser: 5,
+    commandWindowSeconds: 10,
     ...extra,
   });
   return {

@@ -24,6 +24,9 @@ export interface ShardConfig {
   readonly prefix: string;
   /** How long a cross-shard request waits for the other shards. */
   readonly requestTimeoutMs: number;
+  /** Commands one user may give per window, over all shards when Redis is set. */
+  readonly commandsPerUser: number;
+  readonly commandWindowSeconds: number;
 }
 
 export function readShardConfig(env: NodeJS.ProcessEnv = process.env): ShardConfig {
@@ -42,6 +45,8 @@ export function readShardConfig(env: NodeJS.ProcessEnv = process.env): ShardConf
     awsEndpoint: env.BOT_AWS_ENDPOINT || undefined,
     prefix: env.BOT_PREFIX || '!',
     requestTimeoutMs: int(env, 'BOT_REQUEST_TIMEOUT_MS', 3000, 100, 60_000),
+    commandsPerUser: int(env, 'BOT_COMMANDS_PER_USER', 5, 1, 1000),
+    commandWindowSeconds: int(env, 'BOT_COMMAND_WINDOW_SECONDS', 10, 1, 3600),
   };
 }
 

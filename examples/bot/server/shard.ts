@@ -4,6 +4,7 @@ import { SessionInfo, WebSocketManager, WebSocketShardEvents, WebSocketShardStat
 import {
   GatewayDispatchEvents, GatewayDispatchPayload, GatewayIntentBits, GatewayMessageCreateDispatchData, Routes,
 } from 'discord-api-types/v10';
+import { CommandCounter, CommandLimiter, MemoryCommandCounter, RedisCommandCounter } from './command-limit';
 import {
   ANALYZE_TEXT_MAX, CHAT_COMMANDS, checkPayload, CommandError, parseChatCommand, PingAnswer, ShardRequests, ShardRequestType, StatsAnswer,
 } from './commands';
@@ -24,6 +25,8 @@ export interface ShardDependencies {
   readonly log: Logger;
   /** Defaults to Redis when `busUrl` is set, else one in-memory gate per process. */
   readonly identifyGate?: IdentifyGate;
+  /** Defaults to Redis when `busUrl` is set, else a count in this shard. */
+  readonly commandCounter?: CommandCounter;
 }
 
 /** What a shard has done, for logs and tests. */
@@ -32,6 +35,8 @@ export interface ShardCounters {
   resumes: number;
   dispatches: number;
   commands: number;
+  /** Commands not answered because their user was over the limit. */
+  limited: number;
 }
 
 /**
@@ -40,7 +45,7 @@ export interface ShardCounters {
  * for this shard (or all shards) and where the answers to its own cross-shard requests arrive.
  */
 export class BotShard {
-  public readonly counters: ShardCounters = { identifies: 0, resumes: 0, dispatches: 0, commands: 0 };
+  public readonly counters: ShardCounters = { identifies: 0, resumes: 0, dispatches: 0, commands: 0, limited: 0 };
   /** Guild ids this shard holds. */
   public readonly guilds = new Set<string>();
   public readonly rest: REST;
@@ -52,6 +57,9 @@ export class BotShard {
   private readonly startedAt = Date.now();
   private readonly instance = randomUUID().slice(0, 8);
   private readonly closeRedis?: () => void;
+  private readonly limiter: CommandLimiter;
+  /** The `stats` request under way: concurrent `!stats` share it rather than ask every shard again. */
+  private statsInFlight?: Promise<{ guilds: number; gathered: Gathered }>;
   private gatewayLatencyMs: number | null = null;
   private botUserId?: string;
 
@@ -60,11 +68,16 @@ export class BotShard {
     this.messaging = new BotMessaging({ endpoint: config.awsEndpoint });
     this.rest = new REST({ version: '10', ...(config.apiUrl ? { api: config.apiUrl } : {}) }).setToken(config.token);
     let gate = deps.identifyGate;
-    if (!gate && config.busUrl) {
-      const redis = connectRedis({ ...readConfig({}), busUrl: config.busUrl, busAuth: config.busAuth, busCluster: config.busCluster }, log, `bot-shard-${config.shardId}`, { commandTimeoutMs: 2000 });
+    let counter = deps.commandCounter;
+    if (config.busUrl && (!gate || !counter)) {
+      const busConfig = { ...readConfig({}), busUrl: config.busUrl, busAuth: config.busAuth, busCluster: config.busCluster };
+      const redis = connectRedis(busConfig, log, `bot-shard-${config.shardId}`, { commandTimeoutMs: 2000 });
       this.closeRedis = () => redis.disconnect();
-      gate = new RedisIdentifyGate(redis, `bot:${createHash('sha256').update(config.token).digest('hex').slice(0, 12)}`);
+      const prefix = `bot:${createHash('sha256').update(config.token).digest('hex').slice(0, 12)}`;
+      gate ??= new RedisIdentifyGate(redis, prefix);
+      counter ??= new RedisCommandCounter(redis, prefix);
     }
+    this.limiter = new CommandLimiter(counter ?? new MemoryCommandCounter(), config.commandsPerUser, config.commandWindowSeconds);
     const identifyGate = gate ?? processGate;
     this.manager = new WebSocketManager({
       token: config.token,
@@ -124,8 +137,15 @@ export class BotShard {
     this.closeRedis?.();
   }
 
-  /** Asks every shard how many guilds it holds and sums the answers. */
-  public async stats(timeoutMs = this.config.requestTimeoutMs): Promise<{ guilds: number; gathered: Gathered }> {
+  /** Asks every shard how many guilds it holds and sums the answers; callers at the same time share one request. */
+  public stats(timeoutMs = this.config.requestTimeoutMs): Promise<{ guilds: number; gathered: Gathered }> {
+    this.statsInFlight ??= this.askStats(timeoutMs).finally(() => {
+      this.statsInFlight = undefined;
+    });
+    return this.statsInFlight;
+  }
+
+  private async askStats(timeoutMs: number): Promise<{ guilds: number; gathered: Gathered }> {
     const gathered = await this.requests.request('stats', {}, ALL_SHARDS, timeoutMs);
     let guilds = 0;
     for (const answer of gathered.answers.values()) {
@@ -187,6 +207,15 @@ export class BotShard {
     }
     const command = parseChatCommand(message.content ?? '', this.config.prefix);
     if (!command) {
+      return;
+    }
+    const verdict = await this.limiter.check(message.author.id);
+    if (verdict !== 'allow') {
+      this.counters.limited += 1;
+      if (verdict === 'refuse-and-say') {
+        const content = `<@${message.author.id}> slow down: ${this.limiter.limit} commands per ${this.limiter.windowSeconds} s`;
+        await this.rest.post(Routes.channelMessages(message.channel_id), { body: { content, allowed_mentions: { parse: [] } } });
+      }
       return;
     }
     this.counters.commands += 1;

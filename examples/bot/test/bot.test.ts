@@ -17,6 +17,9 @@ let testReplies: string;
 let failingGuild: string;
 
 const shardOf = (guildId: string) => LocalGateway.shardOf(guildId, SHARDS);
+let users = 0;
+/** A message from a new user each time, so that the per-user command limit never mixes tests. */
+const say = (guildId: string, content: string) => gateway.userMessage(guildId, content, { id: String(5_000_000_000_000_000n + BigInt(users++)) });
 const postedIn = (guildId: string) => gateway.posted.filter(p => p.guildId === guildId).map(p => p.content);
 
 beforeAll(async () => {
@@ -77,7 +80,7 @@ test('each shard holds exactly the guilds (guild_id >> 22) % 4 routes to it, and
 test('every guild\'s messages reach exactly its shard, which answers in that guild; the bot ignores its own messages', async () => {
   const guilds = gateway.guilds.filter(g => g !== failingGuild);
   for (const guild of guilds) {
-    expect(gateway.userMessage(guild, '!ping')).toBe(shardOf(guild));
+    expect(say(guild, '!ping')).toBe(shardOf(guild));
   }
   await waitFor('a pong in every guild', () => guilds.every(g => postedIn(g).length > 0));
   // The replies come back to the shards as MESSAGE_CREATE from the bot: they must not be answered again.
@@ -93,7 +96,7 @@ test('every guild\'s messages reach exactly its shard, which answers in that gui
 
 test('!stats asks every shard over the topic and answers the sum', async () => {
   const guild = gateway.guilds[1];
-  gateway.userMessage(guild, '!stats');
+  say(guild, '!stats');
   const answer = await waitFor('the stats answer', () => postedIn(guild).find(c => c.includes('guilds on')));
   expect(answer).toMatch(/^16 guilds on 4 of 4 shards \(\d+ ms\)$/);
 });
@@ -108,9 +111,9 @@ test('the command API gathers stats from all shards, pings the shard of a guild,
   expect(ping.status).toBe(200);
   expect(ping.body).toMatchObject({ shard: shardOf(guild), answer: { shard: shardOf(guild), guilds: 4 } });
 
-  const say = await post(system.commandApi.url, { command: 'say', guildId: guild, channelId: gateway.channelOf(guild), content: 'hello from the API' });
-  expect(say.status).toBe(200);
-  expect(say.body.answer.messageId).toMatch(/^\d+$/);
+  const said = await post(system.commandApi.url, { command: 'say', guildId: guild, channelId: gateway.channelOf(guild), content: 'hello from the API' });
+  expect(said.status).toBe(200);
+  expect(said.body.answer.messageId).toMatch(/^\d+$/);
   expect(postedIn(guild)).toContain('hello from the API');
 });
 
@@ -130,7 +133,7 @@ test('the command API answers bad input with a clear 4xx', async () => {
 
 test('!analyze is offloaded to the worker, which posts the result; a bad work record is refused without a retry', async () => {
   const guild = gateway.guilds[2];
-  gateway.userMessage(guild, '!analyze The shard sends this. The worker counts the words, and the worker answers!');
+  say(guild, '!analyze The shard sends this. The worker counts the words, and the worker answers!');
   const answer = await waitFor('the analysis', () => postedIn(guild).find(c => c.startsWith('analysis:')));
   expect(answer).toBe('analysis: 13 words, 2 sentences, 74 characters; most used: the (4), worker (2), and (1), answers (1), counts (1)');
 
@@ -167,13 +170,31 @@ test('malformed envelopes, unknown types and oversized payloads on the shard que
   expect(stats.body).toMatchObject({ guilds: 16, partial: false });
 });
 
+test('a user over 5 commands per 10 s is told once to slow down and then ignored; other users are still answered', async () => {
+  const guild = gateway.guilds[5];
+  const spammer = { id: '6000000000000000001' };
+  // Inside one 10 s window, so that the count cannot reset halfway.
+  await waitFor('the start of a window', () => Date.now() % 10_000 < 5_000, 6_000);
+  const before = postedIn(guild).length;
+  for (let i = 0; i < 8; i++) {
+    gateway.userMessage(guild, '!ping', spammer);
+  }
+  say(guild, '!ping');
+  await waitFor('the answers', () => postedIn(guild).length >= before + 7);
+  await new Promise(r => setTimeout(r, 300));
+  const answers = postedIn(guild).slice(before);
+  expect(answers.filter(c => c.startsWith('pong'))).toHaveLength(6);
+  expect(answers.filter(c => c.includes('slow down'))).toEqual([`<@${spammer.id}> slow down: 5 commands per 10 s`]);
+  expect(system.shards[shardOf(guild)]!.counters.limited).toBe(3);
+});
+
 test('a shard that loses its connection resumes without identifying again, and gets what it missed', async () => {
   const shard = 1;
   const guild = gateway.guilds.find(g => shardOf(g) === shard)!;
   const identifiesBefore = gateway.eventsOf('identify', shard).length;
   gateway.dropConnection(shard);
   // Sent while the shard is away: the gateway keeps it for the session and replays it on RESUME.
-  gateway.userMessage(guild, '!ping');
+  say(guild, '!ping');
   const resumed = await waitFor('a resume', () => gateway.eventsOf('resume', shard)[0]);
   expect(resumed.replayed).toBeGreaterThanOrEqual(1);
   await waitFor('the replayed ping to be answered', () => postedIn(guild).filter(c => c.startsWith('pong')).length === 2);
@@ -208,7 +229,7 @@ test('stats with a shard stopped returns a partial answer after the timeout, nam
   expect(stats.body).toMatchObject({ guilds: 12, answered: [0, 1, 2], missing: [3], partial: true });
 
   const guild = gateway.guilds.find(g => shardOf(g) === 0)!;
-  gateway.userMessage(guild, '!stats');
+  say(guild, '!stats');
   const answer = await waitFor('the partial stats answer', () => postedIn(guild).find(c => c.includes('partial')), 10_000);
   expect(answer).toMatch(/^12 guilds on 3 of 4 shards \(\d+ ms\); partial: no answer from shard 3 within 3000 ms$/);
 
