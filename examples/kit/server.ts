@@ -13,7 +13,7 @@ import { TokenBucket } from './rate-limit';
 export const CloseCode = {
   /** The server is going away for a restart; reconnect (to another task). */
   SERVICE_RESTART: 1012,
-  /** The client broke the rules (flooding, or too slow to take its messages). */
+  /** The client broke the rules (flooding). A client too slow to take its messages is terminated without a close frame. */
   POLICY_VIOLATION: 1008,
 } as const;
 
