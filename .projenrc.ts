@@ -154,6 +154,12 @@ const examples = project.addTask('examples', {
 examples.spawn(project.bundler.bundleTask);
 examples.exec('tsx scripts/synth-examples.ts', { receiveArgs: true });
 
+project.addTask('break-even', {
+  description: 'Price an example at N users and M messages/s against API Gateway WebSocket APIs and AppSync Events: npm run break-even -- chat --traffic users=5000,msgs=80',
+  exec: 'tsx scripts/break-even.ts',
+  receiveArgs: true,
+});
+
 project.addTask('dev', {
   description: 'Run an example system locally on its embedded defaults: npm run dev canvas',
   exec: 'tsx scripts/dev.ts',

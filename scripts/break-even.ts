@@ -3,11 +3,11 @@
  * Events) at their published prices (scripts/lib/prices.ts), with the per-task capacity measured in
  * bench/results/latest.json.
  *
- *   npx tsx scripts/break-even.ts                                 crossover user counts for canvas and chat
- *   npx tsx scripts/break-even.ts chat --traffic users=5000,msgs=80          one traffic level
- *   npx tsx scripts/break-even.ts chat --traffic users=5000,msgs=80,fanout=50,bytes=500
- *   npx tsx scripts/break-even.ts chat --every 600                each user sends a message every 600 s (0: never)
- *   npx tsx scripts/break-even.ts canvas -c profile=lean          a synthesized variant
+ *   npm run break-even --                                 crossover user counts for canvas and chat
+ *   npm run break-even -- chat --traffic users=5000,msgs=80          one traffic level
+ *   npm run break-even -- chat --traffic users=5000,msgs=80,fanout=50,bytes=500
+ *   npm run break-even -- chat --every 600                each user sends a message every 600 s (0: never)
+ *   npm run break-even -- canvas -c profile=lean          a synthesized variant
  */
 import * as fs from 'fs';
 import * as os from 'os';
