@@ -190,7 +190,9 @@ describe('gateway stand-in', () => {
   test('REST: GET /gateway/bot needs the token; messages are checked like Discord\'s', async () => {
     expect((await fetch(`${gateway.apiUrl}/v10/gateway/bot`)).status).toBe(401);
     const info = await (await fetch(`${gateway.apiUrl}/v10/gateway/bot`, { headers: { authorization: 'Bot t0ken' } })).json();
-    expect(info).toEqual({ url: gateway.gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 1000, reset_after: 86_400_000, max_concurrency: 1 } });
+    expect(info).toEqual({
+      url: gateway.gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 1000, reset_after: 86_400_000, max_concurrency: 1 },
+    });
     const postTo = (channel: string, body: unknown) => fetch(`${gateway.apiUrl}/v10/channels/${channel}/messages`, {
       method: 'POST', headers: { 'authorization': 'Bot t0ken', 'content-type': 'application/json' }, body: JSON.stringify(body),
     });
