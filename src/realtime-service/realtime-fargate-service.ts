@@ -61,9 +61,20 @@ export interface RealtimeFargateServiceProps {
   /**
    * Subnets for the tasks.
    *
-   * @default - the VPC's private subnets with egress
+   * @default - the VPC's private subnets with egress; its public subnets when `assignPublicIp` is true
    */
   readonly taskSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Gives each task a public IPv4 address, so tasks in public subnets pull their image and reach AWS APIs
+   * through the internet gateway and the VPC needs no NAT gateway. The tasks' security group still admits
+   * only the load balancer, so the address accepts no connection from the internet; each address is billed
+   * as a public IPv4 address while its task runs. The tasks must be in public subnets (`taskSubnets`
+   * defaults to them): an address in a subnet without a route to an internet gateway carries no traffic.
+   *
+   * @default false - tasks in private subnets reach the internet through the VPC's NAT gateway
+   */
+  readonly assignPublicIp?: boolean;
 
   /**
    * The port the container listens on; passed to it as `PORT`.
@@ -858,8 +869,8 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       // reset it on every update, stopping tasks scaled out above it. CloudFormation starts a new service
       // with 1 task and the scalable target's minimum raises it (AWS::ECS::Service DesiredCount).
       desiredCount: undefined,
-      vpcSubnets: props.taskSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      assignPublicIp: false,
+      vpcSubnets: this.taskSubnets(props),
+      assignPublicIp: props.assignPublicIp ?? false,
       // Start new tasks before stopping old ones so a deploy never drops below the running capacity.
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
@@ -875,6 +886,22 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
       containerPort: props.containerPort ?? 8080,
     }));
     return service;
+  }
+
+  /** The tasks' subnets; with `assignPublicIp` they must all be public, or the addresses would carry nothing. */
+  private taskSubnets(props: RealtimeFargateServiceProps): ec2.SubnetSelection {
+    const publicIp = props.assignPublicIp ?? false;
+    const selection = props.taskSubnets ?? { subnetType: publicIp ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    if (publicIp) {
+      const publicIds = new Set(this.vpc.publicSubnets.map(s => s.subnetId));
+      const notPublic = this.vpc.selectSubnets(selection).subnets.filter(s => !publicIds.has(s.subnetId));
+      if (notPublic.length > 0) {
+        invalidProp(this, 'taskSubnets', notPublic.map(s => s.node.path).join(', '),
+          'selects subnets that are not public, where a task\'s public address has no route to the internet gateway',
+          'select public subnets (subnetType: ec2.SubnetType.PUBLIC, the default with assignPublicIp), or remove assignPublicIp to use private subnets with a NAT gateway');
+      }
+    }
+    return selection;
   }
 
   private configureScaling(props: RealtimeFargateServiceProps): ecs.ScalableTaskCount {
@@ -925,6 +952,10 @@ export class RealtimeFargateService extends Construct implements ec2.IConnectabl
         'accessLogs: false was set, so this load balancer writes no access logs, for example in a stack without a region, where ALB log delivery cannot be granted.');
       acknowledgeControl(this.loadBalancer, 'elbv2_logging_enabled_check',
         'accessLogs: false was set, so this load balancer writes no access logs, for example in a stack without a region, where ALB log delivery cannot be granted.');
+    }
+    if (props.assignPublicIp) {
+      acknowledgeControl(this.service, 'ecs_service_assign_public_ip_disabled_check',
+        'assignPublicIp was set so that the tasks reach AWS APIs and the image registry through the internet gateway without a NAT gateway; their security group admits only the load balancer, so no connection from the internet reaches a task.');
     }
     const taskPolicy = props.taskRole ? undefined : this.taskDefinition.taskRole.node.tryFindChild('DefaultPolicy');
     if (props.enableExecuteCommand && taskPolicy) {
