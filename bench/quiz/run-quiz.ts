@@ -93,7 +93,8 @@ export async function runQuizBench(options: QuizBenchOptions, log: (line: string
     const machineBefore = machineCpuSeconds();
     const { startedAt, endedAt } = await load.run(options.durationSeconds, options.timeoutSeconds * 1000);
     const seconds = (endedAt - startedAt) / 1000;
-    const cpuPercent: Record<string, number> = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, ((cpuSeconds(pid) - cpuBefore[k]) / seconds) * 100]));
+    const cpuPercent: Record<string, number> = Object.fromEntries(Object.entries(pids)
+      .map(([k, pid]) => [k, ((cpuSeconds(pid) - cpuBefore[k]) / seconds) * 100]));
     const ours = Object.values(cpuPercent).reduce((a, b) => a + b, 0);
     cpuPercent['other processes'] = Math.max(0, ((machineCpuSeconds() - machineBefore) / seconds) * 100 - ours);
 

@@ -32,7 +32,8 @@ export class QuizStack extends Stack {
     const bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
     this.questionSets = exampleTable(this, 'QuestionSets', QUESTION_SETS_TABLE_KEY);
     // An upload whose quiz never finishes goes away by itself.
-    (this.questionSets.node.defaultChild as dynamodb.CfnTable).timeToLiveSpecification = { attributeName: QUESTION_SETS_TTL_ATTRIBUTE, enabled: true };
+    const questionSetsTable = this.questionSets.node.defaultChild as dynamodb.CfnTable;
+    questionSetsTable.timeToLiveSpecification = { attributeName: QUESTION_SETS_TTL_ATTRIBUTE, enabled: true };
     this.results = exampleTable(this, 'Results', RESULTS_TABLE_KEY);
 
     const tokenSecret = new secretsmanager.Secret(this, 'TokenSecret', {

@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from 'crypto';
 import * as http from 'http';
+import { z } from 'zod';
 import { addressKey, clientAddress } from './client-address';
 import { connectDynamo, Dynamo } from './dynamo';
 import { QuizError } from './errors';
@@ -38,6 +39,8 @@ type QuizEvent =
   | { kind: 'all' | 'host'; frame: unknown }
   | { kind: 'finished'; results: QuizResults };
 
+type HostConfig = z.infer<(typeof ClientMessages)['HOST-CONFIG']>;
+
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 /**
@@ -62,12 +65,18 @@ export class QuizServer {
   private readonly questionCache = new Map<string, Promise<Question[] | undefined>>();
   /** Quizzes with answers since their last leaderboard frame from this server. */
   private readonly dirty = new Set<string>();
+  /** Per-question durations (ms) of running quizzes. */
+  private readonly durations = new Map<string, number>();
   private readonly pending = new Set<Promise<unknown>>();
   private leaderboardTimer?: NodeJS.Timeout;
   private sweeper?: NodeJS.Timeout;
   private sweeping = false;
 
-  constructor(private readonly settings: QuizSettings, config: RuntimeConfig = readConfig(), afterWriterStep?: (step: WriterStep) => void | Promise<void>) {
+  constructor(
+    private readonly settings: QuizSettings,
+    config: RuntimeConfig = readConfig(),
+    afterWriterStep?: (step: WriterStep) => void | Promise<void>,
+  ) {
     if (!config.busUrl) {
       throw new Error('the quiz keeps its state in Redis: set REALTIME_BUS_URL (npm run dev quiz starts a local redis-server)');
     }
@@ -362,7 +371,7 @@ export class QuizServer {
     const payload = parsed.data as Record<string, unknown>;
     switch (type) {
       case 'HOST-CONFIG':
-        return this.startQuiz(identity.quizId, payload as { quizName: string; categories: string[]; duration: number; selectedQuestionIndexes: number[] });
+        return this.startQuiz(identity.quizId, payload as HostConfig);
       case 'REQUEST-HOST-QUESTIONS': {
         const questions = await this.questionSets.get(identity.quizId);
         client.send({ type: 'RESPONSE-HOST-QUESTIONS', payload: { questions: questions ?? [], categories: [...new Set((questions ?? []).map(q => q.category))] } });
@@ -387,7 +396,7 @@ export class QuizServer {
     }
   }
 
-  private async startQuiz(quizId: string, config: { quizName: string; categories: string[]; duration: number; selectedQuestionIndexes: number[] }): Promise<void> {
+  private async startQuiz(quizId: string, config: HostConfig): Promise<void> {
     const quizName = config.quizName.trim();
     if (quizName.length === 0 || quizName.length > LIMITS.quizNameChars) {
       throw new QuizError('invalid_config', `quizName has ${quizName.length} characters; use 1-${LIMITS.quizNameChars}`);
@@ -479,7 +488,6 @@ export class QuizServer {
     });
   }
 
-  private readonly durations = new Map<string, number>();
   private async durationOf(quizId: string): Promise<number> {
     let duration = this.durations.get(quizId);
     if (duration === undefined) {

@@ -4,7 +4,7 @@
  */
 
 /** The time in epoch ms from Redis. */
-const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+const NOW = 'local t = redis.call(\'TIME\'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)';
 
 /**
  * KEYS: meta, names. ARGV: userId, name, ttl seconds, mode ('join' | 'rename').

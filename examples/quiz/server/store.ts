@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { DEADLINES_KEY, PENDING_RESULTS_KEY, quizKeys } from './keys';
-import { LeaderboardEntry, Outcome, Question } from './protocol';
+import { LeaderboardEntry, Outcome, Question, QuestionCounts } from './protocol';
 import { CLAIM, FINISH, JOIN, START, STEP } from './scripts';
 
 type Client = Redis | Cluster;
@@ -160,9 +160,10 @@ export class QuizStore {
   }
 
   /** Live counts for the host: per question, how many answered correctly, incorrectly, or timed out. */
-  public async progress(quizId: string, n: number): Promise<{ counts: Array<{ correct: number; incorrect: number; timedOut: number }>; finished: number; participants: number }> {
+  public async progress(quizId: string, n: number): Promise<{ counts: QuestionCounts[]; finished: number; participants: number }> {
     const k = quizKeys(quizId);
-    const [[, counts], [, finished], [, participants]] = (await this.redis.multi().hgetall(k.counts).hlen(k.stopped).hlen(k.names).exec())! as [[null, Record<string, string>], [null, number], [null, number]];
+    const out = await this.redis.multi().hgetall(k.counts).hlen(k.stopped).hlen(k.names).exec();
+    const [[, counts], [, finished], [, participants]] = out! as [[null, Record<string, string>], [null, number], [null, number]];
     return {
       counts: Array.from({ length: n }, (_, i) => ({
         correct: Number(counts[`${i}:correct`] ?? 0),

@@ -23,7 +23,8 @@ async function main(): Promise<void> {
   const dynamo = connectDynamo(settings.dynamoEndpoint);
   const stopAfter = process.env.QUIZ_WRITER_STOP_AFTER as WriterStep | undefined;
   const store = new QuizStore(redis, settings.ttlSeconds);
-  const writer = new ResultWriter(store, new QuestionSetStore(dynamo, settings.questionSetsTable, settings.ttlSeconds), dynamo, settings.resultsTable, step => {
+  const questionSets = new QuestionSetStore(dynamo, settings.questionSetsTable, settings.ttlSeconds);
+  const writer = new ResultWriter(store, questionSets, dynamo, settings.resultsTable, step => {
     if (step === stopAfter) {
       process.kill(process.pid, 'SIGKILL');
     }

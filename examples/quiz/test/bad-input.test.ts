@@ -1,5 +1,5 @@
-import { api, HttpFailure, QuizClient, sampleQuestions } from './quiz-client';
 import { startQuizSystem, QuizSystem } from './local-quiz';
+import { api, HttpFailure, QuizClient, sampleQuestions } from './quiz-client';
 import { LIMITS } from '../server/protocol';
 
 /** A quiz in its lobby and one that has started (600 s per question), each with a host and a participant. */
@@ -94,8 +94,10 @@ describe('bad HTTP requests get a 4xx with a code that says what is wrong', () =
 describe('bad WebSocket frames get an error frame, and the connection stays usable', () => {
   type Who = 'lobby host' | 'lobby participant' | 'started host' | 'started participant';
   const token = (who: Who) => ({
-    'lobby host': lobby.hostToken, 'lobby participant': lobby.participantToken,
-    'started host': started.hostToken, 'started participant': started.participantToken,
+    'lobby host': lobby.hostToken,
+    'lobby participant': lobby.participantToken,
+    'started host': started.hostToken,
+    'started participant': started.participantToken,
   })[who];
   const config = (changes: Record<string, unknown>) => ({ type: 'HOST-CONFIG', payload: { quizName: 'Q', categories: ['science'], duration: 10, selectedQuestionIndexes: [0], ...changes } });
   test.each<[string, Who, string, string | Buffer | Record<string, unknown>]>([

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as path from 'path';
-import { api, QuizClient, sampleQuestions } from './quiz-client';
 import { AUTH, quizEnv, startQuizTables } from './local-quiz';
+import { api, QuizClient, sampleQuestions } from './quiz-client';
 import { freePort, startRedis, stopProcess, waitForPort } from '../../../test/support/redis-server';
 import { bundleServer } from '../../shared/server-image';
 

@@ -1,5 +1,5 @@
-import { api, HttpFailure, QuizClient, sampleQuestions } from './quiz-client';
 import { startQuizSystem, QuizSystem } from './local-quiz';
+import { api, HttpFailure, QuizClient, sampleQuestions } from './quiz-client';
 
 // One trusted proxy (the default, QUIZ_TRUSTED_PROXIES=1) appends the client's address to X-Forwarded-For:
 // each request here says which address it comes from, as a load balancer would.

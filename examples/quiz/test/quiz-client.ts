@@ -12,12 +12,18 @@ export interface Frame {
 
 /** An HTTP answer that was not 2xx. */
 export class HttpFailure extends Error {
-  constructor(public readonly status: number, public readonly body: { error: string; message: string; [key: string]: unknown }, public readonly headers: Headers) {
+  constructor(
+    public readonly status: number,
+    public readonly body: { error: string; message: string; [key: string]: unknown },
+    public readonly headers: Headers,
+  ) {
     super(`${status} ${body.error}: ${body.message}`);
   }
 }
 
-async function call<T>(port: number, path: string, init: { method?: string; body?: unknown; token?: string; headers?: Record<string, string>; raw?: string } = {}): Promise<T> {
+interface CallOptions { method?: string; body?: unknown; token?: string; headers?: Record<string, string>; raw?: string }
+
+async function call<T>(port: number, path: string, init: CallOptions = {}): Promise<T> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
     method: init.method ?? 'POST',
     headers: {

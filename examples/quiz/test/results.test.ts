@@ -1,13 +1,13 @@
 import { spawn } from 'child_process';
 import Redis from 'ioredis';
-import { sampleQuestions } from './quiz-client';
 import { AUTH, quizEnv, startQuizSystem, startQuizTables, WRITE_RESULTS_ENTRY } from './local-quiz';
+import { sampleQuestions } from './quiz-client';
 import { startRedis, RedisProcess } from '../../../test/support/redis-server';
 import { LocalDynamoDb } from '../../shared/local-dynamodb';
 import { connectDynamo, Dynamo } from '../server/dynamo';
 import { allQuizKeys, PENDING_RESULTS_KEY } from '../server/keys';
-import { correctFraction } from '../server/questions';
 import { QuestionSetStore } from '../server/question-sets';
+import { correctFraction } from '../server/questions';
 import { buildResults, ResultReader, ResultWriter, WriterStep } from '../server/results';
 import { QuizStore } from '../server/store';
 
