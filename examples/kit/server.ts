@@ -2,6 +2,7 @@ import * as http from 'http';
 import { Duplex } from 'stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
+import { addressKey, clientAddress } from './client-address';
 import { readConfig, RuntimeConfig } from './config';
 import { HttpError, sendError } from './http';
 import { createLogger, Logger } from './log';
@@ -20,6 +21,13 @@ export const CloseCode = {
 export interface RateLimit {
   readonly perSecond: number;
   readonly burst: number;
+}
+
+/** At most `max` open WebSocket connections per client address in one server process. */
+export interface ConnectionsPerAddress {
+  readonly max: number;
+  /** Proxies in front that append to X-Forwarded-For (see `clientAddress`); 0 uses the socket's address. */
+  readonly trustedProxies: number;
 }
 
 export interface MessageHandling<M, C> {
@@ -44,6 +52,12 @@ export interface RealtimeServerOptions<C, M> {
   readonly maxMessageBytes?: number;
   /** Messages per second per connection. @default 20 a second, bursts of 40 */
   readonly rateLimit?: RateLimit;
+  /**
+   * Open connections one client address (an IPv6 address by its /64) may hold on this server; an upgrade
+   * beyond is answered 429 `too_many_connections`. Bounds what one address can hold of the server's memory
+   * (each connection up to `maxBufferedBytes` outbound). @default - no limit
+   */
+  readonly connectionsPerAddress?: ConnectionsPerAddress;
   /**
    * Most bytes one socket may have on their way out: what its TCP socket still buffers plus what is queued
    * for the next write, direct replies (`send`, `error`) and broadcasts alike. A frame that would take a
@@ -184,6 +198,8 @@ export class RealtimeServer<C = undefined, M = unknown> {
   private metadataPoller?: NodeJS.Timeout;
   private drainPromise?: Promise<void>;
   private dirty: RealtimeClient<C>[] = [];
+  /** Open connections per address key, when `connectionsPerAddress` is set. */
+  private readonly openByAddress = new Map<string, number>();
   private flushScheduled = false;
   private lastFlushAt = 0;
 
@@ -418,8 +434,9 @@ export class RealtimeServer<C = undefined, M = unknown> {
       if (this.draining) {
         throw new HttpError(503, 'draining', 'this server is restarting; connect again', { 'retry-after': '1' });
       }
+      const address = this.checkAddress(req);
       const context = this.options.authenticate ? await this.options.authenticate(req, url) : (undefined as C);
-      this.wss.handleUpgrade(req, socket, head, ws => this.accept(ws, context));
+      this.wss.handleUpgrade(req, socket, head, ws => this.accept(ws, context, address));
     } catch (err) {
       const e = err instanceof HttpError ? err : new HttpError(500, 'internal', 'upgrade failed');
       if (!(err instanceof HttpError)) {
@@ -431,7 +448,32 @@ export class RealtimeServer<C = undefined, M = unknown> {
     }
   }
 
-  private accept(ws: WebSocket, context: C): void {
+  /** The address key of an upgrade within `connectionsPerAddress` (undefined without that limit); 429 beyond it. */
+  private checkAddress(req: http.IncomingMessage): string | undefined {
+    const limit = this.options.connectionsPerAddress;
+    if (!limit) {
+      return undefined;
+    }
+    const key = addressKey(clientAddress(req, limit.trustedProxies));
+    if ((this.openByAddress.get(key) ?? 0) >= limit.max) {
+      this.metrics.count('Errors');
+      throw new HttpError(429, 'too_many_connections', `at most ${limit.max} connections from one address`, { 'retry-after': '5' });
+    }
+    return key;
+  }
+
+  private accept(ws: WebSocket, context: C, address?: string): void {
+    if (address !== undefined) {
+      this.openByAddress.set(address, (this.openByAddress.get(address) ?? 0) + 1);
+      ws.once('close', () => {
+        const left = (this.openByAddress.get(address) ?? 1) - 1;
+        if (left > 0) {
+          this.openByAddress.set(address, left);
+        } else {
+          this.openByAddress.delete(address);
+        }
+      });
+    }
     const client = new RealtimeClient<C>(ws, context, new TokenBucket(this.rateLimit.perSecond, this.rateLimit.burst),
       c => this.scheduleFlush(c), this.maxBufferedBytes, (c, pendingBytes) => {
         this.metrics.count('Errors');

@@ -31,6 +31,8 @@ export interface ChatSettings {
   readonly trustedProxies: number;
   /** Log-ins (`create_user`, `authenticate_user`, `anonymous_user`) one address (IPv6: its /64) may try a minute, across servers. */
   readonly loginsPerAddress: number;
+  /** Open connections one address (IPv6: its /64) may hold on one server; beyond, the upgrade is answered 429. */
+  readonly connectionsPerAddress: number;
   /** Password hashes running at once in one server; log-ins beyond are refused with `busy`. */
   readonly maxConcurrentHashes: number;
   /** A session ends this long after its log-in, however often it is resumed. */
@@ -85,6 +87,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): ChatSettings
     presenceGraceSeconds: num('CHAT_PRESENCE_GRACE_SECONDS', 5, 0, 60),
     trustedProxies: num('CHAT_TRUSTED_PROXIES', 1, 0, 5),
     loginsPerAddress: num('CHAT_LOGINS_PER_ADDRESS', 30, 1, 100_000),
+    connectionsPerAddress: num('CHAT_CONNECTIONS_PER_ADDRESS', 100, 1, 100_000),
     maxConcurrentHashes: num('CHAT_MAX_CONCURRENT_HASHES', 4, 1, 64),
     sessionSeconds: num('CHAT_SESSION_SECONDS', 12 * 3600, 60, 30 * 86_400),
     userMessagesPerSecond: num('CHAT_USER_MESSAGES_PER_SECOND', 5, 1, 1000),
@@ -187,6 +190,7 @@ export class ChatServer {
       config,
       maxFrameBytes: LIMITS.maxFrameBytes,
       maxMessageBytes: LIMITS.maxMessageBytes,
+      connectionsPerAddress: { max: settings.connectionsPerAddress, trustedProxies: settings.trustedProxies },
       authenticate: req => this.newConnection(req),
       messages: { schema: Envelope, handle: (client, envelope) => this.enqueue(client, envelope) },
       onClose: client => this.disconnected(client),

@@ -270,6 +270,32 @@ describe('RealtimeServer', () => {
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
   });
 
+  test('connectionsPerAddress: an address (IPv6 by /64) holds at most max connections; beyond, 429; a closed one frees its place', async () => {
+    const { port } = await start({ connectionsPerAddress: { max: 2, trustedProxies: 1 } });
+    const from = (address: string) => new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?user=ann`, { headers: { 'x-forwarded-for': address } });
+      ws.once('open', () => resolve(ws));
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode} ${res.headers['retry-after']}`)));
+    });
+    const first = await Promise.all([from('2001:db8:5:6::1'), from('2001:db8:5:6::2')]);
+    await expect(from('2001:db8:5:6:ffff::3')).rejects.toThrow('HTTP 429 5');
+    const elsewhere = await from('2001:db8:5:7::1');
+    const gone = closed(first[0]);
+    first[0].close();
+    await gone;
+    // The server notices the close as the client does; give it a moment.
+    let again: WebSocket | undefined;
+    for (let i = 0; i < 50 && !again; i++) {
+      again = await from('2001:db8:5:6::4').catch(() => undefined);
+      if (!again) {
+        await new Promise(r => setTimeout(r, 20));
+      }
+    }
+    expect(again).toBeDefined();
+    [first[1], elsewhere, again!].forEach(ws => ws.close());
+  });
+
   test('pings inside the idle bound', async () => {
     const { port } = await start({}, { REALTIME_IDLE_TIMEOUT_SECONDS: '3' });
     const ws = await connect(port);
