@@ -20,12 +20,13 @@ export const BOT_SHARDS = 4;
  * (`lambda/worker.ts`) on the work queue. The command API (`lambda/command-api.ts`, IAM-authorized
  * `POST /commands`) publishes requests to the shards and gathers their answers on its reply queue. A
  * Valkey bus paces the shards' gateway identifies (one per bucket per 5 s) across tasks. The token lives
- * in Secrets Manager: put the real one there after the first deploy.
+ * in Secrets Manager: give a secret holding it with `-c tokenSecretArn=...`, or put it into the secret this
+ * stack makes after the first deploy.
  */
 export class BotStack extends Stack {
   public readonly bot: ShardedBot;
   public readonly bus: RedisPubSubBus;
-  public readonly tokenSecret: secretsmanager.Secret;
+  public readonly tokenSecret: secretsmanager.ISecret;
   /** Where the dead-letter alarms of the shard and work queues go: subscribe to it. */
   public readonly alarmTopic: sns.Topic;
 
@@ -33,9 +34,7 @@ export class BotStack extends Stack {
     super(scope, id, props);
     const vpc = exampleVpc(this);
     this.bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
-    this.tokenSecret = new secretsmanager.Secret(this, 'Token', {
-      description: 'The bot token from the developer portal: aws secretsmanager put-secret-value --secret-id <this> --secret-string <token>',
-    });
+    this.tokenSecret = this.token();
     this.alarmTopic = new sns.Topic(this, 'Alarms', { displayName: 'Bot alarms', masterKey: exampleKey(this), enforceSSL: true });
 
     this.bot = new ShardedBot(this, 'Bot', {
@@ -57,9 +56,24 @@ export class BotStack extends Stack {
       logEncryptionKey: exampleKey(this),
     });
     this.tokenSecret.grantRead(this.bot.workerFunction!);
+  }
 
-    acknowledge(this.tokenSecret, 'SMG4',
+  /**
+   * `-c tokenSecretArn=arn:aws:secretsmanager:...` uses a secret that already holds the token; otherwise a new
+   * secret is made (with a random value: the shards report the refused token and wait until the real one is
+   * put in and they are redeployed).
+   */
+  private token(): secretsmanager.ISecret {
+    const arn: string | undefined = this.node.tryGetContext('tokenSecretArn');
+    if (arn) {
+      return secretsmanager.Secret.fromSecretCompleteArn(this, 'Token', arn);
+    }
+    const secret = new secretsmanager.Secret(this, 'Token', {
+      description: 'The bot token from the developer portal: aws secretsmanager put-secret-value --secret-id <this> --secret-string <token>',
+    });
+    acknowledge(secret, 'SMG4',
       'The bot token is issued by the gateway provider\'s developer portal, which Secrets Manager cannot rotate; it is replaced there and put into the secret by hand.');
+    return secret;
   }
 }
 

@@ -37,6 +37,20 @@ test('the bundled shard program connects, answers !ping in its guild, and closes
   }
 }, 60_000);
 
+test('the bundled shard program with a refused token says so and stays up without retrying, then exits 0 on SIGTERM', async () => {
+  const shard = startShardProcess(bot.shardEnv(0, { BOT_TOKEN: 'not-the-token' }), [process.execPath, bundleShard()]);
+  try {
+    await waitFor('the refusal in the log', () => shard.output().includes('the gateway refused the token'), 20_000);
+    await new Promise(r => setTimeout(r, 1000));
+    expect(shard.proc.exitCode).toBeNull();
+    expect(bot.gateway.eventsOf('identify', 0)).toEqual([]);
+    shard.proc.kill('SIGTERM');
+    expect(await shard.exited).toBe(0);
+  } finally {
+    await shard.stop();
+  }
+}, 60_000);
+
 test('the bundled command function publishes to the shards and answers 504 naming the shard when none runs', async () => {
   Object.assign(process.env, {
     BOT_TOPIC_ARN: bot.topicArn, BOT_REPLY_QUEUE_URL: bot.replyQueue, SHARD_COUNT: '2', BOT_COMMAND_TIMEOUT_MS: '500', BOT_AWS_ENDPOINT: bot.messaging.endpoint,
