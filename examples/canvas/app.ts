@@ -13,6 +13,7 @@ import { acknowledge } from '../shared/acknowledge';
 import { exampleApp, exampleEnv } from '../shared/example-app';
 import { EXAMPLE_LOG_RETENTION, exampleKey } from '../shared/logs';
 import { exampleVpc } from '../shared/network';
+import { exampleProfile } from '../shared/profile';
 import { serverImage } from '../shared/server-image';
 import { exampleTable } from '../shared/table';
 
@@ -24,6 +25,7 @@ import { exampleTable } from '../shared/table';
  * load balancer through a CloudFront VPC origin. In us-east-1 a FrontDoorWebAcl rate-limits
  * each client address. `-c domainName=canvas.example.com -c certificateArn=arn:aws:acm:us-east-1:...`
  * (and `-c hostedZoneId=... -c zoneName=example.com` for the DNS records) serve it on a custom domain.
+ * `-c profile=lean` trades availability for price (see examples/shared/profile.ts).
  */
 export class CanvasStack extends Stack {
   public readonly service: RealtimeFargateService;
@@ -32,8 +34,9 @@ export class CanvasStack extends Stack {
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
+    const profile = exampleProfile(this);
     const vpc = exampleVpc(this);
-    const bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
+    const bus = new RedisPubSubBus(this, 'Bus', { vpc, mode: profile.busMode, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
 
     this.placements = exampleTable(this, 'Placements', PLACEMENTS_TABLE_KEY);
     const tokenSecret = new secretsmanager.Secret(this, 'TokenSecret', {
@@ -47,6 +50,8 @@ export class CanvasStack extends Stack {
       logEncryptionKey: exampleKey(this),
       image: serverImage(path.join(__dirname, 'server')),
       bus,
+      assignPublicIp: profile.assignPublicIp,
+      scaling: profile.scaling,
       // Internal: only the front door's VPC origin reaches it.
       publicLoadBalancer: false,
       drainTimeout: Duration.seconds(60),
@@ -70,7 +75,7 @@ export class CanvasStack extends Stack {
       ],
       api: [{ pathPattern: '/api/*', service: this.service }],
       domain: this.customDomain(),
-      webAclArn: this.region === 'us-east-1' ? new FrontDoorWebAcl(this, 'WebAcl').webAclArn : undefined,
+      webAclArn: profile.webAcl && this.region === 'us-east-1' ? new FrontDoorWebAcl(this, 'WebAcl').webAclArn : undefined,
       logRetention: EXAMPLE_LOG_RETENTION,
       logEncryptionKey: exampleKey(this),
     });

@@ -8,12 +8,13 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { MESSAGES_TABLE_KEY, USERS_TABLE_KEY } from './server/tables';
 import {
-  CdnFrontDoor, FrontDoorSite, FrontDoorWebAcl, IndexFieldType, RealtimeFargateService, RedisPubSubBus, SearchTarget, StreamIndexer,
+  CdnFrontDoor, FrontDoorSite, FrontDoorWebAcl, IndexFieldType, RealtimeFargateService, RedisPubSubBus, StreamIndexer,
 } from '../../src';
-import { acknowledge } from '../shared/acknowledge';
+import { acknowledge, acknowledgeControl } from '../shared/acknowledge';
 import { exampleApp, exampleEnv } from '../shared/example-app';
 import { EXAMPLE_LOG_RETENTION, exampleKey, exampleLogGroup } from '../shared/logs';
 import { exampleVpc } from '../shared/network';
+import { exampleProfile } from '../shared/profile';
 import { serverImage } from '../shared/server-image';
 import { exampleTable } from '../shared/table';
 
@@ -23,6 +24,8 @@ import { exampleTable } from '../shared/table';
  * StreamIndexer writes to OpenSearch Serverless; presence, login throttling and room fan-out run on a
  * Valkey bus. One CdnFrontDoor serves `web/`, passes `/ws*` to the service's internal load balancer and
  * `/search*` to the search API, whose route admits only requests that came through the distribution.
+ * `-c profile=lean` trades availability for price (see examples/shared/profile.ts): among others, one
+ * OpenSearch node instead of a serverless collection.
  */
 export class ChatStack extends Stack {
   public readonly service: RealtimeFargateService;
@@ -35,8 +38,9 @@ export class ChatStack extends Stack {
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
+    const profile = exampleProfile(this);
     const vpc = exampleVpc(this);
-    const bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
+    const bus = new RedisPubSubBus(this, 'Bus', { vpc, mode: profile.busMode, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
     this.users = exampleTable(this, 'Users', USERS_TABLE_KEY);
     this.messages = exampleTable(this, 'Messages', MESSAGES_TABLE_KEY, dynamodb.StreamViewType.NEW_IMAGE);
 
@@ -49,6 +53,8 @@ export class ChatStack extends Stack {
       vpc,
       image: serverImage(path.join(__dirname, 'server')),
       bus,
+      assignPublicIp: profile.assignPublicIp,
+      scaling: profile.scaling,
       publicLoadBalancer: false,
       drainTimeout: Duration.seconds(60),
       logRetention: EXAMPLE_LOG_RETENTION,
@@ -71,7 +77,7 @@ export class ChatStack extends Stack {
       site: FrontDoorSite.fromDirectory(path.join(__dirname, 'web')),
       realtime: [{ pathPattern: '/ws*', service: this.service }],
       api: [{ pathPattern: '/search*', httpApi: searchApi }],
-      webAclArn: this.region === 'us-east-1' ? new FrontDoorWebAcl(this, 'WebAcl').webAclArn : undefined,
+      webAclArn: profile.webAcl && this.region === 'us-east-1' ? new FrontDoorWebAcl(this, 'WebAcl').webAclArn : undefined,
       logRetention: EXAMPLE_LOG_RETENTION,
       logEncryptionKey: exampleKey(this),
     });
@@ -91,8 +97,9 @@ export class ChatStack extends Stack {
         { name: 'time', type: IndexFieldType.DATE },
       ],
       indexName: 'chat-messages',
-      target: SearchTarget.serverless(),
+      target: profile.searchTarget,
       vpc,
+      vpcSubnets: profile.privateSubnets,
       searchApi,
       searchAuthorizer: this.frontDoor.originCheckAuthorizer(),
       maxSearchResults: 50,
@@ -101,6 +108,10 @@ export class ChatStack extends Stack {
       logEncryptionKey: exampleKey(this),
     });
 
+    if (this.search.domain) {
+      acknowledgeControl(this.search.domain, 'opensearch_data_node_fault_tolerance_check',
+        'The lean profile keeps the search index on one data node to stay near the cost floor; the Messages table remains the source of truth, so a lost node is rebuilt by replaying the table.');
+    }
     acknowledge(this.service.taskDefinition, 'ECS2',
       'The CHAT_* variables hold table names, the room list and the number of trusted proxies, none of them secret; the session-signing key and the bus credentials arrive from Secrets Manager as ECS secrets.');
     acknowledge(sessionSecret, 'SMG4',

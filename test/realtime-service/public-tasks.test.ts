@@ -38,7 +38,9 @@ describe('RealtimeFargateService assignPublicIp', () => {
       .map((r: any) => r.Properties)
       .filter(p => p.GroupId?.['Fn::GetAtt']?.[0] === taskGroup);
     expect(ingress).toEqual([expect.objectContaining({
-      FromPort: 8080, ToPort: 8080, IpProtocol: 'tcp',
+      FromPort: 8080,
+      ToPort: 8080,
+      IpProtocol: 'tcp',
       SourceSecurityGroupId: stack.resolve(svc.loadBalancerSecurityGroup.securityGroupId),
     })]);
     const inline = t.toJSON().Resources[taskGroup].Properties.SecurityGroupIngress;
