@@ -205,10 +205,15 @@ export class LocalGateway {
       return;
     }
     this.record({ kind: 'invalid-session', shard: shardId, sessionId: session.id, reason: resumable ? 'resumable' : 'not resumable' });
-    session.conn?.ws.send(JSON.stringify({ op: GatewayOpcodes.InvalidSession, d: resumable }));
-    if (!resumable) {
+    const conn = session.conn!;
+    conn.ws.send(JSON.stringify({ op: GatewayOpcodes.InvalidSession, d: resumable }));
+    // The connection is no longer authenticated: it may RESUME (when resumable) or IDENTIFY anew.
+    conn.session = undefined;
+    session.conn = undefined;
+    if (resumable) {
+      session.detachedAt = Date.now();
+    } else {
       this.sessions.delete(session.id);
-      session.conn = undefined;
     }
   }
 

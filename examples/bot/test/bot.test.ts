@@ -207,6 +207,21 @@ test('a shard that loses its connection resumes without identifying again, and g
   expect(gateway.liveShards()).toEqual([0, 1, 2, 3]);
 });
 
+test('an invalid session that can be resumed is resumed; one that cannot makes the shard identify again and get its guilds back', async () => {
+  const shard = 2;
+  const resumes = gateway.eventsOf('resume', shard).length;
+  gateway.invalidateSession(shard, true);
+  await waitFor('a resume', () => gateway.eventsOf('resume', shard).length === resumes + 1);
+  expect(gateway.eventsOf('identify', shard)).toHaveLength(1);
+
+  gateway.invalidateSession(shard, false);
+  await waitFor('a new identify', () => gateway.eventsOf('identify', shard).length === 2, 15_000);
+  await waitFor('the shard ready again', () => gateway.liveShards().includes(shard));
+  expect(system.shards[shard]!.counters.identifies).toBe(2);
+  expect([...system.shards[shard]!.guilds].sort()).toEqual(gateway.guilds.filter(g => shardOf(g) === shard).sort());
+  expect(gateway.eventsOf('refused')).toEqual([]);
+}, 30_000);
+
 test('a request that keeps failing is retried and then lands in the shard\'s dead-letter queue after 5 receives', async () => {
   const shard = shardOf(failingGuild);
   const request = newRequest('say', { guildId: failingGuild, channelId: gateway.channelOf(failingGuild), content: 'this channel is down' }, { timeoutMs: 120_000 });
