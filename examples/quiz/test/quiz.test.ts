@@ -173,6 +173,20 @@ describe('two quiz servers on one redis-server and a DynamoDB-API store', () => 
       expect([q.correct, q.incorrect, q.timedOut]).toEqual(['correct', 'incorrect', 'timeout'].map(o => outcomes.filter(x => x === o).length));
     });
 
+    // The host saw live counts while the quiz ran: never more than the final ones, and growing.
+    const progress = host.frames.slice(hostFrom).filter(f => f.type === 'HOST-PROGRESS').map(f => f.payload);
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress[progress.length - 1].finished).toBeGreaterThan(0);
+    for (const p of progress) {
+      expect(p.participants).toBe(50);
+      p.counts.forEach((c: any, i: number) => {
+        const final = hostSummary.payload.questions[i];
+        expect([c.correct <= final.correct, c.incorrect <= final.incorrect, c.timedOut <= final.timedOut]).toEqual([true, true, true]);
+      });
+    }
+    const answered = (p: any) => p.counts.reduce((sum: number, c: any) => sum + c.correct + c.incorrect + c.timedOut, 0);
+    expect(answered(progress[progress.length - 1])).toBeGreaterThan(answered(progress[0]));
+
     // Every participant's summary has their own score, rank and answers.
     for (const p of played) {
       const rank = order.findIndex(o => o.userId === p.userId) + 1;
