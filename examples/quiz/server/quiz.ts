@@ -275,7 +275,9 @@ export class QuizServer {
     const { identity } = client.context;
     const meta = await this.store.meta(identity.quizId);
     if (!meta || meta.state === 'finished') {
-      const results = meta ? buildResults(identity.quizId, (await this.store.snapshot(identity.quizId))!) : undefined;
+      // The writer may remove the Redis keys meanwhile: then the stored results answer.
+      const snapshot = meta ? await this.store.snapshot(identity.quizId) : undefined;
+      const results = snapshot ? buildResults(identity.quizId, snapshot) : undefined;
       const quiz = results?.quiz ?? await this.reader.quiz(identity.quizId);
       if (!quiz) {
         client.send({ type: 'QUIZ-STATE', payload: { quizId: identity.quizId, role: identity.role, state: 'unknown' } });
@@ -326,7 +328,10 @@ export class QuizServer {
     const set = this.members.get(client.context.identity.quizId);
     set?.delete(client);
     if (set?.size === 0) {
+      // Nothing of the quiz stays in this process once none of its clients is here.
       this.members.delete(client.context.identity.quizId);
+      this.questionCache.delete(client.context.identity.quizId);
+      this.durations.delete(client.context.identity.quizId);
     }
   }
 
