@@ -170,7 +170,7 @@ describe('the chat page in a real browser', () => {
     await dave.say('general', 'first from dave');
     await pc.fill('#text', 'first from carol');
     await pc.press('#text', 'Enter');
-    await pc.waitForFunction(() => (window as any).chatApp.messages().length >= 2);
+    await pc.waitForFunction(() => ['first from dave', 'first from carol'].every(t => (window as any).chatApp.messages().includes(t)));
     const avatars = await pc.$$eval('#messages li.message', items => items.map(li => [li.querySelector('.author')!.textContent, (li.querySelector('img.avatar') as HTMLImageElement).src]));
     expect(avatars.every(([, src]) => src!.startsWith('data:image/svg+xml,'))).toBe(true);
     const ours = avatars.filter(([who]) => who === 'carol' || who === dave.username);
