@@ -298,13 +298,13 @@ describe.each(exampleNames())('examples/%s idle cost', example => {
     templates = stacks.map(s => ({ stackName: s.stackName, template: assembly.getStackByName(s.stackName).template }));
   });
 
-  test('README states the current estimate', () => {
+  test('README states the default profile\'s current estimate', () => {
     const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
     const section = readme.split('## What an example costs when nobody uses it')[1].split('\n## ')[0];
     const rows = section.split('\n').filter(l => l.startsWith('|')).map(l => l.split('|').slice(1, -1).map(c => c.trim()));
     const column = rows[0].indexOf(example);
     expect(column).toBeGreaterThan(0);
-    const stated = rows.find(r => r[0] === '**estimate now**')![column].replace(/\*/g, '');
+    const stated = rows.find(r => r[0] === '**default profile**')![column].replace(/\*/g, '');
     const total = templates.reduce((sum, t) => sum + estimateIdleCost(t.template).total, 0);
     expect(stated).toBe(total.toFixed(2));
   });
