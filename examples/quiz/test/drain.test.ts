@@ -1,5 +1,5 @@
-import { api, QuizClient, sampleQuestions } from './quiz-client';
 import { startQuizSystem, QuizSystem } from './local-quiz';
+import { api, QuizClient, sampleQuestions } from './quiz-client';
 
 let system: QuizSystem;
 
