@@ -114,7 +114,7 @@ export interface ParticipantQuestionSummary {
 export const ERROR_CODES = [
   'bad_json', 'bad_message', 'unknown_type', 'invalid_payload', 'frame_too_large', 'rate_limited', 'address_limit',
   'not_host', 'not_participant', 'unknown_quiz', 'invalid_questions', 'no_questions', 'invalid_config',
-  'already_started', 'not_started', 'quiz_finished', 'wrong_question', 'invalid_answer', 'invalid_name',
+  'already_started', 'quiz_full', 'not_started', 'quiz_finished', 'wrong_question', 'invalid_answer', 'invalid_name',
   'unauthorized', 'unavailable', 'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -225,12 +225,15 @@ export class QuizServer {
     }
     const name = checkName(rawName);
     const userId = randomBytes(9).toString('base64url');
-    const { status, participants } = await this.store.join(quizId, userId, name, 'join');
+    const { status, participants } = await this.store.join(quizId, userId, name, 'join', this.settings.maxParticipants);
     if (status === 'unknown_quiz') {
       throw new QuizError('unknown_quiz', `no quiz ${quizId}`, 404);
     }
     if (status === 'already_started') {
       throw new QuizError('already_started', 'the quiz has started; joining is closed', 409);
+    }
+    if (status === 'quiz_full') {
+      throw new QuizError('quiz_full', `the quiz has its ${this.settings.maxParticipants} participants`, 409);
     }
     this.publish(quizId, { kind: 'all', frame: { type: 'BROADCAST-PARTICIPANT-CONFIG', payload: { userId, name, totalParticipants: participants } } });
     return { quizId, userId, name, token: this.signer.issue({ role: 'participant', quizId, userId }) };

@@ -7,7 +7,7 @@
 const NOW = 'local t = redis.call(\'TIME\'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)';
 
 /**
- * KEYS: meta, names. ARGV: userId, name, ttl seconds, mode ('join' | 'rename').
+ * KEYS: meta, names. ARGV: userId, name, ttl seconds, mode ('join' | 'rename'), most participants.
  * Returns {status, participants}.
  */
 export const JOIN = `
@@ -15,6 +15,7 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'unknown_quiz', 0} end
 if state ~= 'created' then return {'already_started', 0} end
 if ARGV[4] == 'rename' and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return {'not_participant', 0} end
+if ARGV[4] == 'join' and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[5]) then return {'quiz_full', 0} end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
 return {'ok', redis.call('HLEN', KEYS[2])}

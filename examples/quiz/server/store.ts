@@ -103,9 +103,9 @@ export class QuizStore {
   }
 
   /** Adds (or renames) a participant of a quiz that has not started. */
-  public async join(quizId: string, userId: string, name: string, mode: 'join' | 'rename'): Promise<{ status: string; participants: number }> {
+  public async join(quizId: string, userId: string, name: string, mode: 'join' | 'rename', maxParticipants = 1_000_000): Promise<{ status: string; participants: number }> {
     const k = quizKeys(quizId);
-    const [status, participants] = await this.redis.quizJoin(k.meta, k.names, userId, name, this.ttlSeconds, mode);
+    const [status, participants] = await this.redis.quizJoin(k.meta, k.names, userId, name, this.ttlSeconds, mode, maxParticipants);
     return { status, participants: Number(participants) };
   }
 

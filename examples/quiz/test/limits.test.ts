@@ -62,6 +62,7 @@ describe('bounds per address hold across two servers (counted in Redis)', () => 
       QUIZ_UPLOADS_PER_ADDRESS: '2',
       QUIZ_CONNECTIONS_PER_ADDRESS: '8',
       QUIZ_ANSWERS_PER_ADDRESS: '5',
+      QUIZ_MAX_PARTICIPANTS: '8',
     });
     [a, b] = system.servers.map(s => s.port);
   }, 60_000);
@@ -79,6 +80,15 @@ describe('bounds per address hold across two servers (counted in Redis)', () => 
     const tooMany = await refusal(() => api.upload(a, first.token, sampleQuestions(4), from('203.0.113.6')));
     expect([tooMany.status, tooMany.body.error]).toEqual([429, 'address_limit']);
     expect((await api.upload(b, first.token, sampleQuestions(4), from('203.0.113.7'))).questions).toBe(4);
+  });
+
+  test('a quiz takes QUIZ_MAX_PARTICIPANTS participants, counted over both servers', async () => {
+    const host = await api.signOnHost(a, from('203.0.113.40'));
+    for (let i = 0; i < 8; i++) {
+      await api.join(i % 2 ? a : b, host.quizId, `p${i}`, from(`198.51.100.${i + 1}`));
+    }
+    const full = await refusal(() => api.join(a, host.quizId, 'ninth', from('198.51.100.99')));
+    expect([full.status, full.body.error]).toEqual([409, 'quiz_full']);
   });
 
   test('WebSocket connections per address a minute, over both servers', async () => {
