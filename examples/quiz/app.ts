@@ -10,6 +10,7 @@ import { acknowledge } from '../shared/acknowledge';
 import { exampleApp, exampleEnv } from '../shared/example-app';
 import { EXAMPLE_LOG_RETENTION, exampleKey } from '../shared/logs';
 import { exampleVpc } from '../shared/network';
+import { exampleProfile } from '../shared/profile';
 import { serverImage } from '../shared/server-image';
 import { exampleTable } from '../shared/table';
 
@@ -19,6 +20,7 @@ import { exampleTable } from '../shared/table';
  * table (with TTL) and finished quizzes' results in another, written once by conditional puts from the
  * servers themselves. The sign-on tokens' key comes from Secrets Manager. One CdnFrontDoor serves `web/`
  * and passes `/api/*` and `/ws*` to the service's internal load balancer through a CloudFront VPC origin.
+ * `-c profile=lean` trades availability for price (see examples/shared/profile.ts).
  */
 export class QuizStack extends Stack {
   public readonly service: RealtimeFargateService;
@@ -28,8 +30,9 @@ export class QuizStack extends Stack {
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
+    const profile = exampleProfile(this);
     const vpc = exampleVpc(this);
-    const bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
+    const bus = new RedisPubSubBus(this, 'Bus', { vpc, mode: profile.busMode, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
     this.questionSets = exampleTable(this, 'QuestionSets', QUESTION_SETS_TABLE_KEY);
     // An upload whose quiz never finishes goes away by itself.
     const questionSetsTable = this.questionSets.node.defaultChild as dynamodb.CfnTable;
@@ -45,6 +48,8 @@ export class QuizStack extends Stack {
       vpc,
       image: serverImage(path.join(__dirname, 'server')),
       bus,
+      assignPublicIp: profile.assignPublicIp,
+      scaling: profile.scaling,
       publicLoadBalancer: false,
       drainTimeout: Duration.seconds(60),
       logRetention: EXAMPLE_LOG_RETENTION,
@@ -64,7 +69,7 @@ export class QuizStack extends Stack {
       site: FrontDoorSite.fromDirectory(path.join(__dirname, 'web')),
       realtime: [{ pathPattern: '/ws*', service: this.service }],
       api: [{ pathPattern: '/api/*', service: this.service }],
-      webAclArn: this.region === 'us-east-1' ? new FrontDoorWebAcl(this, 'WebAcl').webAclArn : undefined,
+      webAclArn: profile.webAcl && this.region === 'us-east-1' ? new FrontDoorWebAcl(this, 'WebAcl').webAclArn : undefined,
       logRetention: EXAMPLE_LOG_RETENTION,
       logEncryptionKey: exampleKey(this),
     });
