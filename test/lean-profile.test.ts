@@ -72,7 +72,7 @@ describe.each(Object.entries(LEAN))('examples/%s with -c profile=lean', (example
     expect(caches.map(c => [c.props.Engine, c.props.CacheUsageLimits?.DataStorage])).toEqual([['valkey', { Maximum: 1, Unit: 'GB' }]]);
   });
 
-  test('pays for no NAT gateway, Elastic IP, interface endpoint or web ACL', () => {
+  test(`pays for no ${expected.withoutNat ? 'NAT gateway, Elastic IP, ' : ''}interface endpoint or web ACL`, () => {
     expect(resourcesOf(lean, 'AWS::EC2::NatGateway').length).toBe(expected.withoutNat ? 0 : 1);
     expect(resourcesOf(lean, 'AWS::EC2::EIP').length).toBe(expected.withoutNat ? 0 : 1);
     expect(resourcesOf(lean, 'AWS::EC2::VPCEndpoint').filter(e => (e.props.VpcEndpointType ?? 'Gateway') !== 'Gateway')).toEqual([]);
@@ -80,13 +80,22 @@ describe.each(Object.entries(LEAN))('examples/%s with -c profile=lean', (example
     expect(resourcesOf(lean, 'AWS::WAFv2::WebACL')).toEqual([]);
   });
 
-  test('tasks run in public subnets with their own address, behind a group that admits only the load balancer', () => {
+  test(expected.withoutNat
+    ? 'tasks run in public subnets with their own address, behind a group that admits only the load balancer'
+    : 'tasks stay in private subnets without an address of their own', () => {
     for (const r of lean) {
       const resources = r.template.Resources;
       const services = resourcesOf([r], 'AWS::ECS::Service');
       expect(services.length).toBeGreaterThan(0);
       for (const service of services) {
         const network = service.props.NetworkConfiguration.AwsvpcConfiguration;
+        if (!expected.withoutNat) {
+          expect(network.AssignPublicIp).toBe('DISABLED');
+          for (const subnet of network.Subnets) {
+            expect(resources[subnet.Ref].Properties.Tags).toContainEqual({ Key: 'aws-cdk:subnet-type', Value: 'Private' });
+          }
+          continue;
+        }
         expect(network.AssignPublicIp).toBe('ENABLED');
         for (const subnet of network.Subnets) {
           expect(resources[subnet.Ref].Properties.Tags).toContainEqual({ Key: 'aws-cdk:subnet-type', Value: 'Public' });
