@@ -21,6 +21,7 @@ const LEAN: Record<string, LeanExpectation> = {
   canvas: { target: 30, scalesToZero: true, withoutNat: true },
   chat: { target: 60, scalesToZero: true, withoutNat: true },
   echo: { target: 32, scalesToZero: true, withoutNat: true },
+  quiz: { target: 30, scalesToZero: true, withoutNat: true },
 };
 
 function synth(example: string, context?: Record<string, string>): StackResult[] {
