@@ -274,6 +274,10 @@ export class LocalMessaging {
         const gone = new Promise<void>(resolve => res.once('close', () => resolve()));
         const stop = Promise.race([gone, this.closed]);
         for (;;) {
+          if (res.destroyed || this.closing) {
+            // The caller is gone: take nothing it could not receive.
+            return { Messages: [] };
+          }
           const messages = this.take(queue, max, visibility);
           const now = Date.now();
           if (messages.length > 0 || now >= deadline || res.destroyed || this.closing) {

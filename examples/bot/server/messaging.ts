@@ -14,6 +14,16 @@ export interface QueueMessage {
   readonly sentAt: number;
 }
 
+export interface ReceiveOptions {
+  /** At most this many messages, 1 to 10. @default 10 */
+  readonly max?: number;
+  /** Long polling: wait up to this many seconds for a message. @default 20 */
+  readonly waitSeconds?: number;
+  /** How long what this receive takes stays invisible to others. @default the queue's visibility timeout */
+  readonly visibilitySeconds?: number;
+  readonly signal?: AbortSignal;
+}
+
 export interface MessagingOptions {
   /** A local SNS/SQS stand-in (or any endpoint speaking the same protocols); unset: AWS. */
   readonly endpoint?: string;
@@ -52,11 +62,12 @@ export class BotMessaging {
   }
 
   /** Long-polls a queue: returns as soon as messages arrive, or empty after `waitSeconds`. */
-  public async receive(queueUrl: string, options: { max?: number; waitSeconds?: number; signal?: AbortSignal } = {}): Promise<QueueMessage[]> {
+  public async receive(queueUrl: string, options: ReceiveOptions = {}): Promise<QueueMessage[]> {
     const out = await this.sqs.send(new ReceiveMessageCommand({
       QueueUrl: queueUrl,
       MaxNumberOfMessages: options.max ?? 10,
       WaitTimeSeconds: options.waitSeconds ?? 20,
+      VisibilityTimeout: options.visibilitySeconds,
       MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
     }), { abortSignal: options.signal });
     return (out.Messages ?? []).map(m => ({

@@ -153,7 +153,9 @@ export class RequestClient {
       const waitSeconds = Math.min(20, Math.max(1, Math.ceil((deadline - Date.now()) / 1000)));
       let messages;
       try {
-        messages = await messaging.receive(replyTo, { waitSeconds, signal });
+        // Short visibility: a receive cut off when the request ends (or the function freezes) may already
+        // have taken another invocation's replies; they come back in 2 s rather than the queue's 30.
+        messages = await messaging.receive(replyTo, { waitSeconds, signal, visibilitySeconds: 2 });
       } catch (err) {
         if (signal.aborted) {
           return;

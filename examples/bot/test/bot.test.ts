@@ -1,6 +1,8 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { post, waitFor } from './wait';
 import { createLogger } from '../../kit/log';
+import { createCommandHandler } from '../lambda/command-api';
 import { LocalGateway } from '../local/gateway';
 import { LocalSystem, startLocalSystem } from '../local/local-system';
 import { ENVELOPE_LIMITS, newRequest, parseMessage, Reply, ReplyError } from '../server/envelope';
@@ -115,6 +117,24 @@ test('the command API gathers stats from all shards, pings the shard of a guild,
   expect(said.status).toBe(200);
   expect(said.body.answer.messageId).toMatch(/^\d+$/);
   expect(postedIn(guild)).toContain('hello from the API');
+});
+
+test('concurrent command invocations share one reply queue and each gets all of its own answers', async () => {
+  // Three "containers" of the command function, all reading the same reply queue at once.
+  const env = {
+    topicArn: system.bot.topicArn,
+    replyQueueUrl: system.bot.replyQueue,
+    shardCount: SHARDS,
+    timeoutMs: 3000,
+    awsEndpoint: system.bot.messaging.endpoint,
+  };
+  const handlers = [0, 1, 2].map(() => createCommandHandler(env));
+  const event = { body: JSON.stringify({ command: 'stats' }), isBase64Encoded: false } as APIGatewayProxyEventV2;
+  const results = await Promise.all(handlers.flatMap(h => [h(event), h(event)]));
+  for (const result of results) {
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body!)).toMatchObject({ guilds: 16, answered: [0, 1, 2, 3], partial: false });
+  }
 });
 
 test('the command API answers bad input with a clear 4xx', async () => {
