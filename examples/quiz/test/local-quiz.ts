@@ -20,7 +20,7 @@ export async function startQuizTables(): Promise<LocalDynamoDb> {
 export const AUTH = 'quiz-test-token';
 
 /** The environment of a quiz server on `redis` and `dynamo`, plus `extra`. */
-export function quizEnv(redis: RedisProcess, dynamo: LocalDynamoDb, extra: Record<string, string> = {}): Record<string, string> {
+export function quizEnv(redis: { readonly url: string }, dynamo: LocalDynamoDb, extra: Record<string, string> = {}): Record<string, string> {
   return {
     REALTIME_BUS_URL: redis.url,
     REALTIME_BUS_AUTH: AUTH,
