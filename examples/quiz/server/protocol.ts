@@ -7,7 +7,10 @@ import { z } from 'zod';
 
 /** Limits, in one place for the server, the page and the tests. */
 export const LIMITS = {
-  /** Largest upload body (a question set as JSON). */
+  /**
+   * Largest upload body (a question set as JSON): stored as one DynamoDB item, whose limit is 400 KB
+   * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html#limits-items).
+   */
   uploadBytes: 256 * 1024,
   questionsMax: 200,
   questionChars: 500,

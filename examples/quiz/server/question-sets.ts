@@ -6,6 +6,7 @@ import { Question } from './protocol';
 /**
  * Uploaded question sets in DynamoDB, one item per quiz (a set is at most 256 KiB, inside DynamoDB's
  * 400 KB item limit), read by whichever server starts the quiz and deleted once the results are stored.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html#limits-items
  */
 export class QuestionSetStore {
   constructor(private readonly dynamo: Dynamo, private readonly tableName: string, private readonly ttlSeconds: number) {}
