@@ -11,6 +11,7 @@
  *   npm run bench -- chat          only the chat
  *   npm run bench -- quiz          only the quiz (1,000 participants over two servers answering as fast as allowed)
  *   npm run bench -- bot           only the bot (cross-shard round trip, messages/s through one shard)
+ *   BENCH_CANVAS_BASELINE=95c5e31 npm run bench -- canvas   the canvas at an earlier commit first, then side by side
  *   BENCH_CLIENTS=2000 BENCH_STEP_SECONDS=5 BENCH_WATCHERS=1000 tune the load
  *   BENCH_CHAT_CLIENTS=1000 BENCH_CHAT_ROOMS=10 BENCH_CHAT_RATES=50,100,200 BENCH_CHAT_SENDERS=240 tune the chat's
  */
@@ -18,9 +19,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { runBotBench } from './bot/run-bot';
-import { runCanvasBench } from './canvas/run-canvas';
+import { CanvasBenchResult, CanvasStep, runCanvasBench } from './canvas/run-canvas';
 import { runChatBench } from './chat/run-chat';
 import { FanoutResult, runFanout, SYSTEMS } from './fanout/run-fanout';
+import { checkoutBaseline } from './lib/baseline';
 import { round } from './lib/stats';
 import { runQuizBench } from './quiz/run-quiz';
 import { formatTable } from '../scripts/lib/table';
@@ -49,12 +51,27 @@ async function main(): Promise<void> {
     printFanout(kit, sio, options.fixedRate);
   }
   if (!which || which === 'canvas') {
-    const canvas = await runCanvasBench({
+    const options = {
       watchers: env('BENCH_WATCHERS', 1000),
       rates: (process.env.BENCH_CANVAS_RATES ?? '1000,2000,3000,4000,5000,6000,7000,8000,10000').split(',').map(Number),
       stepSeconds: env('BENCH_STEP_SECONDS', 5),
-    }, log);
-    results.canvas = canvas;
+    };
+    const baselineRev = process.env.BENCH_CANVAS_BASELINE;
+    const baseline = baselineRev ? checkoutBaseline(baselineRev) : undefined;
+    try {
+      const before = baseline && await runCanvasBench({
+        ...options,
+        serverEntry: path.join(baseline.dir, 'bench', 'canvas', 'canvas-server.ts'),
+        label: `Canvas at the baseline ${baseline.describe}`,
+      }, log);
+      const canvas = await runCanvasBench(options, log);
+      results.canvas = before ? { ...canvas, baseline: { rev: baseline.describe, ...before } } : canvas;
+      if (before) {
+        printSideBySide(before, canvas);
+      }
+    } finally {
+      baseline?.remove();
+    }
   }
   if (!which || which === 'chat') {
     results.chat = await runChatBench({
@@ -93,6 +110,23 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(dir, `${(results.date as string).replace(/[:.]/g, '-')}.json`), text);
   console.log(`\nResults written to ${path.relative(process.cwd(), path.join(dir, 'latest.json'))}`);
   process.exit(0);
+}
+
+function printSideBySide(before: CanvasBenchResult, now: CanvasBenchResult): void {
+  const rates = [...new Set([...before.steps, ...now.steps].map(s => s.rate))].sort((a, b) => a - b);
+  const cell = (r: CanvasBenchResult, rate: number, pick: (s: CanvasStep) => number) => {
+    const step = r.steps.find(s => s.rate === rate);
+    return step ? Math.round(pick(step)) : '-';
+  };
+  console.log('\nCanvas, baseline and this checkout side by side (accepted/s; placement p99 ms):');
+  console.log(formatTable(rates.map(rate => ({
+    'target/s': rate,
+    'baseline accepted/s': cell(before, rate, s => s.acceptedPerSecond),
+    'now accepted/s': cell(now, rate, s => s.acceptedPerSecond),
+    'baseline p99 ms': cell(before, rate, s => s.placementP99Ms),
+    'now p99 ms': cell(now, rate, s => s.placementP99Ms),
+  }))));
+  console.log(`\n  best: baseline ${Math.round(before.best?.acceptedPerSecond ?? 0)}, now ${Math.round(now.best?.acceptedPerSecond ?? 0)} placements/s`);
 }
 
 function ratios(kit: FanoutResult, sio: FanoutResult) {

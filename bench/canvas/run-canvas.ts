@@ -13,6 +13,10 @@ export interface CanvasBenchOptions {
   readonly watchers: number;
   readonly rates: number[];
   readonly stepSeconds: number;
+  /** The server entry point to run. @default this checkout's bench/canvas/canvas-server.ts */
+  readonly serverEntry?: string;
+  /** What the table calls this run. @default 'canvas' */
+  readonly label?: string;
 }
 
 export interface CanvasStep {
@@ -46,11 +50,11 @@ export interface CanvasBenchResult {
  * pixels at a fixed rate per step, each answered only once stored in DynamoDB.
  */
 export async function runCanvasBench(options: CanvasBenchOptions, log: (line: string) => void): Promise<CanvasBenchResult> {
-  console.log(`\nCanvas: 1 server process + redis-server + dynalite; ${options.watchers} watchers; placements by distinct users`);
+  console.log(`\n${options.label ?? 'Canvas'}: 1 server process + redis-server + dynalite; ${options.watchers} watchers; placements by distinct users`);
   const redis = await startRedis({ password: 'bench' });
   const dynamo = spawnDynalite({ placements: PLACEMENTS_TABLE_KEY });
   const endpoint = await new Promise<string>(resolve => dynamo.once('message', (m: any) => resolve(m.endpoint)));
-  const server = await startReporting(path.join(__dirname, 'canvas-server.ts'), {
+  const server = await startReporting(options.serverEntry ?? path.join(__dirname, 'canvas-server.ts'), {
     PORT: '0',
     REALTIME_BUS_URL: redis.url,
     REALTIME_BUS_AUTH: 'bench',
