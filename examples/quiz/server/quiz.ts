@@ -1,7 +1,6 @@
 import { randomBytes, randomInt } from 'crypto';
 import * as http from 'http';
 import { z } from 'zod';
-import { addressKey, clientAddress } from './client-address';
 import { connectDynamo, Dynamo } from './dynamo';
 import { QuizError } from './errors';
 import { EVENTS_CHANNEL } from './keys';
@@ -16,7 +15,8 @@ import { QuizSettings } from './settings';
 import { QuizStore, StepResult } from './store';
 import { Identity, TokenSigner } from './tokens';
 import {
-  Bus, connectRedis, createBus, HttpError, Logger, readConfig, readJson, RealtimeClient, RealtimeServer, RuntimeConfig, sendJson, serveStatic,
+  addressKey, Bus, clientAddress, connectRedis, createBus, HttpError, Logger, readConfig, readJson, RealtimeClient, RealtimeServer, RuntimeConfig,
+  sendJson, serveStatic,
 } from '../../kit';
 
 /**
@@ -86,6 +86,7 @@ export class QuizServer {
       maxFrameBytes: LIMITS.maxFrameBytes,
       maxMessageBytes: LIMITS.maxMessageBytes,
       rateLimit: { perSecond: settings.messagesPerSecond, burst: settings.messageBurst },
+      connectionsPerAddress: { max: settings.openConnectionsPerAddress, trustedProxies: settings.trustedProxies },
       authenticate: (req, url) => this.authenticate(req, url),
       messages: { schema: Envelope, handle: (client, envelope) => this.enqueue(client, envelope) },
       onConnection: client => this.track(this.connected(client)),

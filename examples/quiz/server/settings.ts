@@ -26,6 +26,8 @@ export interface QuizSettings {
     readonly connections: AddressBound;
     readonly answers: AddressBound;
   };
+  /** Open WebSocket connections one address may hold on one server (the kit's bound; 429 beyond). */
+  readonly openConnectionsPerAddress: number;
   /** Participants one quiz takes. */
   readonly maxParticipants: number;
   /** Per-connection message rate (answers, question requests, everything). */
@@ -78,6 +80,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): QuizSettings
       connections: bound('connections', 'QUIZ_CONNECTIONS_PER_ADDRESS', 600, 60),
       answers: bound('answers', 'QUIZ_ANSWERS_PER_ADDRESS', 300, 1),
     },
+    openConnectionsPerAddress: num('QUIZ_OPEN_CONNECTIONS_PER_ADDRESS', 500, 1, 100_000),
     maxParticipants: num('QUIZ_MAX_PARTICIPANTS', 2000, 1, 100_000),
     messagesPerSecond: num('QUIZ_MESSAGES_PER_SECOND', 10, 1, 1000),
     messageBurst: num('QUIZ_MESSAGE_BURST', 20, 1, 1000),
