@@ -9,6 +9,7 @@ import { acknowledge } from '../shared/acknowledge';
 import { exampleApp, exampleEnv } from '../shared/example-app';
 import { EXAMPLE_LOG_RETENTION, exampleKey } from '../shared/logs';
 import { exampleVpc } from '../shared/network';
+import { exampleProfile } from '../shared/profile';
 
 /** Shards of the example bot: each holds the guilds `(guild_id >> 22) % 4` routes to it. */
 export const BOT_SHARDS = 4;
@@ -21,7 +22,8 @@ export const BOT_SHARDS = 4;
  * `POST /commands`) publishes requests to the shards and gathers their answers on its reply queue. A
  * Valkey bus paces the shards' gateway identifies (one per bucket per 5 s) across tasks. The token lives
  * in Secrets Manager: give a secret holding it with `-c tokenSecretArn=...`, or put it into the secret this
- * stack makes after the first deploy.
+ * stack makes after the first deploy. `-c profile=lean` runs the bus on serverless Valkey; the shards run
+ * all the time either way (a gateway session is a live connection).
  */
 export class BotStack extends Stack {
   public readonly bot: ShardedBot;
@@ -32,8 +34,11 @@ export class BotStack extends Stack {
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
-    const vpc = exampleVpc(this);
-    this.bus = new RedisPubSubBus(this, 'Bus', { vpc, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
+    const profile = exampleProfile(this);
+    // The shards, the worker and the command function all reach the internet (gateway, REST, SNS, SQS) from
+    // private subnets, so the NAT gateway stays in every profile; `lean` runs the bus serverless.
+    const vpc = exampleVpc(this, { natGateway: true });
+    this.bus = new RedisPubSubBus(this, 'Bus', { vpc, mode: profile.busMode, logRetention: EXAMPLE_LOG_RETENTION, logEncryptionKey: exampleKey(this) });
     this.tokenSecret = this.token();
     this.alarmTopic = new sns.Topic(this, 'Alarms', { displayName: 'Bot alarms', masterKey: exampleKey(this), enforceSSL: true });
 
