@@ -1,10 +1,16 @@
+import type { Cluster, Redis } from 'ioredis';
 import { waitFor } from './wait';
-import { RedisProcess, startRedis } from '../../../test/support/redis-server';
+import { RedisClusterProcess, RedisProcess, startRedis, startRedisCluster } from '../../../test/support/redis-server';
+import { connectRedis } from '../../kit/bus';
+import { readConfig } from '../../kit/config';
 import { createLogger } from '../../kit/log';
 import { LocalGateway } from '../local/gateway';
 import { LocalSystem, startLocalSystem } from '../local/local-system';
+import { RedisCommandCounter } from '../server/command-limit';
+import { RedisIdentifyGate } from '../server/identify-throttler';
 
-// Two shards on one redis-server: the per-user command limit counts a user's commands on every shard.
+// Two shards on one redis-server: the per-user command limit counts a user's commands on every shard. Then
+// the same Redis parts on a three-node cluster, as a serverless Valkey endpoint is.
 const AUTH = 'bot-limits-test-auth';
 let redis: RedisProcess;
 let system: LocalSystem;
@@ -49,4 +55,32 @@ test('!stats given by many users at once on one shard asks the other shards once
   }
   await waitFor('five answers', () => gateway.posted.filter(p => p.content.includes('guilds on 2 of 2 shards')).length === 5);
   expect(system.bot.messaging.record.published - published).toBe(1);
+});
+
+describe('on a cluster-mode endpoint (serverless Valkey)', () => {
+  let cluster: RedisClusterProcess;
+  let client: Redis | Cluster;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ password: AUTH });
+    client = connectRedis({ ...readConfig({}), busUrl: cluster.url, busAuth: AUTH, busCluster: true }, createLogger('cluster-test', 'fatal'), 'bot-cluster-test');
+  }, 60_000);
+
+  afterAll(async () => {
+    client?.disconnect();
+    await cluster?.stop();
+  });
+
+  test('the identify slot goes to one shard per bucket and window, and the command count is per user and window', async () => {
+    const gate = new RedisIdentifyGate(client, 'bot:cluster');
+    expect(await gate.tryAcquire(0, 'shard-0', 6000)).toBe(0);
+    const wait = await gate.tryAcquire(0, 'shard-2', 6000);
+    expect(wait).toBeGreaterThan(5000);
+    expect(wait).toBeLessThanOrEqual(6000);
+    expect(await gate.tryAcquire(1, 'shard-1', 6000)).toBe(0);
+
+    const counter = new RedisCommandCounter(client, 'bot:cluster');
+    await waitFor('not the last second of a window', () => Date.now() % 10_000 < 9_000, 2_000);
+    expect([await counter.hit('u1', 10), await counter.hit('u1', 10), await counter.hit('u2', 10)]).toEqual([1, 2, 1]);
+  });
 });
