@@ -22,6 +22,8 @@ const LEAN: Record<string, LeanExpectation> = {
   chat: { target: 60, scalesToZero: true, withoutNat: true },
   echo: { target: 32, scalesToZero: true, withoutNat: true },
   quiz: { target: 30, scalesToZero: true, withoutNat: true },
+  // A gateway bot holds live sessions, and its functions in the VPC need the NAT gateway: only the cache gets leaner.
+  bot: { target: 75, scalesToZero: false, withoutNat: false },
 };
 
 function synth(example: string, context?: Record<string, string>): StackResult[] {
