@@ -176,9 +176,14 @@ const KEYS = {
 // board; `node` the run_id of the Redis server the board was restored on. A restart or a failover puts the
 // keys on a server with another run_id, and such a server may have lost the last writes (a replica behind
 // its primary, an older snapshot) while keeping the keys, so its board is not trusted: it is rebuilt.
+// Where a service refuses INFO in scripts or leaves run_id out, every board counts as on the same server
+// (no failover detection, never an error): ElastiCache Serverless keeps its data in several zones itself
+// (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/WhatIs.deployment.html).
 const NODE_LUA = `
 local function node()
-  return string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+  local info = redis.pcall('INFO', 'server')
+  if type(info) ~= 'string' then return '' end
+  return string.match(info, 'run_id:(%x+)') or ''
 end
 `;
 
@@ -295,6 +300,13 @@ return 1
 `;
 
 // KEYS: seq, epoch, node. The epoch of a trusted board, else -1.
+// KEYS: board, seq, node. The board and its sequence when the board is trusted, else nil.
+const SNAPSHOT_SCRIPT = NODE_LUA + `
+local seq = redis.call('GET', KEYS[2])
+if not seq or redis.call('GET', KEYS[3]) ~= node() then return false end
+return {redis.call('GET', KEYS[1]) or '', seq}
+`;
+
 const EPOCH_SCRIPT = NODE_LUA + `
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('GET', KEYS[3]) ~= node() then return -1 end
 return tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -360,6 +372,7 @@ type WithPlace = (Redis | Cluster) & {
     limit: string, epoch: string, node: string, token: string, boardSeq: number, boardEpoch: number, bytes: Buffer, cellSeqBytes: Buffer | string,
   ): Promise<number>;
   canvasEpoch(seq: string, epoch: string, node: string): Promise<number>;
+  canvasSnapshotBuffer(board: string, seq: string, node: string): Promise<[Buffer, Buffer] | null>;
   canvasLock(lock: string, token: string, ttlMs: number): Promise<number>;
   canvasSession(key: string, windowMs: number): Promise<[number, number]>;
   canvasRecord(
@@ -395,6 +408,7 @@ export class RedisBoardStore implements BoardStore {
     redis.defineCommand('canvasSettle', { numberOfKeys: 6, lua: SETTLE_SCRIPT });
     redis.defineCommand('canvasRestore', { numberOfKeys: 11, lua: RESTORE_SCRIPT });
     redis.defineCommand('canvasEpoch', { numberOfKeys: 3, lua: EPOCH_SCRIPT });
+    redis.defineCommand('canvasSnapshot', { numberOfKeys: 3, lua: SNAPSHOT_SCRIPT });
     redis.defineCommand('canvasLock', { numberOfKeys: 1, lua: LOCK_SCRIPT });
     this.redis = redis as WithPlace;
     this.useLimit = sequences ? 1 : 0;
@@ -537,18 +551,15 @@ export class RedisBoardStore implements BoardStore {
   }
 
   public async snapshot(): Promise<BoardSnapshot | undefined> {
-    const result = await this.redis.multi().getBuffer(KEYS.board).get(KEYS.seq).get(KEYS.node).info('server').exec();
-    if (!result || result.some(([err]) => err)) {
-      throw new Error('board snapshot failed');
-    }
-    const node = /run_id:([0-9a-f]+)/.exec(String(result[3][1]))?.[1] ?? '';
-    if (result[1][1] === null || result[2][1] !== node) {
+    // A script, so the run_id compared is that of the node holding the board (cluster mode included).
+    const result = await this.redis.canvasSnapshotBuffer(KEYS.board, KEYS.seq, KEYS.node);
+    if (!result) {
       return undefined;
     }
-    const stored = (result[0][1] as Buffer | null) ?? Buffer.alloc(0);
+    const [stored, seq] = result;
     const bytes = Buffer.alloc(boardBytes(this.size));
     stored.copy(bytes, 0, 0, Math.min(stored.length, bytes.length));
-    return { seq: Number(result[1][1] ?? 0), bytes };
+    return { seq: Number(seq.toString()), bytes };
   }
 
   public async restore(snapshot: BoardSnapshot): Promise<void> {
