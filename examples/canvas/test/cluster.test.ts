@@ -59,7 +59,8 @@ test('on a cluster-mode endpoint the board is restored, placements from two serv
     const log = new PlacementLog({ tableName: 'cluster-placements', endpoint: local.dynamo.endpoint });
     const stored = await log.rebuild({ width: SIZE, height: SIZE });
     log.close();
-    expect(Array.from({ length: SIZE * SIZE }, (_, i) => getPixel(bytes, i))).toEqual(Array.from({ length: SIZE * SIZE }, (_, i) => getPixel(stored.bytes, i)));
+    const cells = (board: Buffer) => Array.from({ length: SIZE * SIZE }, (_, i) => getPixel(board, i));
+    expect(cells(bytes)).toEqual(cells(stored.bytes));
     // The kept updates answer from the cluster too.
     const kept = await fetch(`${clients[1].base}/api/updates?after=${Math.min(...seqs) - 1}`);
     expect(kept.status).toBe(200);
