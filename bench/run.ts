@@ -12,6 +12,7 @@
  *   npm run bench -- quiz          only the quiz (1,000 participants over two servers answering as fast as allowed)
  *   npm run bench -- bot           only the bot (cross-shard round trip, messages/s through one shard)
  *   BENCH_CANVAS_BASELINE=95c5e31 npm run bench -- canvas   the canvas at an earlier commit first, then side by side
+ *   BENCH_CHAT_BASELINE=95c5e31 npm run bench -- chat       the same for the chat
  *   BENCH_CLIENTS=2000 BENCH_STEP_SECONDS=5 BENCH_WATCHERS=1000 tune the load
  *   BENCH_CHAT_CLIENTS=1000 BENCH_CHAT_ROOMS=10 BENCH_CHAT_RATES=50,100,200 BENCH_CHAT_SENDERS=240 tune the chat's
  */
@@ -20,7 +21,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { runBotBench } from './bot/run-bot';
 import { CanvasBenchResult, CanvasStep, runCanvasBench } from './canvas/run-canvas';
-import { runChatBench } from './chat/run-chat';
+import { ChatStep } from './chat/loadgen';
+import { ChatBenchResult, runChatBench } from './chat/run-chat';
 import { FanoutResult, runFanout, SYSTEMS } from './fanout/run-fanout';
 import { checkoutBaseline } from './lib/baseline';
 import { round } from './lib/stats';
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
     }
   }
   if (!which || which === 'chat') {
-    results.chat = await runChatBench({
+    const options = {
       clients: env('BENCH_CHAT_CLIENTS', 1000),
       rooms: env('BENCH_CHAT_ROOMS', 10),
       senders: process.env.BENCH_CHAT_SENDERS ? Number(process.env.BENCH_CHAT_SENDERS) : undefined,
@@ -82,7 +84,23 @@ async function main(): Promise<void> {
       stepSeconds: env('BENCH_STEP_SECONDS', 5),
       settleMs: 3000,
       p99LimitMs: 250,
-    }, log);
+    };
+    const baselineRev = process.env.BENCH_CHAT_BASELINE;
+    const baseline = baselineRev ? checkoutBaseline(baselineRev) : undefined;
+    try {
+      const before = baseline && await runChatBench({
+        ...options,
+        serverEntry: path.join(baseline.dir, 'bench', 'chat', 'chat-server.ts'),
+        label: `Chat at the baseline ${baseline.describe}`,
+      }, log);
+      const chat = await runChatBench(options, log);
+      results.chat = before ? { ...chat, baseline: { rev: baseline.describe, ...before } } : chat;
+      if (before) {
+        printChatSideBySide(before, chat);
+      }
+    } finally {
+      baseline?.remove();
+    }
   }
   if (!which || which === 'bot') {
     console.log('\nBot: 4 shards on the local gateway and SNS/SQS stand-ins, one process');
@@ -110,6 +128,22 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(dir, `${(results.date as string).replace(/[:.]/g, '-')}.json`), text);
   console.log(`\nResults written to ${path.relative(process.cwd(), path.join(dir, 'latest.json'))}`);
   process.exit(0);
+}
+
+function printChatSideBySide(before: ChatBenchResult, now: ChatBenchResult): void {
+  const rates = [...new Set([...before.steps, ...now.steps].map(s => s.rate))].sort((a, b) => a - b);
+  const cell = (r: ChatBenchResult, rate: number, pick: (s: ChatStep) => number) => {
+    const step = r.steps.find(s => s.rate === rate);
+    return step ? Math.round(pick(step)) : '-';
+  };
+  console.log('\nChat, baseline and this checkout side by side:');
+  console.log(formatTable(rates.map(rate => ({
+    'offered msg/s': rate,
+    'baseline accepted/s': cell(before, rate, s => s.acceptedPerSecond),
+    'now accepted/s': cell(now, rate, s => s.acceptedPerSecond),
+    'baseline delivery p99 ms': cell(before, rate, s => s.deliveryP99Ms),
+    'now delivery p99 ms': cell(now, rate, s => s.deliveryP99Ms),
+  }))));
 }
 
 function printSideBySide(before: CanvasBenchResult, now: CanvasBenchResult): void {

@@ -20,6 +20,10 @@ export interface ChatBenchOptions {
   /** How long a step waits after its last send for the last acks and deliveries. */
   readonly settleMs: number;
   readonly p99LimitMs: number;
+  /** The server entry point to run. @default this checkout's bench/chat/chat-server.ts */
+  readonly serverEntry?: string;
+  /** What the report calls this run. @default 'Chat' */
+  readonly label?: string;
 }
 
 export interface ChatBenchResult {
@@ -54,7 +58,7 @@ export async function runChatBench(options: ChatBenchOptions, log: (line: string
   const senders = Math.min(options.clients, options.senders
     ?? Math.ceil(Math.max(options.clients / 10, maxRate / PER_SENDER_TARGET) / pairs) * pairs);
   const roomNames = Array.from({ length: options.rooms }, (_, i) => `room-${i}`);
-  console.log(`\nChat: 2 server processes + redis-server + dynalite; ${options.clients} anonymous clients in ${options.rooms} rooms `
+  console.log(`\n${options.label ?? 'Chat'}: 2 server processes + redis-server + dynalite; ${options.clients} anonymous clients in ${options.rooms} rooms `
     + `(half of each room on each server); ${senders} of them send, up to ${round(maxRate / senders)} msg/s each `
     + `(server limit ${PER_USER_LIMIT}/s per user)`);
   if (maxRate / senders > PER_SENDER_TARGET) {
@@ -89,7 +93,7 @@ export async function runChatBench(options: ChatBenchOptions, log: (line: string
       NODE_ENV: 'production',
       REALTIME_DRAIN_SECONDS: '0',
     };
-    const servers = [0, 1].map(() => spawnTs(SERVER_ENTRY, env, { dropMetricLines: true }));
+    const servers = [0, 1].map(() => spawnTs(options.serverEntry ?? SERVER_ENTRY, env, { dropMetricLines: true }));
     servers.forEach(s => stoppers.push(() => stop(s)));
     const ports = await Promise.all(servers.map(s => reported<number>(s, 'port', 'chat server')));
     const pids: Record<string, number> = {
