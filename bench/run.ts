@@ -20,11 +20,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { runBotBench } from './bot/run-bot';
-import { CanvasBenchResult, CanvasStep, runCanvasBench } from './canvas/run-canvas';
-import { ChatStep } from './chat/loadgen';
-import { ChatBenchResult, runChatBench } from './chat/run-chat';
+import { runCanvasBench } from './canvas/run-canvas';
+import { runChatBench } from './chat/run-chat';
 import { FanoutResult, runFanout, SYSTEMS } from './fanout/run-fanout';
-import { checkoutBaseline } from './lib/baseline';
+import { withBaseline } from './lib/baseline';
 import { round } from './lib/stats';
 import { runQuizBench } from './quiz/run-quiz';
 import { formatTable } from '../scripts/lib/table';
@@ -58,22 +57,12 @@ async function main(): Promise<void> {
       rates: (process.env.BENCH_CANVAS_RATES ?? '1000,2000,3000,4000,5000,6000,7000,8000,10000').split(',').map(Number),
       stepSeconds: env('BENCH_STEP_SECONDS', 5),
     };
-    const baselineRev = process.env.BENCH_CANVAS_BASELINE;
-    const baseline = baselineRev ? checkoutBaseline(baselineRev) : undefined;
-    try {
-      const before = baseline && await runCanvasBench({
-        ...options,
-        serverEntry: path.join(baseline.dir, 'bench', 'canvas', 'canvas-server.ts'),
-        label: `Canvas at the baseline ${baseline.describe}`,
-      }, log);
-      const canvas = await runCanvasBench(options, log);
-      results.canvas = before ? { ...canvas, baseline: { rev: baseline.describe, ...before } } : canvas;
-      if (before) {
-        printSideBySide(before, canvas);
-      }
-    } finally {
-      baseline?.remove();
-    }
+    results.canvas = await withBaseline(process.env.BENCH_CANVAS_BASELINE, 'bench/canvas/canvas-server.ts',
+      (serverEntry, label) => runCanvasBench({ ...options, serverEntry, label: label && `Canvas at the baseline ${label}` }, log),
+      (before, now) => sideBySide('Canvas', before.steps, now.steps, {
+        'accepted/s': s => s.acceptedPerSecond,
+        'placement p99 ms': s => s.placementP99Ms,
+      }));
   }
   if (!which || which === 'chat') {
     const options = {
@@ -85,22 +74,12 @@ async function main(): Promise<void> {
       settleMs: 3000,
       p99LimitMs: 250,
     };
-    const baselineRev = process.env.BENCH_CHAT_BASELINE;
-    const baseline = baselineRev ? checkoutBaseline(baselineRev) : undefined;
-    try {
-      const before = baseline && await runChatBench({
-        ...options,
-        serverEntry: path.join(baseline.dir, 'bench', 'chat', 'chat-server.ts'),
-        label: `Chat at the baseline ${baseline.describe}`,
-      }, log);
-      const chat = await runChatBench(options, log);
-      results.chat = before ? { ...chat, baseline: { rev: baseline.describe, ...before } } : chat;
-      if (before) {
-        printChatSideBySide(before, chat);
-      }
-    } finally {
-      baseline?.remove();
-    }
+    results.chat = await withBaseline(process.env.BENCH_CHAT_BASELINE, 'bench/chat/chat-server.ts',
+      (serverEntry, label) => runChatBench({ ...options, serverEntry, label: label && `Chat at the baseline ${label}` }, log),
+      (before, now) => sideBySide('Chat', before.steps, now.steps, {
+        'accepted/s': s => s.acceptedPerSecond,
+        'delivery p99 ms': s => s.deliveryP99Ms,
+      }));
   }
   if (!which || which === 'bot') {
     console.log('\nBot: 4 shards on the local gateway and SNS/SQS stand-ins, one process');
@@ -130,37 +109,21 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-function printChatSideBySide(before: ChatBenchResult, now: ChatBenchResult): void {
-  const rates = [...new Set([...before.steps, ...now.steps].map(s => s.rate))].sort((a, b) => a - b);
-  const cell = (r: ChatBenchResult, rate: number, pick: (s: ChatStep) => number) => {
-    const step = r.steps.find(s => s.rate === rate);
+/** Steps of a baseline run and this checkout's, one row per offered rate, each figure side by side. */
+function sideBySide<S extends { rate: number }>(name: string, before: S[], now: S[], figures: Record<string, (s: S) => number>): void {
+  const rates = [...new Set([...before, ...now].map(s => s.rate))].sort((a, b) => a - b);
+  const cell = (steps: S[], rate: number, pick: (s: S) => number) => {
+    const step = steps.find(s => s.rate === rate);
     return step ? Math.round(pick(step)) : '-';
   };
-  console.log('\nChat, baseline and this checkout side by side:');
+  console.log(`\n${name}, the baseline and this checkout side by side:`);
   console.log(formatTable(rates.map(rate => ({
-    'offered msg/s': rate,
-    'baseline accepted/s': cell(before, rate, s => s.acceptedPerSecond),
-    'now accepted/s': cell(now, rate, s => s.acceptedPerSecond),
-    'baseline delivery p99 ms': cell(before, rate, s => s.deliveryP99Ms),
-    'now delivery p99 ms': cell(now, rate, s => s.deliveryP99Ms),
+    'offered/s': rate,
+    ...Object.fromEntries(Object.entries(figures).flatMap(([label, pick]) => [
+      [`baseline ${label}`, cell(before, rate, pick)],
+      [`now ${label}`, cell(now, rate, pick)],
+    ])),
   }))));
-}
-
-function printSideBySide(before: CanvasBenchResult, now: CanvasBenchResult): void {
-  const rates = [...new Set([...before.steps, ...now.steps].map(s => s.rate))].sort((a, b) => a - b);
-  const cell = (r: CanvasBenchResult, rate: number, pick: (s: CanvasStep) => number) => {
-    const step = r.steps.find(s => s.rate === rate);
-    return step ? Math.round(pick(step)) : '-';
-  };
-  console.log('\nCanvas, baseline and this checkout side by side (accepted/s; placement p99 ms):');
-  console.log(formatTable(rates.map(rate => ({
-    'target/s': rate,
-    'baseline accepted/s': cell(before, rate, s => s.acceptedPerSecond),
-    'now accepted/s': cell(now, rate, s => s.acceptedPerSecond),
-    'baseline p99 ms': cell(before, rate, s => s.placementP99Ms),
-    'now p99 ms': cell(now, rate, s => s.placementP99Ms),
-  }))));
-  console.log(`\n  best: baseline ${Math.round(before.best?.acceptedPerSecond ?? 0)}, now ${Math.round(now.best?.acceptedPerSecond ?? 0)} placements/s`);
 }
 
 function ratios(kit: FanoutResult, sio: FanoutResult) {

@@ -33,3 +33,28 @@ export function checkoutBaseline(rev: string): Baseline {
     },
   };
 }
+
+/**
+ * Runs a benchmark against the baseline commit `rev` (when given) and then against this checkout, in one
+ * run on the same machine, and reports both side by side. `run` gets the baseline's server entry and a
+ * label for it, or nothing for this checkout. The result is this checkout's, with the baseline's inside.
+ */
+export async function withBaseline<R extends object>(
+  rev: string | undefined,
+  serverEntry: string,
+  run: (serverEntry?: string, label?: string) => Promise<R>,
+  report: (before: R, now: R) => void,
+): Promise<R | (R & { baseline: R & { rev: string } })> {
+  if (!rev) {
+    return run();
+  }
+  const baseline = checkoutBaseline(rev);
+  try {
+    const before = await run(path.join(baseline.dir, serverEntry), baseline.describe);
+    const now = await run();
+    report(before, now);
+    return { ...now, baseline: { ...before, rev: baseline.describe } };
+  } finally {
+    baseline.remove();
+  }
+}

@@ -1,8 +1,8 @@
 import { randomBytes } from 'crypto';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { connectDynamo, Dynamo } from './dynamo';
 import { ChatError } from './errors';
 import { ChatMessage, LIMITS } from './protocol';
+import { connectDynamo, Dynamo } from '../../kit/dynamo';
 
 const MESSAGE_ID = /^\d{13}-[0-9a-f]{16}$/;
 

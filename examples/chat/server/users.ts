@@ -1,10 +1,10 @@
 import { randomBytes, scrypt, ScryptOptions, timingSafeEqual } from 'crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { connectDynamo, Dynamo } from './dynamo';
 import { ChatError } from './errors';
 import { HashGate } from './hash-gate';
 import { LIMITS } from './protocol';
+import { connectDynamo, Dynamo } from '../../kit/dynamo';
 
 /**
  * scrypt with N = 2^15, r = 8, p = 1: 32 MiB and about 60 ms of one core per hash (2-vCPU EPYC, Node 20).

@@ -1,7 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { Dynamo } from './dynamo';
 import { QuizError } from './errors';
 import { Question } from './protocol';
+import { Dynamo } from '../../kit/dynamo';
 
 /**
  * Uploaded question sets in DynamoDB, one item per quiz (a set is at most 256 KiB, inside DynamoDB's

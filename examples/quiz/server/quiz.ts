@@ -1,7 +1,6 @@
 import { randomBytes, randomInt } from 'crypto';
 import * as http from 'http';
 import { z } from 'zod';
-import { connectDynamo, Dynamo } from './dynamo';
 import { QuizError } from './errors';
 import { EVENTS_CHANNEL } from './keys';
 import { AddressBound, AddressLimits } from './limits';
@@ -18,6 +17,7 @@ import {
   addressKey, Bus, clientAddress, connectRedis, createBus, HttpError, Logger, readConfig, readJson, RealtimeClient, RealtimeServer, RuntimeConfig,
   sendJson, serveStatic,
 } from '../../kit';
+import { connectDynamo, Dynamo } from '../../kit/dynamo';
 
 /**
  * CdnFrontDoor's default Content-Security-Policy (src/front-door/cdn-front-door.ts), sent with `web/` in

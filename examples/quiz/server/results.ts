@@ -1,9 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { Dynamo } from './dynamo';
 import { HostQuestionSummary, LeaderboardEntry, Outcome, ParticipantQuestionSummary } from './protocol';
 import { QuestionSetStore } from './question-sets';
 import { QuizSnapshot, QuizStore } from './store';
+import { Dynamo } from '../../kit/dynamo';
 
 /** The stored `quiz` item of a finished quiz: also the host's summary. */
 export interface QuizResult {

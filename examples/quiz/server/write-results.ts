@@ -1,9 +1,9 @@
-import { connectDynamo } from './dynamo';
 import { QuestionSetStore } from './question-sets';
 import { ResultWriter, WriterStep } from './results';
 import { readSettings } from './settings';
 import { QuizStore } from './store';
 import { connectRedis, createLogger, readConfig } from '../../kit';
+import { connectDynamo } from '../../kit/dynamo';
 
 /**
  * Stores one finished quiz's results by hand (`tsx write-results.ts <quizId>`), exactly as the servers do:

@@ -3,8 +3,8 @@ import { AUTH, QUIZ_ENTRY, quizEnv, startQuizTables } from './local-quiz';
 import { api, QuizClient, sampleQuestions } from './quiz-client';
 import { startServer, ServerProcess } from '../../../test/support/node-server';
 import { RedisClusterProcess, startRedisCluster } from '../../../test/support/redis-server';
+import { connectDynamo } from '../../kit/dynamo';
 import { LocalDynamoDb } from '../../shared/local-dynamodb';
-import { connectDynamo } from '../server/dynamo';
 import { ResultReader } from '../server/results';
 
 // ElastiCache Serverless is always cluster mode: the same servers on a three-node redis cluster, with

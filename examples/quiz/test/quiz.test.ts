@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { AUTH, startQuizSystem, QuizSystem } from './local-quiz';
 import { api, Frame, QuizClient, sampleQuestions } from './quiz-client';
-import { connectDynamo } from '../server/dynamo';
+import { connectDynamo } from '../../kit/dynamo';
 import type { Question } from '../server/protocol';
 import { correctFraction, points } from '../server/questions';
 import { ResultReader } from '../server/results';
