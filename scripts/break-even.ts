@@ -64,10 +64,13 @@ function environmentOf(template: any): Record<string, unknown> {
 export function exampleTemplate(example: string, context: Record<string, string> = {}): any {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createStacks } = require(path.join(EXAMPLES_DIR, example, 'app')) as { createStacks(app: App): Stack[] };
-  const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), `break-even-${example}-`)), context });
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `break-even-${example}-`));
+  const app = new App({ outdir, context });
   const stacks = createStacks(app);
   const assembly = app.synth();
   const template = stacks.map(s => assembly.getStackByName(s.stackName).template).find(t => fargateServices(t).length > 0);
+  // Only the template is needed: the assembly (with its bundled assets) goes.
+  fs.rmSync(outdir, { recursive: true, force: true });
   if (!template) {
     throw new Error(`examples/${example} has no stack with a Fargate service`);
   }
