@@ -423,7 +423,11 @@
     }, { passive: false });
     window.addEventListener('keydown', onKey);
     window.addEventListener('resize', () => { state.dirty = true; });
-    window.addEventListener('hashchange', () => { if (location.hash !== state.link) { readLink(); } });
+    // The event's own URL: a link update of ours due at the same moment may already have replaced location.hash.
+    window.addEventListener('hashchange', ev => {
+      const hash = new URL(ev.newURL).hash;
+      if (hash !== state.link) { readLink(hash); }
+    });
     $('place').addEventListener('click', place);
     $('timelapse').addEventListener('click', startTimelapse);
     $('timelapse-pause').addEventListener('click', pauseTimelapse);
@@ -458,8 +462,8 @@
   }
 
   // Links: #x=12&y=40&zoom=20 opens the board centred on (12, 40), selected, at 20 screen pixels per pixel.
-  function readLink() {
-    const q = new URLSearchParams(location.hash.slice(1));
+  function readLink(hash = location.hash) {
+    const q = new URLSearchParams(hash.slice(1));
     const x = Number(q.get('x')), y = Number(q.get('y')), zoom = Number(q.get('zoom'));
     if (q.has('zoom') && Number.isFinite(zoom) && zoom > 0) { state.scale = clamp(zoom, MIN_SCALE, MAX_SCALE); }
     if (q.has('x') && q.has('y') && Number.isInteger(x) && Number.isInteger(y) && inside({ x, y })) {
