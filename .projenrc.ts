@@ -128,7 +128,8 @@ project.eslint?.addOverride({
 project.package.addField('overrides', { 'unrs-resolver': '1.12.2' });
 
 // integ/ holds one IntegTest per construct; snapshots are made and checked offline (--dry-run never deploys).
-const integArgs = 'integ-runner --language typescript --directory integ --parallel-regions us-east-1';
+// Two workers: each synth is a node process with a full aws-cdk-lib; more than the machine's cores crashed one (exit 133) under CI load.
+const integArgs = 'integ-runner --language typescript --directory integ --parallel-regions us-east-1 --max-workers 2';
 project.addTask('integ:update', {
   description: 'Regenerate the integ/ snapshots without deploying',
   exec: `${integArgs} --update-on-failed --dry-run`,
