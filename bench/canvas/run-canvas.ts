@@ -133,7 +133,8 @@ async function openWatchers(port: number, n: number): Promise<Watchers> {
   for (let i = 0; i < n; i += 100) {
     await Promise.all(Array.from({ length: Math.min(100, n - i) }, (_, j) => new Promise<void>((resolve, reject) => {
       const index = i + j;
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: false });
+      // Each watcher from its own network, as in production, so the per-address connection limit applies.
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: false, headers: { 'x-forwarded-for': userNetwork(0xffffff - index) } });
       ws.once('error', reject);
       ws.once('open', () => { sockets.push(ws); resolve(); });
       ws.on('message', (data: Buffer) => {

@@ -8,3 +8,4 @@ export * from './rate-limit';
 export * from './server';
 export * from './static-files';
 export * from './outbound';
+export * from './connection-leases';

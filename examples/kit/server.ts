@@ -2,8 +2,10 @@ import * as http from 'http';
 import { Duplex } from 'stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
+import { connectRedis } from './bus';
 import { addressKey, clientAddress } from './client-address';
 import { readConfig, RuntimeConfig } from './config';
+import { ConnectionLeases } from './connection-leases';
 import { HttpError, sendError } from './http';
 import { createLogger, Logger } from './log';
 import { Metrics } from './metrics';
@@ -23,9 +25,17 @@ export interface RateLimit {
   readonly burst: number;
 }
 
-/** At most `max` open WebSocket connections per client address in one server process. */
+/**
+ * At most `max` open WebSocket connections per client address: across every task of the system when it has
+ * a Redis (`REALTIME_BUS_URL`), in this process otherwise.
+ */
 export interface ConnectionsPerAddress {
   readonly max: number;
+  /**
+   * How long a task's hold on a place outlives the task when it dies without closing its connections.
+   * @default 60 s
+   */
+  readonly leaseMs?: number;
   /** Proxies in front that append to X-Forwarded-For (see `clientAddress`); 0 uses the socket's address. */
   readonly trustedProxies: number;
 }
@@ -53,9 +63,11 @@ export interface RealtimeServerOptions<C, M> {
   /** Messages per second per connection. @default 20 a second, bursts of 40 */
   readonly rateLimit?: RateLimit;
   /**
-   * Open connections one client address (an IPv6 address by its /64) may hold on this server; an upgrade
-   * beyond is answered 429 `too_many_connections`. Bounds what one address can hold of the server's memory
-   * (each connection up to `maxBufferedBytes` outbound). @default - no limit
+   * Open connections one client address (an IPv6 address by its /64) may hold; an upgrade beyond is answered
+   * 429 `too_many_connections`. Counted across all tasks in Redis when the environment names one
+   * (`REALTIME_BUS_URL`), and always in this process too, so a Redis outage falls back to a limit per task.
+   * Bounds what one address can hold of the servers' memory (each connection up to `maxBufferedBytes`
+   * outbound). @default - no limit
    */
   readonly connectionsPerAddress?: ConnectionsPerAddress;
   /**
@@ -200,6 +212,9 @@ export class RealtimeServer<C = undefined, M = unknown> {
   private dirty: RealtimeClient<C>[] = [];
   /** Open connections per address key, when `connectionsPerAddress` is set. */
   private readonly openByAddress = new Map<string, number>();
+  /** The count across tasks, when `connectionsPerAddress` is set and the system has a Redis. */
+  private readonly leases?: ConnectionLeases;
+  private leaseFailureLoggedAt = 0;
   private flushScheduled = false;
   private lastFlushAt = 0;
 
@@ -223,6 +238,12 @@ export class RealtimeServer<C = undefined, M = unknown> {
     this.httpServer = http.createServer((req, res) => void this.handleHttp(req, res));
     this.httpServer.on('upgrade', (req, socket, head) => void this.handleUpgrade(req, socket, head));
     this.httpServer.on('clientError', (_err, socket) => socket.destroy());
+    if (options.connectionsPerAddress && this.config.busUrl) {
+      this.leases = new ConnectionLeases(connectRedis(this.config, this.log, `${options.name}-connections`, { commandTimeoutMs: 1000 }), {
+        scope: options.name,
+        leaseMs: options.connectionsPerAddress.leaseMs,
+      });
+    }
   }
 
   /** True once a drain started: health checks fail and upgrades are refused. */
@@ -315,6 +336,7 @@ export class RealtimeServer<C = undefined, M = unknown> {
     await closed;
     clearTimeout(force);
     this.metrics.stop();
+    await this.leases?.close();
     await this.options.onShutdown?.();
     this.log.info({ reason }, 'shut down');
   }
@@ -434,9 +456,24 @@ export class RealtimeServer<C = undefined, M = unknown> {
       if (this.draining) {
         throw new HttpError(503, 'draining', 'this server is restarting; connect again', { 'retry-after': '1' });
       }
-      const address = this.checkAddress(req);
-      const context = this.options.authenticate ? await this.options.authenticate(req, url) : (undefined as C);
-      this.wss.handleUpgrade(req, socket, head, ws => this.accept(ws, context, address));
+      const admission = await this.admit(req);
+      let accepted = false;
+      try {
+        const context = this.options.authenticate ? await this.options.authenticate(req, url) : (undefined as C);
+        // A handshake that never completes (the client went away) gives its place back too.
+        socket.once('close', () => {
+          if (!accepted) {
+            admission?.release();
+          }
+        });
+        this.wss.handleUpgrade(req, socket, head, ws => {
+          accepted = true;
+          this.accept(ws, context, admission);
+        });
+      } catch (err) {
+        admission?.release();
+        throw err;
+      }
     } catch (err) {
       const e = err instanceof HttpError ? err : new HttpError(500, 'internal', 'upgrade failed');
       if (!(err instanceof HttpError)) {
@@ -448,31 +485,61 @@ export class RealtimeServer<C = undefined, M = unknown> {
     }
   }
 
-  /** The address key of an upgrade within `connectionsPerAddress` (undefined without that limit); 429 beyond it. */
-  private checkAddress(req: http.IncomingMessage): string | undefined {
+  /**
+   * A place for one more connection of the upgrade's address within `connectionsPerAddress` (undefined
+   * without that limit); 429 beyond it. The place is counted in this process and, with a Redis, across tasks;
+   * `release` gives both back.
+   */
+  private async admit(req: http.IncomingMessage): Promise<{ release(): void } | undefined> {
     const limit = this.options.connectionsPerAddress;
     if (!limit) {
       return undefined;
     }
     const key = addressKey(clientAddress(req, limit.trustedProxies));
-    if ((this.openByAddress.get(key) ?? 0) >= limit.max) {
+    const refuse = () => {
       this.metrics.count('Errors');
-      throw new HttpError(429, 'too_many_connections', `at most ${limit.max} connections from one address`, { 'retry-after': '5' });
+      return new HttpError(429, 'too_many_connections', `at most ${limit.max} connections from one address`, { 'retry-after': '5' });
+    };
+    if ((this.openByAddress.get(key) ?? 0) >= limit.max) {
+      throw refuse();
     }
-    return key;
+    this.openByAddress.set(key, (this.openByAddress.get(key) ?? 0) + 1);
+    const lease = this.leases && await this.leases.acquire(key, limit.max).catch(err => {
+      // Redis is down or slow: the limit per process still holds.
+      if (Date.now() - this.leaseFailureLoggedAt > 60_000) {
+        this.leaseFailureLoggedAt = Date.now();
+        this.log.warn({ err: (err as Error).message }, 'connections per address not counted across tasks; counting in this process only');
+      }
+      return { release: () => undefined };
+    });
+    if (this.leases && !lease) {
+      this.forget(key);
+      throw refuse();
+    }
+    let released = false;
+    return {
+      release: () => {
+        if (!released) {
+          released = true;
+          this.forget(key);
+          lease?.release();
+        }
+      },
+    };
   }
 
-  private accept(ws: WebSocket, context: C, address?: string): void {
-    if (address !== undefined) {
-      this.openByAddress.set(address, (this.openByAddress.get(address) ?? 0) + 1);
-      ws.once('close', () => {
-        const left = (this.openByAddress.get(address) ?? 1) - 1;
-        if (left > 0) {
-          this.openByAddress.set(address, left);
-        } else {
-          this.openByAddress.delete(address);
-        }
-      });
+  private forget(key: string): void {
+    const left = (this.openByAddress.get(key) ?? 1) - 1;
+    if (left > 0) {
+      this.openByAddress.set(key, left);
+    } else {
+      this.openByAddress.delete(key);
+    }
+  }
+
+  private accept(ws: WebSocket, context: C, admission?: { release(): void }): void {
+    if (admission) {
+      ws.once('close', () => admission.release());
     }
     const client = new RealtimeClient<C>(ws, context, new TokenBucket(this.rateLimit.perSecond, this.rateLimit.burst),
       c => this.scheduleFlush(c), this.maxBufferedBytes, (c, pendingBytes) => {

@@ -32,6 +32,11 @@ export interface CanvasSettings extends BoardSize {
   readonly sessionsPerMinute: number;
   /** Placements one address (an IPv6 address by its /64) may make per cooldown period, counted in Redis across tasks. */
   readonly placementsPerAddress: number;
+  /**
+   * Open WebSocket connections one address (an IPv6 address by its /64) may hold, counted in Redis across
+   * tasks: each watcher costs a socket and up to the kit's outbound limit of memory.
+   */
+  readonly connectionsPerAddress: number;
   /** Update records kept in Redis for `GET /api/updates?after=`. */
   readonly recentUpdates: number;
   /** Longest an update record is kept for `GET /api/updates?after=`. */
@@ -65,6 +70,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): CanvasSettin
     trustedProxies: num('CANVAS_TRUSTED_PROXIES', 1, 0, 5),
     sessionsPerMinute: num('CANVAS_SESSIONS_PER_MINUTE', 30, 1, 100_000),
     placementsPerAddress: num('CANVAS_PLACEMENTS_PER_ADDRESS', 4, 1, 100_000),
+    connectionsPerAddress: num('CANVAS_CONNECTIONS_PER_ADDRESS', 100, 1, 100_000),
     recentUpdates: num('CANVAS_RECENT_UPDATES', 10_000, 100, 65_535),
     recentUpdatesSeconds: num('CANVAS_RECENT_UPDATES_SECONDS', 300, 1, 86_400),
     webDir: env.CANVAS_WEB_DIR || undefined,
@@ -105,6 +111,7 @@ export class CanvasServer {
       name: 'canvas',
       config,
       maxFrameBytes: 1024,
+      connectionsPerAddress: { max: settings.connectionsPerAddress, trustedProxies: settings.trustedProxies },
       http: (req, res, url) => this.route(req, res, url),
       onDrain: () => this.placements.flush(),
       onShutdown: () => this.close(),

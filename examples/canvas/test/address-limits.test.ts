@@ -1,3 +1,4 @@
+import { WebSocket } from 'ws';
 import { CanvasClient } from './canvas-client';
 import { CANVAS_ENTRY, LocalCanvas, startLocalCanvas } from './local-canvas';
 import { startServer, ServerProcess } from '../../../test/support/node-server';
@@ -5,7 +6,7 @@ import { startServer, ServerProcess } from '../../../test/support/node-server';
 const AUTH = 'canvas-address-token';
 
 // Two servers on one redis-server with the default limits (30 sessions a minute, 4 placements per
-// cooldown period per address) behind one trusted proxy: the client address is the last X-Forwarded-For entry.
+// cooldown period, 100 open watchers per address) behind one trusted proxy: the client address is the last X-Forwarded-For entry.
 let local: LocalCanvas;
 let servers: ServerProcess[];
 let clients: CanvasClient[];
@@ -64,4 +65,29 @@ test('new sessions are counted per address across both servers (30 a minute)', a
   // A spoofed entry further left does not get around it.
   expect((await fetch(`${clients[0].base}/api/session`, { method: 'POST', headers: { 'x-forwarded-for': '1.2.3.4, 192.0.2.77' } })).status).toBe(429);
   expect((await fetch(`${clients[0].base}/api/session`, { method: 'POST', headers: from('192.0.2.78') })).status).toBe(201);
+});
+
+test('one address holds at most 100 open watchers over both servers (the default); the 101st upgrade on either is answered 429', async () => {
+  const watch = (port: number, address: string) => new Promise<WebSocket>((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: from(address) });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+  const [a, b] = servers.map(s => s.port);
+  const held = await Promise.all(Array.from({ length: 100 }, (_, i) => watch(i % 2 ? a : b, '2001:db8:77:1::1')));
+  await expect(watch(a, '2001:db8:77:1::2')).rejects.toThrow('HTTP 429');
+  await expect(watch(b, '2001:db8:77:1:ffff::3')).rejects.toThrow('HTTP 429');
+  const other = await watch(a, '2001:db8:77:2::1');
+  // A watcher closed on one server frees a place on the other.
+  held[1].close();
+  let again: WebSocket | undefined;
+  for (let i = 0; i < 100 && !again; i++) {
+    again = await watch(b, '2001:db8:77:1::4').catch(() => undefined);
+    if (!again) {
+      await new Promise(r => setTimeout(r, 20));
+    }
+  }
+  expect(again).toBeDefined();
+  [...held, other, again!].forEach(ws => ws.terminate());
 });

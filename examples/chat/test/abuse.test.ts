@@ -76,23 +76,26 @@ describe('log-in floods', () => {
     expect((await (await connect(a, { 'x-forwarded-for': '2001:db8:1:3::1' })).anonymous()).anonymous).toBe(true);
   }, 60_000);
 
-  test('one address holds at most 100 connections per server; the 101st upgrade is answered 429', async () => {
+  test('one address holds at most 100 connections over both servers (counted in Redis); the 101st upgrade, on either, is answered 429', async () => {
     const crowd = { 'x-forwarded-for': '198.51.100.20' };
-    const held = await Promise.all(Array.from({ length: 100 }, () => ChatClient.connect(a, { headers: crowd, record: false })));
+    const held = await Promise.all(Array.from({ length: 100 }, (_, i) => ChatClient.connect(i % 2 ? a : b, { headers: crowd, record: false })));
     await expect(ChatClient.connect(a, { headers: crowd })).rejects.toThrow('HTTP 429 on upgrade');
-    // The other server and other addresses are not affected.
-    open.push(await connect(b, crowd), await connect(a));
-    await held[0].close();
+    await expect(ChatClient.connect(b, { headers: crowd })).rejects.toThrow('HTTP 429 on upgrade');
+    // Other addresses are not affected.
+    open.push(await connect(a), await connect(b, { 'x-forwarded-for': '198.51.100.21' }));
+    // A connection closed on one server frees a place on the other.
+    await held[1].close();
     let again: ChatClient | undefined;
     for (let i = 0; i < 50 && !again; i++) {
-      again = await ChatClient.connect(a, { headers: crowd }).catch(() => undefined);
+      again = await ChatClient.connect(b, { headers: crowd }).catch(() => undefined);
       if (!again) {
         await new Promise(r => setTimeout(r, 20));
       }
     }
     expect(again).toBeDefined();
     open.push(again!);
-    await Promise.all(held.slice(1).map(c => c.close()));
+    await expect(ChatClient.connect(a, { headers: crowd })).rejects.toThrow('HTTP 429 on upgrade');
+    await Promise.all(held.filter((_, i) => i !== 1).map(c => c.close()));
   });
 
   test('at most 4 password hashes run at once per server; the rest are refused at once with busy', async () => {
