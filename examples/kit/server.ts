@@ -457,21 +457,26 @@ export class RealtimeServer<C = undefined, M = unknown> {
         throw new HttpError(503, 'draining', 'this server is restarting; connect again', { 'retry-after': '1' });
       }
       const admission = await this.admit(req);
+      // A client that goes away before the handshake completes (also while authenticating) gives its place
+      // back; once accepted, the WebSocket's close does.
       let accepted = false;
+      const giveBack = () => {
+        if (!accepted) {
+          admission?.release();
+        }
+      };
+      socket.once('close', giveBack);
+      if (socket.destroyed) {
+        giveBack();
+      }
       try {
         const context = this.options.authenticate ? await this.options.authenticate(req, url) : (undefined as C);
-        // A handshake that never completes (the client went away) gives its place back too.
-        socket.once('close', () => {
-          if (!accepted) {
-            admission?.release();
-          }
-        });
         this.wss.handleUpgrade(req, socket, head, ws => {
           accepted = true;
           this.accept(ws, context, admission);
         });
       } catch (err) {
-        admission?.release();
+        giveBack();
         throw err;
       }
     } catch (err) {

@@ -1,3 +1,4 @@
+import { connect as tcpConnect } from 'net';
 import Redis from 'ioredis';
 import { WebSocket } from 'ws';
 import { ConnectionLeases, readConfig, RealtimeServer } from '..';
@@ -78,6 +79,29 @@ test('refused and failed handshakes hold no place: many refusals later, the addr
   const next = [await eventually(() => from(a, '198.51.100.7'), 5000), await eventually(() => from(b, '198.51.100.7'), 5000)];
   await expect(from(a, '198.51.100.7')).rejects.toThrow('HTTP 429');
   next.forEach(ws => ws.close());
+});
+
+test('a client that goes away while its upgrade is being authenticated gives its place back', async () => {
+  const server = new RealtimeServer({
+    name: 'leases',
+    log: silent,
+    config: readConfig({ PORT: '0', REALTIME_DRAIN_SECONDS: '0', REALTIME_BUS_URL: redis.url, REALTIME_BUS_AUTH: 'leases' }),
+    connectionsPerAddress: { max: 1, trustedProxies: 1 },
+    // As slow as a session lookup under load.
+    authenticate: () => new Promise<undefined>(r => setTimeout(() => r(undefined), 300)),
+  });
+  running.push(server);
+  const port = await server.listen();
+  const raw = tcpConnect(port, '127.0.0.1');
+  await new Promise(r => raw.once('connect', r));
+  raw.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n'
+    + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Forwarded-For: 198.51.100.99\r\n\r\n');
+  await new Promise(r => setTimeout(r, 100));
+  raw.destroy();
+  await new Promise(r => setTimeout(r, 400));
+  const ws = await from(port, '198.51.100.99');
+  await expect(from(port, '198.51.100.99')).rejects.toThrow('HTTP 429');
+  ws.close();
 });
 
 test('the places of a task that died without closing its connections come free when its leases expire', async () => {
