@@ -280,7 +280,7 @@ export class LocalMessaging {
           }
           const messages = this.take(queue, max, visibility);
           const now = Date.now();
-          if (messages.length > 0 || now >= deadline || res.destroyed || this.closing) {
+          if (messages.length > 0 || now >= deadline) {
             return { Messages: messages };
           }
           await queue.waitForChange(Math.min(deadline - now, queue.nextVisibleIn(now)), stop);

@@ -299,7 +299,6 @@ redis.call('SET', KEYS[11], here)
 return 1
 `;
 
-// KEYS: seq, epoch, node. The epoch of a trusted board, else -1.
 // KEYS: board, seq, node. The board and its sequence when the board is trusted, else nil.
 const SNAPSHOT_SCRIPT = NODE_LUA + `
 local seq = redis.call('GET', KEYS[2])
@@ -307,6 +306,7 @@ if not seq or redis.call('GET', KEYS[3]) ~= node() then return false end
 return {redis.call('GET', KEYS[1]) or '', seq}
 `;
 
+// KEYS: seq, epoch, node. The epoch of a trusted board, else -1.
 const EPOCH_SCRIPT = NODE_LUA + `
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('GET', KEYS[3]) ~= node() then return -1 end
 return tonumber(redis.call('GET', KEYS[2]) or '0')
