@@ -50,6 +50,10 @@ describe('ShardedBot shards', () => {
     }
   });
 
+  // With minimum 0 % and maximum 100 % of one desired task, ECS stops the running task before it starts
+  // the new one (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentConfiguration.html);
+  // rebalancing would start a task in another zone before stopping one
+  // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-rebalancing.html).
   test('a deploy stops the old task before starting the new one, and never rebalances across zones', () => {
     for (const [, service] of resources(t, 'AWS::ECS::Service')) {
       expect(service.Properties.DeploymentConfiguration).toMatchObject({
@@ -300,6 +304,10 @@ describe('ShardedBot workers', () => {
 
   test('the work queue hides a record six times the function timeout, and has a dead-letter queue with an alarm', () => {
     const work = t.toJSON().Resources[logicalId(stack, bot.workQueue!.queue)];
+    // AWS: at least six times the function timeout for an SQS event source
+    // (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+    const worker = t.toJSON().Resources[logicalId(stack, bot.workerFunction!)];
+    expect(work.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * worker.Properties.Timeout);
     expect(work.Properties.VisibilityTimeout).toBe(360);
     expect(work.Properties.RedrivePolicy.maxReceiveCount).toBe(5);
     expect(bot.workQueue!.deadLetterAlarm).toBeDefined();
