@@ -9,3 +9,4 @@ export * from './server';
 export * from './static-files';
 export * from './outbound';
 export * from './connection-leases';
+export * from './turn-batch';

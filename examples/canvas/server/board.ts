@@ -1,4 +1,5 @@
 import { Cluster, Redis } from 'ioredis';
+import { TurnBatch } from '../../kit';
 
 /**
  * The 16 colours a pixel can take, as a palette index 0-15 (4 bits a pixel). r/place 2017 used 16
@@ -210,33 +211,45 @@ redis.call('SET', KEYS[2], floor)
 return 1
 `;
 
-// KEYS: board, seq, cooldown, cellSeq, placements of the address, seq-limit, epoch, node. ARGV: index, colour,
-// cooldownMs, max per address (0 = none), 1 to keep to seq-limit. Returns status, value, previous colour,
-// previous cell sequence, epoch, numbers left below the limit; status -3: reserve numbers, then retry.
+// KEYS: board, seq, cellSeq, seq-limit, epoch, node, then the cooldown and address-placements keys of each
+// placement. ARGV: 1 to keep to seq-limit, then index, colour, cooldownMs, max per address (0 = none) of each.
+// The placements of one batch go in order, as if placed one by one: a user twice in one batch cools down
+// after the first. Returns status, value, previous colour, previous cell sequence, epoch and numbers left
+// below the limit of each; status -3 (nothing written, value the sequence so far): reserve numbers, then retry it.
 const PLACE_SCRIPT = NODE_LUA + `
-if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('GET', KEYS[8]) ~= node() then return {-1, 0, 0, 0, 0, 0} end
-local epoch = tonumber(redis.call('GET', KEYS[7]) or '0')
-local ttl = redis.call('PTTL', KEYS[3])
-if ttl > 0 then return {0, ttl, 0, 0, epoch, 0} end
-local cooldown, max = tonumber(ARGV[3]), tonumber(ARGV[4])
-local counted = max > 0 and cooldown > 0
-if counted then
-  local used = tonumber(redis.call('GET', KEYS[5]) or '0')
-  if used >= max then
-    local left = redis.call('PTTL', KEYS[5])
-    if left > 0 then return {-2, left, 0, 0, epoch, 0} end
+local n = (#ARGV - 1) / 4
+local out = {}
+if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('GET', KEYS[6]) ~= node() then
+  for i = 1, n do out[#out + 1] = -1; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0 end
+  return out
+end
+local epoch = tonumber(redis.call('GET', KEYS[5]) or '0')
+local limit = tonumber(redis.call('GET', KEYS[4]) or '0')
+local seq = tonumber(redis.call('GET', KEYS[2]))
+local function answer(status, value, prev, prevSeq, left)
+  out[#out + 1] = status; out[#out + 1] = value; out[#out + 1] = prev; out[#out + 1] = prevSeq; out[#out + 1] = epoch; out[#out + 1] = left
+end
+for i = 1, n do
+  local a, cooldownKey, addressKey = 2 + (i - 1) * 4, KEYS[5 + i * 2], KEYS[6 + i * 2]
+  local cooldown, max = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local counted = max > 0 and cooldown > 0
+  local ttl, left = redis.call('PTTL', cooldownKey), 0
+  if ttl <= 0 and counted and tonumber(redis.call('GET', addressKey) or '0') >= max then left = redis.call('PTTL', addressKey) end
+  if ttl > 0 then answer(0, ttl, 0, 0, 0)
+  elseif left > 0 then answer(-2, left, 0, 0, 0)
+  elseif ARGV[1] == '1' and seq >= limit then answer(-3, seq, 0, 0, 0)
+  else
+    if counted then
+      if redis.call('INCR', addressKey) == 1 or redis.call('PTTL', addressKey) < 0 then redis.call('PEXPIRE', addressKey, cooldown) end
+    end
+    if cooldown > 0 then redis.call('SET', cooldownKey, '1', 'PX', cooldown) end
+    seq = redis.call('INCR', KEYS[2])
+    local prev = redis.call('BITFIELD', KEYS[1], 'SET', 'u4', '#' .. ARGV[a], ARGV[a + 1])[1]
+    local prevSeq = redis.call('BITFIELD', KEYS[3], 'SET', 'u32', '#' .. ARGV[a], seq)[1]
+    answer(1, seq, prev, prevSeq, limit - seq)
   end
 end
-local limit = tonumber(redis.call('GET', KEYS[6]) or '0')
-if ARGV[5] == '1' and tonumber(redis.call('GET', KEYS[2])) >= limit then return {-3, 0, 0, 0, epoch, 0} end
-if counted then
-  if redis.call('INCR', KEYS[5]) == 1 or redis.call('PTTL', KEYS[5]) < 0 then redis.call('PEXPIRE', KEYS[5], cooldown) end
-end
-if cooldown > 0 then redis.call('SET', KEYS[3], '1', 'PX', cooldown) end
-local seq = redis.call('INCR', KEYS[2])
-local prev = redis.call('BITFIELD', KEYS[1], 'SET', 'u4', '#' .. ARGV[1], ARGV[2])[1]
-local prevSeq = redis.call('BITFIELD', KEYS[4], 'SET', 'u32', '#' .. ARGV[1], seq)[1]
-return {1, seq, prev, prevSeq, epoch, limit - seq}
+return out
 `;
 
 // KEYS: seq, seq-limit, epoch. ARGV: epoch, reserved high-water mark. Raises the limit of a board of that epoch.
@@ -359,10 +372,8 @@ return {count, redis.call('PTTL', KEYS[1])}
 `;
 
 type WithPlace = (Redis | Cluster) & {
-  canvasPlace(
-    board: string, seq: string, cooldown: string, cellSeq: string, byAddress: string, limit: string, epoch: string, node: string,
-    index: number, color: number, cooldownMs: number, maxPerAddress: number, useLimit: number,
-  ): Promise<[number, number, number, number, number, number]>;
+  /** Takes the number of keys first (two per placement beyond the six shared ones). */
+  canvasPlace(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>;
   canvasRaise(seq: string, limit: string, epoch: string, boardEpoch: number, top: number): Promise<number>;
   canvasSettle(
     board: string, seq: string, cellSeq: string, limit: string, epoch: string, node: string, useLimit: number, ...placements: number[]
@@ -385,6 +396,15 @@ type WithPlace = (Redis | Cluster) & {
   ): Promise<[number, number, number, number]>;
 };
 
+/** One placement asked of the place script. */
+interface Placing {
+  readonly index: number;
+  readonly color: number;
+  readonly user: string;
+  readonly cooldownMs: number;
+  readonly limit?: AddressLimit;
+}
+
 /** Tries a script that may ask for sequence numbers first (status -3) a few times. */
 const RESERVE_ATTEMPTS = 4;
 
@@ -397,10 +417,13 @@ export class RedisBoardStore implements BoardStore {
   private readonly redis: WithPlace;
   private readonly useLimit: number;
   private reserving?: { epoch: number; done: Promise<boolean> };
-  private settling: Array<{ placement: StoredPlacement; resolve(seq: number): void; reject(err: Error): void }> = [];
+  /** Placements asked for in one event-loop turn, placed by one script. */
+  private readonly placing = new TurnBatch<Placing, number[]>(items => this.placeBatch(items));
+  /** Placements stored in one event-loop turn (a DynamoDB batch), settled by one script. */
+  private readonly settling = new TurnBatch<StoredPlacement, number>(items => this.settleBatch(items));
 
   constructor(redis: Redis | Cluster, private readonly size: BoardSize, private readonly sequences?: SequenceSource) {
-    redis.defineCommand('canvasPlace', { numberOfKeys: 8, lua: PLACE_SCRIPT });
+    redis.defineCommand('canvasPlace', { lua: PLACE_SCRIPT });
     redis.defineCommand('canvasUndo', { numberOfKeys: 9, lua: UNDO_SCRIPT });
     redis.defineCommand('canvasSession', { numberOfKeys: 1, lua: SESSION_SCRIPT });
     redis.defineCommand('canvasRecord', { numberOfKeys: 3, lua: RECORD_SCRIPT });
@@ -415,14 +438,18 @@ export class RedisBoardStore implements BoardStore {
   }
 
   public async place(index: number, color: number, user: string, cooldownMs: number, limit?: AddressLimit): Promise<PlaceResult> {
-    for (let attempt = 1; ; attempt++) {
-      const [status, value, prevColor, prevSeq, epoch, left] = await this.redis.canvasPlace(
-        KEYS.board, KEYS.seq, KEYS.cooldown(user), KEYS.cellSeq, KEYS.placementsBy(limit?.address ?? ''), KEYS.seqLimit, KEYS.epoch, KEYS.node,
-        index, color, cooldownMs, limit?.max ?? 0, this.useLimit);
+    let attempt = 0;
+    let seqSeen = -1;
+    for (;;) {
+      const [status, value, prevColor, prevSeq, epoch, left] = await this.placing.add({ index, color, user, cooldownMs, limit });
       switch (status) {
         case -1: return { kind: 'missing' };
         case -2: return { kind: 'address_limit', retryAfterMs: value };
         case -3:
+          // Placements ahead of this one in its batch may use up a whole reservation: that is progress, so
+          // only reservations after which no number was handed out count as failed attempts.
+          attempt = value > seqSeen ? 1 : attempt + 1;
+          seqSeen = value;
           if (!await this.reserve(epoch, attempt)) {
             return { kind: 'stale', epoch };
           }
@@ -467,35 +494,29 @@ export class RedisBoardStore implements BoardStore {
     return done;
   }
 
-  public settle(placement: StoredPlacement): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.settling.push({ placement, resolve, reject });
-      if (this.settling.length === 1) {
-        // All placements stored in one event-loop turn (a DynamoDB batch) settle in one script.
-        setImmediate(() => void this.settleBatch());
-      }
-    });
+  private async placeBatch(items: Placing[]): Promise<number[][]> {
+    const keys = items.flatMap(p => [KEYS.cooldown(p.user), KEYS.placementsBy(p.limit?.address ?? '')]);
+    const args = items.flatMap(p => [p.index, p.color, p.cooldownMs, p.limit?.max ?? 0]);
+    const out = await this.redis.canvasPlace(6 + keys.length, KEYS.board, KEYS.seq, KEYS.cellSeq, KEYS.seqLimit, KEYS.epoch, KEYS.node,
+      ...keys, this.useLimit, ...args);
+    return items.map((_, i) => out.slice(i * 6, i * 6 + 6));
   }
 
-  private async settleBatch(): Promise<void> {
-    const batch = this.settling.splice(0);
-    const args = batch.flatMap(({ placement: p }) => [p.epoch, p.index, p.seq, p.color]);
-    try {
-      for (let attempt = 1; ; attempt++) {
-        const out = await this.redis.canvasSettle(KEYS.board, KEYS.seq, KEYS.cellSeq, KEYS.seqLimit, KEYS.epoch, KEYS.node, this.useLimit, ...args);
-        if (out[0] === -3) {
-          if (!await this.reserve(out[1], attempt)) {
-            // A restore fenced this board: the rebuild that replaces it reads the placements from the table.
-            batch.forEach(b => b.resolve(b.placement.seq));
-            return;
-          }
-          continue;
-        }
-        batch.forEach((b, i) => b.resolve(out[i + 2]));
-        return;
+  public settle(placement: StoredPlacement): Promise<number> {
+    return this.settling.add(placement);
+  }
+
+  private async settleBatch(batch: StoredPlacement[]): Promise<number[]> {
+    const args = batch.flatMap(p => [p.epoch, p.index, p.seq, p.color]);
+    for (let attempt = 1; ; attempt++) {
+      const out = await this.redis.canvasSettle(KEYS.board, KEYS.seq, KEYS.cellSeq, KEYS.seqLimit, KEYS.epoch, KEYS.node, this.useLimit, ...args);
+      if (out[0] !== -3) {
+        return out.slice(2);
       }
-    } catch (err) {
-      batch.forEach(b => b.reject(err as Error));
+      if (!await this.reserve(out[1], attempt)) {
+        // A restore fenced this board: the rebuild that replaces it reads the placements from the table.
+        return batch.map(p => p.seq);
+      }
     }
   }
 

@@ -10,7 +10,7 @@ import { restoreBoard } from './restore';
 import { SequenceLedger } from './sequence';
 import { HISTORY_WINDOW_MS, sendHistoryPage } from './timelapse';
 import { TokenSigner } from './tokens';
-import { addressKey, Bus, clientAddress, connectRedis, createBus, HttpError, Logger, readConfig, readJson, RealtimeServer, RuntimeConfig, sendJson, serveStatic } from '../../kit';
+import { addressKey, Bus, clientAddress, connectRedis, createBus, HttpError, Logger, readConfig, readJson, RealtimeServer, RuntimeConfig, sendJson, serveStatic, TurnBatch } from '../../kit';
 
 const gzipAsync = promisify(gzip);
 const UPDATES_CHANNEL = 'canvas:updates';
@@ -97,7 +97,7 @@ export class CanvasServer {
   private readonly bus: Bus;
   private readonly signer: TokenSigner;
   private readonly pending: Buffer[] = [];
-  private readonly outgoing: Buffer[] = [];
+  private readonly outgoing = new TurnBatch<Buffer, void>(batch => this.publishBatch(batch), 1000);
   private ticker?: NodeJS.Timeout;
   private readonly missed: MissedUpdates;
   private boardCache?: { at: number; seq: number; gzip: Buffer; raw: Buffer };
@@ -160,20 +160,18 @@ export class CanvasServer {
    * DynamoDB batch releases up to 25 placements at once, and they travel together.
    */
   private publishUpdate(record: Buffer): void {
-    this.outgoing.push(record);
-    if (this.outgoing.length > 1) {
-      return;
-    }
-    setImmediate(async () => {
-      const batch = this.outgoing.splice(0);
-      const records = Buffer.concat(batch);
-      // Kept before published: a client that opened /ws and then asks /api/updates gets every record
-      // published before it connected from the store, and every later one from the stream.
-      await this.store.recordUpdates(batch, this.settings.recentUpdates, this.settings.recentUpdatesSeconds * 1000)
-        .catch(err => this.log.warn({ err: err.message }, 'updates not kept for /api/updates'));
-      this.bus.publish(UPDATES_CHANNEL, records)
-        .catch(err => this.log.warn({ err: err.message, records: records.length / RECORD_BYTES }, 'updates not published; clients will see them in the next board'));
-    });
+    void this.outgoing.add(record);
+  }
+
+  private async publishBatch(batch: Buffer[]): Promise<void[]> {
+    const records = Buffer.concat(batch);
+    // Kept before published: a client that opened /ws and then asks /api/updates gets every record
+    // published before it connected from the store, and every later one from the stream.
+    await this.store.recordUpdates(batch, this.settings.recentUpdates, this.settings.recentUpdatesSeconds * 1000)
+      .catch(err => this.log.warn({ err: err.message }, 'updates not kept for /api/updates'));
+    await this.bus.publish(UPDATES_CHANNEL, records)
+      .catch(err => this.log.warn({ err: err.message, records: records.length / RECORD_BYTES }, 'updates not published; clients will see them in the next board'));
+    return [];
   }
 
   private async close(): Promise<void> {
@@ -336,13 +334,18 @@ export class CanvasServer {
       throw new HttpError(503, 'not_stored', 'the placement could not be stored; try again', { 'retry-after': '1' });
     }
     this.server.metrics.count('Placements');
-    // Stored: a board restored while the write was in flight gets the pixel now (board.ts `settle`).
-    const published = await this.store.settle({ index: pixel, seq: result.seq, color, epoch: result.epoch }).catch(err => {
-      this.log.warn({ err: err.message, seq: result.seq }, 'stored placement not settled on the board; the next rebuild shows it');
-      return result.seq;
+    // Stored, so accepted: the answer waits for nothing more. The update waits for the settle.
+    sendJson(res, 200, { seq: result.seq, nextPlacementAt: time + cooldownMs }, { 'cache-control': 'no-store' });
+    await this.settleAndPublish(pixel, x, y, color, result.seq, result.epoch);
+  }
+
+  /** A board restored while the write was in flight gets the pixel now (board.ts `settle`); then it is published. */
+  private async settleAndPublish(index: number, x: number, y: number, color: number, seq: number, epoch: number): Promise<void> {
+    const published = await this.store.settle({ index, seq, color, epoch }).catch(err => {
+      this.log.warn({ err: err.message, seq }, 'stored placement not settled on the board; the next rebuild shows it');
+      return seq;
     });
     this.publishUpdate(encodeRecord({ seq: published, x, y, color }));
-    sendJson(res, 200, { seq: result.seq, nextPlacementAt: time + cooldownMs }, { 'cache-control': 'no-store' });
   }
 
   /** Undoes a placement in the live store, retrying briefly: a 503 must not leave its pixel behind. */

@@ -277,6 +277,51 @@ describe('the rebuild and the restore', () => {
   });
 });
 
+describe('placements asked in one event-loop turn', () => {
+  /** Calls of the place script so far, from Redis's own command statistics. */
+  async function placeScriptCalls(redis: Redis): Promise<number> {
+    const stats = await redis.info('commandstats');
+    return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  }
+
+  test('go to Redis in one script and come out as if placed one by one, also across sequence reservations', async () => {
+    const table = await newTable();
+    // Blocks of 8, so the 40 placements below run out of reserved numbers several times within the turn.
+    const ledger = new SequenceLedger({ tableName: table, endpoint: local.dynamo.endpoint, block: 8 });
+    const placements = new PlacementLog({ tableName: table, endpoint: local.dynamo.endpoint });
+    cleanups.push(() => { ledger.close(); placements.close(); });
+    const admin = redisClient(local.redis.port, 6);
+    await admin.flushdb();
+    const store = new RedisBoardStore(redisClient(local.redis.port, 6), size, ledger);
+    expect(await restoreBoard({ store, ledger, placements, size })).toMatchObject({ kind: 'restored' });
+    await store.place(255, 1, 'warm-up', 0); // the script is loaded once (EVAL), then called by its hash
+    await admin.config('RESETSTAT');
+
+    const cooldownMs = 60_000;
+    const asks = [
+      ...Array.from({ length: 40 }, (_, i) => ({ index: i, user: `user-${i}`, address: `net-${i}` })),
+      { index: 100, user: 'user-3', address: 'net-3' }, // the same user again: cooling down since its first
+      ...Array.from({ length: 3 }, (_, i) => ({ index: 101 + i, user: `shared-${i}`, address: 'shared-net' })), // 2 per address
+    ];
+    const results = await Promise.all(asks.map(a => store.place(a.index, 5, a.user, cooldownMs, { address: a.address, max: 2 })));
+
+    const placed = results.flatMap(r => r.kind === 'placed' ? [r.seq] : []);
+    expect(placed).toHaveLength(42);
+    expect(new Set(placed).size).toBe(42);
+    // In the order asked: the earlier ask got the lower number.
+    expect(placed).toEqual([...placed].sort((a, b) => a - b));
+    expect(Math.max(...placed)).toBeLessThanOrEqual((await ledger.read()).hwm);
+    expect(results[40]).toMatchObject({ kind: 'cooldown' });
+    expect(results.slice(41).map(r => r.kind)).toEqual(['placed', 'placed', 'address_limit']);
+    // One script for the turn, plus one per reservation it waited for: far fewer than one per placement.
+    expect(await placeScriptCalls(admin)).toBeLessThanOrEqual(2 + Math.ceil(42 / 8) * 2);
+    const board = (await store.snapshot())!;
+    expect(getPixel(board.bytes, 3)).toBe(5);
+    expect(getPixel(board.bytes, 100)).toBe(0);
+    expect(getPixel(board.bytes, 103)).toBe(0);
+  });
+});
+
 describe('npm run canvas:rebuild', () => {
   async function rebuildCli(env: Record<string, string>, args: string[] = []): Promise<{ code: number; output: string }> {
     return new Promise(resolve => {
