@@ -188,14 +188,13 @@ local function node()
 end
 `;
 
-// KEYS: recent, recentFloor, recentAt. ARGV: keep, now, maxAgeMs, then score, record pairs. The floor is
+// KEYS: recent, recentFloor, recentAt. ARGV: keep, now, maxAgeMs, then score, record pairs (one ZADD, so at
+// most a few thousand pairs: Lua's unpack limit; publishes send at most 1,000). The floor is
 // the highest sequence dropped; recentAt holds each batch's highest sequence by the time it was kept.
 const RECORD_SCRIPT = `
 local top = 0
-for i = 4, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
-  top = math.max(top, tonumber(ARGV[i]))
-end
+for i = 4, #ARGV, 2 do top = math.max(top, tonumber(ARGV[i])) end
+redis.call('ZADD', KEYS[1], unpack(ARGV, 4))
 redis.call('ZADD', KEYS[3], ARGV[2], top)
 local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
 local cutoff = tonumber(ARGV[2]) - tonumber(ARGV[3])
@@ -225,30 +224,44 @@ if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('GET', KEYS[6]) ~= node() th
 end
 local epoch = tonumber(redis.call('GET', KEYS[5]) or '0')
 local limit = tonumber(redis.call('GET', KEYS[4]) or '0')
-local seq = tonumber(redis.call('GET', KEYS[2]))
+local first = tonumber(redis.call('GET', KEYS[2]))
+local seq = first
 local function answer(status, value, prev, prevSeq, left)
   out[#out + 1] = status; out[#out + 1] = value; out[#out + 1] = prev; out[#out + 1] = prevSeq; out[#out + 1] = epoch; out[#out + 1] = left
 end
+-- Few calls per placement (each redis.call costs more than the command itself): the cooldown is taken
+-- with SET NX and the address counted with INCR first, both given back in the rare refusal; the sequence
+-- is counted here and stored once.
 for i = 1, n do
   local a, cooldownKey, addressKey = 2 + (i - 1) * 4, KEYS[5 + i * 2], KEYS[6 + i * 2]
   local cooldown, max = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local counted = max > 0 and cooldown > 0
-  local ttl, left = redis.call('PTTL', cooldownKey), 0
-  if ttl <= 0 and counted and tonumber(redis.call('GET', addressKey) or '0') >= max then left = redis.call('PTTL', addressKey) end
-  if ttl > 0 then answer(0, ttl, 0, 0, 0)
-  elseif left > 0 then answer(-2, left, 0, 0, 0)
-  elseif ARGV[1] == '1' and seq >= limit then answer(-3, seq, 0, 0, 0)
+  if ARGV[1] == '1' and seq >= limit then answer(-3, seq, 0, 0, 0)
+  elseif cooldown > 0 and not redis.call('SET', cooldownKey, '1', 'PX', cooldown, 'NX') then
+    answer(0, redis.call('PTTL', cooldownKey), 0, 0, 0)
   else
+    local refused = 0
     if counted then
-      if redis.call('INCR', addressKey) == 1 or redis.call('PTTL', addressKey) < 0 then redis.call('PEXPIRE', addressKey, cooldown) end
+      local used = redis.call('INCR', addressKey)
+      local ttl = used == 1 and -1 or redis.call('PTTL', addressKey)
+      if used > max and ttl > 0 then
+        redis.call('DECR', addressKey)
+        redis.call('DEL', cooldownKey)
+        refused = ttl
+      elseif ttl < 0 then
+        redis.call('PEXPIRE', addressKey, cooldown)
+      end
     end
-    if cooldown > 0 then redis.call('SET', cooldownKey, '1', 'PX', cooldown) end
-    seq = redis.call('INCR', KEYS[2])
-    local prev = redis.call('BITFIELD', KEYS[1], 'SET', 'u4', '#' .. ARGV[a], ARGV[a + 1])[1]
-    local prevSeq = redis.call('BITFIELD', KEYS[3], 'SET', 'u32', '#' .. ARGV[a], seq)[1]
-    answer(1, seq, prev, prevSeq, limit - seq)
+    if refused > 0 then answer(-2, refused, 0, 0, 0)
+    else
+      seq = seq + 1
+      local prev = redis.call('BITFIELD', KEYS[1], 'SET', 'u4', '#' .. ARGV[a], ARGV[a + 1])[1]
+      local prevSeq = redis.call('BITFIELD', KEYS[3], 'SET', 'u32', '#' .. ARGV[a], seq)[1]
+      answer(1, seq, prev, prevSeq, limit - seq)
+    end
   end
 end
+if seq ~= first then redis.call('SET', KEYS[2], seq) end
 return out
 `;
 
