@@ -313,6 +313,10 @@ describe('placements asked in one event-loop turn', () => {
     expect(Math.max(...placed)).toBeLessThanOrEqual((await ledger.read()).hwm);
     expect(results[40]).toMatchObject({ kind: 'cooldown' });
     expect(results.slice(41).map(r => r.kind)).toEqual(['placed', 'placed', 'address_limit']);
+    // The refused placement holds neither a cooldown nor a place in its address's count.
+    expect(await store.cooldownRemainingMs('shared-2')).toBe(0);
+    expect(await admin.get('{canvas}:placements-by:shared-net')).toBe('2');
+    expect(await store.cooldownRemainingMs('shared-1')).toBeGreaterThan(cooldownMs - 10_000);
     // One script for the turn, plus one per reservation it waited for: far fewer than one per placement.
     expect(await placeScriptCalls(admin)).toBeLessThanOrEqual(2 + Math.ceil(42 / 8) * 2);
     const board = (await store.snapshot())!;
