@@ -98,6 +98,8 @@ export class CanvasServer {
   private readonly signer: TokenSigner;
   private readonly pending: Buffer[] = [];
   private readonly outgoing = new TurnBatch<Buffer, void>(batch => this.publishBatch(batch), 1000);
+  /** Stored placements not yet settled, and updates not yet kept and published (see `finish`). */
+  private readonly finishing = new Set<Promise<unknown>>();
   private ticker?: NodeJS.Timeout;
   private readonly missed: MissedUpdates;
   private boardCache?: { at: number; seq: number; gzip: Buffer; raw: Buffer };
@@ -160,7 +162,14 @@ export class CanvasServer {
    * DynamoDB batch releases up to 25 placements at once, and they travel together.
    */
   private publishUpdate(record: Buffer): void {
-    void this.outgoing.add(record);
+    void this.finish(this.outgoing.add(record));
+  }
+
+  /** Tracks work that shutdown waits for: a stored placement's update is settled, kept and published before Redis closes. */
+  private finish<T>(work: Promise<T>): Promise<T> {
+    this.finishing.add(work);
+    void work.finally(() => this.finishing.delete(work)).catch(() => undefined);
+    return work;
   }
 
   private async publishBatch(batch: Buffer[]): Promise<void[]> {
@@ -178,7 +187,9 @@ export class CanvasServer {
     clearInterval(this.ticker);
     this.missed.stop();
     await this.placements.flush();
-    await new Promise(r => setImmediate(r));
+    while (this.finishing.size > 0) {
+      await Promise.allSettled([...this.finishing]);
+    }
     this.tick();
     await this.bus.close();
     await this.store.close();
@@ -336,7 +347,7 @@ export class CanvasServer {
     this.server.metrics.count('Placements');
     // Stored, so accepted: the answer waits for nothing more. The update waits for the settle.
     sendJson(res, 200, { seq: result.seq, nextPlacementAt: time + cooldownMs }, { 'cache-control': 'no-store' });
-    await this.settleAndPublish(pixel, x, y, color, result.seq, result.epoch);
+    await this.finish(this.settleAndPublish(pixel, x, y, color, result.seq, result.epoch));
   }
 
   /** A board restored while the write was in flight gets the pixel now (board.ts `settle`); then it is published. */

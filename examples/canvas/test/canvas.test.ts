@@ -319,6 +319,15 @@ describe('failures: Redis restarts, and a server drains on SIGTERM', () => {
     expect(await Promise.all(watchers.map(w => w.closed))).toEqual(watchers.map(() => 1012));
     const stored = new Set((await storedPlacements(table)).map(p => `${p.pixel}:${p.seq}`));
     expect(accepted.filter(p => !stored.has(`${p.pixel}:${p.seq}`))).toEqual([]);
+    // The answer goes out before the update is settled and published; shutdown still waits for both, so
+    // every accepted placement's update is kept for /api/updates (pages on other servers repair from it).
+    const live = new Redis(redis.port, '127.0.0.1', { password: AUTH });
+    try {
+      const kept = new Set((await live.zrangebyscore('{canvas}:recent', '-inf', '+inf', 'WITHSCORES')).filter((_, i) => i % 2 === 1).map(Number));
+      expect(accepted.filter(p => !kept.has(p.seq))).toEqual([]);
+    } finally {
+      live.disconnect();
+    }
   });
 });
 
