@@ -217,18 +217,18 @@ return 1
 // below the limit of each; status -3 (nothing written, value the sequence so far): reserve numbers, then retry it.
 const PLACE_SCRIPT = NODE_LUA + `
 local n = (#ARGV - 1) / 4
-local out = {}
-if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('GET', KEYS[6]) ~= node() then
-  for i = 1, n do out[#out + 1] = -1; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0 end
-  return out
-end
-local epoch = tonumber(redis.call('GET', KEYS[5]) or '0')
-local limit = tonumber(redis.call('GET', KEYS[4]) or '0')
-local first = tonumber(redis.call('GET', KEYS[2]))
-local seq = first
+local out, epoch = {}, 0
 local function answer(status, value, prev, prevSeq, left)
   out[#out + 1] = status; out[#out + 1] = value; out[#out + 1] = prev; out[#out + 1] = prevSeq; out[#out + 1] = epoch; out[#out + 1] = left
 end
+if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('GET', KEYS[6]) ~= node() then
+  for i = 1, n do answer(-1, 0, 0, 0, 0) end
+  return out
+end
+epoch = tonumber(redis.call('GET', KEYS[5]) or '0')
+local limit = tonumber(redis.call('GET', KEYS[4]) or '0')
+local first = tonumber(redis.call('GET', KEYS[2]))
+local seq = first
 -- Few calls per placement (each redis.call costs more than the command itself): the cooldown is taken
 -- with SET NX and the address counted with INCR first, both given back in the rare refusal; the sequence
 -- is counted here and stored once.

@@ -350,13 +350,13 @@ export class CanvasServer {
     await this.finish(this.settleAndPublish(pixel, x, y, color, result.seq, result.epoch));
   }
 
-  /** A board restored while the write was in flight gets the pixel now (board.ts `settle`); then it is published. */
+  /** A board restored while the write was in flight gets the pixel now (board.ts `settle`); then it is kept and published. */
   private async settleAndPublish(index: number, x: number, y: number, color: number, seq: number, epoch: number): Promise<void> {
     const published = await this.store.settle({ index, seq, color, epoch }).catch(err => {
       this.log.warn({ err: err.message, seq }, 'stored placement not settled on the board; the next rebuild shows it');
       return seq;
     });
-    this.publishUpdate(encodeRecord({ seq: published, x, y, color }));
+    await this.outgoing.add(encodeRecord({ seq: published, x, y, color }));
   }
 
   /** Undoes a placement in the live store, retrying briefly: a 503 must not leave its pixel behind. */
